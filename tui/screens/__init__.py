@@ -1,0 +1,1 @@
+"""Provides screens for the llm-tutor UI."""

@@ -1,0 +1,1 @@
+"""Provides widgets for the llm-tutor UI."""

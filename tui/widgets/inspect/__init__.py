@@ -1,0 +1,1 @@
+"""Provides inspect for the llm-tutor UI."""

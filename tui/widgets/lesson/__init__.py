@@ -1,0 +1,1 @@
+"""Provides lesson for the llm-tutor UI."""

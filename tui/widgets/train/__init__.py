@@ -1,0 +1,1 @@
+"""Provides train for the llm-tutor UI."""
