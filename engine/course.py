@@ -1,0 +1,101 @@
+"""Provides discovery of lessons on disk: the bundled course or an author's own folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from llm_tutor.engine.lesson import Lesson, LessonError, parse_file
+
+LANGS = ("en", "tr")
+
+
+@dataclass(frozen=True)
+class BrokenLesson:
+    """A lesson file that failed to parse: listed with its error instead of being hidden."""
+
+    path: Path
+    error: LessonError
+
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+    @property
+    def title(self) -> str:
+        return self.path.name
+
+
+def default_lessons_dir() -> Path:
+    from llm_tutor.lessons import LESSONS_DIR
+
+    return LESSONS_DIR
+
+
+def lesson_files(root: Path, lang: str) -> list[Path]:
+    """The lesson files of one language under `root` (`root/<lang>/*.md`, or `root/*.md`)."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    sub = root / lang
+    folder = sub if sub.is_dir() else root
+    return sorted(p for p in folder.glob("*.md") if p.is_file() and not p.name.startswith(("_", ".")))
+
+
+def load_course(root: Path | None = None, lang: str = "en") -> list[Lesson | BrokenLesson]:
+    """Every lesson of a language, sorted by `order`; broken files come last, with their error."""
+    root = Path(root) if root is not None else default_lessons_dir()
+    good: list[Lesson] = []
+    bad: list[BrokenLesson] = []
+    for path in lesson_files(root, lang):
+        try:
+            good.append(parse_file(path, lang=lang))
+        except LessonError as exc:
+            bad.append(BrokenLesson(path, exc))
+    good.sort(key=lambda lesson: (lesson.order, lesson.id))
+    return [*good, *bad]
+
+
+def find_lesson(lesson_id: str, root: Path | None = None, lang: str = "en") -> Lesson:
+    """The lesson with `lesson_id` (or a path to a lesson file); raises `KeyError` or `LessonError`."""
+    candidate = Path(lesson_id)
+    if candidate.suffix == ".md" and candidate.is_file():
+        return parse_file(candidate, lang=None)
+    for item in load_course(root, lang):
+        if isinstance(item, Lesson) and item.id == lesson_id:
+            return item
+        if isinstance(item, BrokenLesson) and _stem_id(item.path) == lesson_id:
+            raise item.error
+    raise KeyError(lesson_id)
+
+
+def _stem_id(path: Path) -> str:
+    stem = path.stem
+    head, _, tail = stem.partition("-")
+    return tail if head.isdigit() and tail else stem
+
+
+def parity(root: Path | None = None, langs: tuple[str, ...] = LANGS) -> list[str]:
+    """Differences between languages: missing lessons and mismatched cell/exercise ids."""
+    by_lang: dict[str, dict[str, Lesson]] = {}
+    for lang in langs:
+        by_lang[lang] = {l.id: l for l in load_course(root, lang) if isinstance(l, Lesson)}
+    problems: list[str] = []
+    base_lang, *others = langs
+    base = by_lang[base_lang]
+    for other in others:
+        theirs = by_lang[other]
+        if not theirs and not any(lesson_files(Path(root or default_lessons_dir()), other)):
+            continue
+        for lid in sorted(set(base) - set(theirs)):
+            problems.append(f"lesson '{lid}' exists in {base_lang} but not in {other}")
+        for lid in sorted(set(theirs) - set(base)):
+            problems.append(f"lesson '{lid}' exists in {other} but not in {base_lang}")
+        for lid in sorted(set(base) & set(theirs)):
+            a, b = base[lid].structure(), theirs[lid].structure()
+            for key in a:
+                if a[key] != b[key]:
+                    problems.append(
+                        f"lesson '{lid}': {key} differ: {base_lang} {a[key]} vs {other} {b[key]} ({theirs[lid].path})"
+                    )
+    return problems

@@ -1,0 +1,374 @@
+"""Provides the lesson model and the parser of lesson files (format v1, see docs/lesson-format.md).
+
+A lesson is a Markdown file with YAML front matter. Fenced code blocks whose info string names a
+*kind* are the lesson's interactive parts: runnable cells, exercises (starter, solution, checks,
+hints) and predict-the-output questions. Every problem is reported as a `LessonError` naming the
+file, the line and what was expected; nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+import yaml
+from markdown_it import MarkdownIt
+
+FORMAT_VERSION = 1
+
+PYTHON_LANGS = {"python", "py", "python3"}
+PYTHON_KINDS = {"cell", "exercise", "solution", "check", "predict", "show"}
+"""Block kinds that hold Python code."""
+TEXT_KINDS = {"hint"}
+"""Block kinds that hold Markdown text (the info string starts with the kind itself)."""
+
+_ALLOWED_ATTRS: dict[str, set[str]] = {
+    "cell": {"id", "raises", "timeout"},
+    "exercise": {"id", "title", "starter-passes"},
+    "solution": {"for"},
+    "check": {"for"},
+    "hint": {"for"},
+    "predict": {"id", "answer"},
+    "show": set(),
+}
+_FLAG_ATTRS = {"starter-passes"}
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_REQUIRED_FRONT = ("id", "title", "order")
+_ALLOWED_FRONT = {"id", "title", "order", "prerequisites", "lang", "summary", "format", "minutes"}
+
+
+class LessonError(Exception):
+    """A lesson file is malformed. `str()` gives ``file:line: message``."""
+
+    def __init__(self, path: Path | str, line: int, message: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.message = message
+        super().__init__(f"{self.path}:{line}: {message}")
+
+
+@dataclass(frozen=True)
+class Prose:
+    """Markdown shown to the learner as it is."""
+
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A runnable code cell. `raises` names an exception the cell is meant to show."""
+
+    id: str
+    code: str
+    line: int
+    raises: str = ""
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Show:
+    """Python code shown with highlighting but never run."""
+
+    code: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Predict:
+    """A predict-the-output question: the learner answers, then the code runs and reveals it."""
+
+    id: str
+    code: str
+    line: int
+    answer: str = ""
+    """Optional fixed answer; by default the answer is the live result of the code."""
+
+
+@dataclass
+class Exercise:
+    """An exercise: the learner edits `starter` until `checks` pass; `solution` must pass them."""
+
+    id: str
+    title: str
+    starter: str
+    line: int
+    solution: str = ""
+    checks: str = ""
+    hints: list[str] = field(default_factory=list)
+    starter_passes: bool = False
+    """Opt-out of the rule that a starter must fail its checks."""
+    solution_line: int = 0
+    checks_line: int = 0
+
+
+Segment = Union[Prose, Cell, Show, Predict, Exercise]
+
+
+@dataclass
+class Lesson:
+    """One lesson in one language."""
+
+    id: str
+    title: str
+    order: int
+    lang: str
+    path: Path
+    segments: list[Segment] = field(default_factory=list)
+    prerequisites: list[str] = field(default_factory=list)
+    summary: str = ""
+
+    @property
+    def cells(self) -> list[Cell]:
+        return [s for s in self.segments if isinstance(s, Cell)]
+
+    @property
+    def exercises(self) -> list[Exercise]:
+        return [s for s in self.segments if isinstance(s, Exercise)]
+
+    @property
+    def predicts(self) -> list[Predict]:
+        return [s for s in self.segments if isinstance(s, Predict)]
+
+    def exercise(self, exercise_id: str) -> Exercise:
+        for ex in self.exercises:
+            if ex.id == exercise_id:
+                return ex
+        raise KeyError(exercise_id)
+
+    def runnable(self) -> list[Cell | Predict]:
+        """Cells and predict questions in lesson order: what "run all" runs."""
+        return [s for s in self.segments if isinstance(s, (Cell, Predict))]
+
+    def structure(self) -> dict[str, list[str]]:
+        """The ids that must match across languages."""
+        return {
+            "cells": [c.id for c in self.cells],
+            "exercises": [e.id for e in self.exercises],
+            "predicts": [p.id for p in self.predicts],
+        }
+
+
+_md = MarkdownIt("commonmark")
+
+
+def parse_file(path: Path | str, lang: str | None = None) -> Lesson:
+    """Parse one lesson file; raises `LessonError` with file and line on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LessonError(path, 1, f"the file is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise LessonError(path, 1, f"cannot read the file: {exc.strerror or exc}") from None
+    if lang is None:
+        lang = path.parent.name if path.parent.name in {"en", "tr"} else "en"
+    return parse_text(text, path=path, lang=lang)
+
+
+def parse_text(text: str, path: Path | str = "<lesson>", lang: str = "en") -> Lesson:
+    """Parse lesson source text (see `parse_file`)."""
+    path = Path(path)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    meta, body, body_line = _front_matter(text, path)
+    lesson = Lesson(
+        id=meta["id"],
+        title=meta["title"],
+        order=meta["order"],
+        lang=str(meta.get("lang") or lang),
+        path=path,
+        prerequisites=meta.get("prerequisites") or [],
+        summary=str(meta.get("summary") or ""),
+    )
+    _parse_body(lesson, body, body_line, path)
+    return lesson
+
+
+def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        raise LessonError(path, 1, "expected front matter: a first line '---', then id, title, order, then '---'")
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        raise LessonError(path, 1, "front matter is not closed: expected a line '---' after it") from None
+    source = "\n".join(lines[1:end])
+    try:
+        meta = yaml.safe_load(source) if source.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = 2 + (mark.line if mark is not None else 0)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise LessonError(path, line, f"front matter is not valid YAML: {problem}") from None
+    if not isinstance(meta, dict):
+        raise LessonError(path, 2, "front matter must be 'key: value' lines (id, title, order)")
+
+    def key_line(key: str) -> int:
+        for i in range(1, end):
+            if lines[i].split(":", 1)[0].strip() == key:
+                return i + 1
+        return 2
+
+    for key in _REQUIRED_FRONT:
+        if key not in meta or meta[key] in (None, ""):
+            raise LessonError(path, 2, f"front matter is missing '{key}' (required: id, title, order)")
+    for key in meta:
+        if key not in _ALLOWED_FRONT:
+            allowed = ", ".join(sorted(_ALLOWED_FRONT))
+            raise LessonError(path, key_line(str(key)), f"unknown front matter key '{key}' (expected one of: {allowed})")
+    if not isinstance(meta["id"], str) or not _ID_RE.match(meta["id"]):
+        raise LessonError(path, key_line("id"), "'id' must be lower-case letters, digits, '-' or '_' (e.g. tensors)")
+    if not isinstance(meta["title"], str):
+        raise LessonError(path, key_line("title"), "'title' must be text")
+    if isinstance(meta["order"], bool) or not isinstance(meta["order"], int):
+        raise LessonError(path, key_line("order"), f"'order' must be a whole number, got {meta['order']!r}")
+    prereq = meta.get("prerequisites") or []
+    if isinstance(prereq, str):
+        prereq = [prereq]
+    if not isinstance(prereq, list) or not all(isinstance(p, str) for p in prereq):
+        raise LessonError(path, key_line("prerequisites"), "'prerequisites' must be a list of lesson ids")
+    meta["prerequisites"] = prereq
+    if "format" in meta and meta["format"] != FORMAT_VERSION:
+        raise LessonError(path, key_line("format"), f"unsupported format {meta['format']!r} (this version reads {FORMAT_VERSION})")
+    body = "\n".join(lines[end + 1 :])
+    return meta, body, end + 2
+
+
+def _parse_attrs(rest: str, kind: str, path: Path, line: int) -> dict[str, str]:
+    try:
+        words = shlex.split(rest)
+    except ValueError as exc:
+        raise LessonError(path, line, f"cannot read the block's attributes ({exc}): expected key=value pairs") from None
+    attrs: dict[str, str] = {}
+    for word in words:
+        key, eq, value = word.partition("=")
+        if key not in _ALLOWED_ATTRS[kind]:
+            allowed = ", ".join(sorted(_ALLOWED_ATTRS[kind])) or "none"
+            raise LessonError(path, line, f"unknown attribute '{key}' for a {kind} block (allowed: {allowed})")
+        if not eq and key not in _FLAG_ATTRS:
+            raise LessonError(path, line, f"attribute '{key}' needs a value: {key}=...")
+        if key in attrs:
+            raise LessonError(path, line, f"attribute '{key}' given twice")
+        attrs[key] = value if eq else "true"
+    return attrs
+
+
+def _need_id(attrs: dict[str, str], key: str, kind: str, path: Path, line: int) -> str:
+    value = attrs.get(key, "")
+    if not value:
+        raise LessonError(path, line, f"a {kind} block needs {key}=<id> (e.g. ```python {kind} {key}=my-{kind})")
+    if not _ID_RE.match(value):
+        raise LessonError(path, line, f"{key}={value!r} is not a valid id: use lower-case letters, digits, '-' or '_'")
+    return value
+
+
+def _parse_body(lesson: Lesson, body: str, first_line: int, path: Path) -> None:
+    lines = body.split("\n")
+    tokens = _md.parse(body)
+    fences = [t for t in tokens if t.type == "fence" and t.map is not None]
+    seen_ids: dict[str, int] = {}
+    exercises: dict[str, Exercise] = {}
+    prose_start = 0
+    segments: list[Segment] = []
+
+    def add_prose(start: int, end: int) -> None:
+        chunk = "\n".join(lines[start:end]).strip("\n")
+        if chunk.strip():
+            segments.append(Prose(chunk, first_line + start))
+
+    for tok in fences:
+        assert tok.map is not None
+        start, end = tok.map
+        line = first_line + start
+        info = tok.info.strip()
+        words = info.split(None, 2)
+        lang_word = words[0].lower() if words else ""
+        if lang_word in TEXT_KINDS:
+            kind, rest = lang_word, info[len(words[0]) :]
+        elif lang_word in PYTHON_LANGS:
+            if len(words) < 2:
+                kinds = ", ".join(sorted(PYTHON_KINDS))
+                raise LessonError(path, line, f"a python block needs a kind after 'python' (one of: {kinds})")
+            kind = words[1]
+            rest = words[2] if len(words) > 2 else ""
+            if kind not in PYTHON_KINDS:
+                kinds = ", ".join(sorted(PYTHON_KINDS))
+                raise LessonError(path, line, f"unknown block kind '{kind}' (expected one of: {kinds})")
+        else:
+            if len(words) > 1 and (words[1] in PYTHON_KINDS or words[1] in TEXT_KINDS or "=" in info):
+                raise LessonError(path, line, f"a {words[1].split('=')[0]} block must be 'python' code, not '{words[0]}'")
+            continue  # a plain fenced block (text, console, json...): part of the prose
+        if not _fence_closed(lines, start, end, tok.markup):
+            raise LessonError(path, line, f"code fence opened here is never closed: expected a closing {tok.markup}")
+        attrs = _parse_attrs(rest, kind, path, line)
+        code = tok.content.rstrip("\n")
+        add_prose(prose_start, start)
+        prose_start = end
+
+        if kind in {"cell", "exercise", "predict"}:
+            block_id = _need_id(attrs, "id", kind, path, line)
+            if block_id in seen_ids:
+                raise LessonError(path, line, f"id '{block_id}' is already used on line {seen_ids[block_id]}")
+            seen_ids[block_id] = line
+            if kind == "cell":
+                timeout = None
+                if "timeout" in attrs:
+                    try:
+                        timeout = float(attrs["timeout"])
+                    except ValueError:
+                        raise LessonError(path, line, f"timeout={attrs['timeout']!r} must be a number of seconds") from None
+                raises = attrs.get("raises", "")
+                if raises and not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", raises):
+                    raise LessonError(path, line, f"raises={raises!r} must name an exception class, e.g. raises=ValueError")
+                segments.append(Cell(block_id, code, line, raises=raises, timeout=timeout))
+            elif kind == "predict":
+                if not code.strip():
+                    raise LessonError(path, line, "a predict block needs the code whose output the learner predicts")
+                segments.append(Predict(block_id, code, line, answer=attrs.get("answer", "")))
+            else:
+                ex = Exercise(
+                    id=block_id,
+                    title=attrs.get("title", block_id),
+                    starter=code,
+                    line=line,
+                    starter_passes="starter-passes" in attrs,
+                )
+                exercises[block_id] = ex
+                segments.append(ex)
+        elif kind == "show":
+            segments.append(Show(code, line))
+        else:  # solution, check, hint: attach to an exercise above
+            target = _need_id(attrs, "for", kind, path, line)
+            if target not in exercises:
+                raise LessonError(path, line, f"{kind} for={target}: no exercise '{target}' above this line (write the exercise block first)")
+            ex = exercises[target]
+            if kind == "solution":
+                if ex.solution_line:
+                    raise LessonError(path, line, f"exercise '{target}' already has a solution on line {ex.solution_line}")
+                ex.solution, ex.solution_line = code, line
+            elif kind == "check":
+                if ex.checks_line:
+                    raise LessonError(path, line, f"exercise '{target}' already has checks on line {ex.checks_line}")
+                if not code.strip():
+                    raise LessonError(path, line, "a check block is empty: expected expect.*(...) lines")
+                ex.checks, ex.checks_line = code, line
+            else:
+                if not code.strip():
+                    raise LessonError(path, line, "a hint block is empty")
+                ex.hints.append(code.strip())
+
+    add_prose(prose_start, len(lines))
+    for ex in exercises.values():
+        if not ex.solution_line:
+            raise LessonError(path, ex.line, f"exercise '{ex.id}' has no solution: expected a ```python solution for={ex.id} block")
+        if not ex.checks_line:
+            raise LessonError(path, ex.line, f"exercise '{ex.id}' has no checks: expected a ```python check for={ex.id} block")
+    lesson.segments = segments
+
+
+def _fence_closed(lines: list[str], start: int, end: int, markup: str) -> bool:
+    last = lines[end - 1].strip() if end - 1 < len(lines) and end - 1 > start else ""
+    return last.startswith(markup[0] * len(markup)) and set(last) <= {markup[0]}
