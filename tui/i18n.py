@@ -124,8 +124,8 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def t(lang: str, key: str, **kwargs: object) -> str:
-    """The label `key` in `lang` (falling back to English), formatted with `kwargs`."""
+def t(lang: str, name: str, /, **kwargs: object) -> str:
+    """The label `name` in `lang` (falling back to English), formatted with `kwargs`."""
     table = LABELS.get(lang, LABELS["en"])
-    text = table.get(key) or LABELS["en"].get(key, key)
+    text = table.get(name) or LABELS["en"].get(name, name)
     return text.format(**kwargs) if kwargs else text

@@ -51,11 +51,11 @@ class HelpScreen(ModalScreen[None]):
         table = Table(title=t(self.lang, "help_title"), expand=True, show_edge=False)
         table.add_column("key", no_wrap=True, style="bold")
         table.add_column("action")
-        for key, desc in key_rows(self.under):
-            table.add_row(key, desc)
+        self.rows = key_rows(self.under)
         if self.under.__class__.__name__ == "LessonScreen":
-            for key, desc in EDITOR_KEYS:
-                table.add_row(key, desc)
+            self.rows += EDITOR_KEYS
+        for key, desc in self.rows:
+            table.add_row(key, desc)
         with VerticalScroll(id="help-body"):
             yield Static(table)
 

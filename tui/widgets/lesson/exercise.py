@@ -72,6 +72,8 @@ class ExerciseView(Vertical, can_focus=True):
         self.attempts = attempts
         self.request_id = ""
         self.passed_once = False
+        self.hints_text = ""
+        """The revealed hints, as the Markdown shown."""
 
     @property
     def code(self) -> str:
@@ -122,7 +124,8 @@ class ExerciseView(Vertical, can_focus=True):
         total = len(self.exercise.hints)
         for i, hint in enumerate(self.exercise.hints[: self.hints_shown], start=1):
             parts.append(f"**{t(self.lang, 'hint_n', n=i, total=total)}.** {hint}")
-        widget.update(RichMarkdown("\n\n".join(parts)))
+        self.hints_text = "\n\n".join(parts)
+        widget.update(RichMarkdown(self.hints_text))
         widget.display = bool(parts)
 
     def reset_to_starter(self) -> None:
