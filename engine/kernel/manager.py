@@ -9,6 +9,8 @@ Events are delivered to a callback from a reader thread; `KernelClient` builds r
 from __future__ import annotations
 
 import os
+import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -21,6 +23,8 @@ from llm_tutor.engine import protocol
 
 EventHandler = Callable[[Any], None]
 
+RAW_END = b"\x1eLLMTUTOR-DONE "
+"""The kernel writes this, the request id and b"\x1e\n" to the raw pipe when a request ends."""
 RAW_OUTPUT_CAP = 1_000_000
 """Bytes of raw fd output forwarded per request; the rest is counted and dropped."""
 
@@ -84,6 +88,9 @@ class KernelManager:
         self._expect_exit = False
         self._ready_event = threading.Event()
         self._raw_bytes = 0
+        self._raw_done = ""
+        self._raw_open = True
+        self._raw_buffer = b""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -109,6 +116,8 @@ class KernelManager:
         self._generation += 1
         self._expect_exit = False
         self._ready_event.clear()
+        self._raw_done = ""
+        self._raw_open = True
         self.ready = None
         self.current = ""
         self._proc = subprocess.Popen(
@@ -123,7 +132,6 @@ class KernelManager:
         gen = self._generation
         proc = self._proc
         threading.Thread(target=self._read_events, args=(proc, gen), daemon=True, name="kernel-events").start()
-        threading.Thread(target=self._read_raw, args=(proc, gen), daemon=True, name="kernel-raw").start()
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Block until the kernel sent `Ready` (or died); True when ready."""
@@ -193,16 +201,50 @@ class KernelManager:
     # -- reader threads ----------------------------------------------------------------------
 
     def _read_events(self, proc: subprocess.Popen[bytes], gen: int) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if gen != self._generation:
-                return
-            try:
-                event = protocol.decode(line)
-            except Exception:  # noqa: BLE001 - a garbled line must not stop the reader
-                continue
-            self._track(event)
-            self.on_event(event)
+        """One thread reads both pipes: JSON events from stdout, raw fd output from stderr.
+
+        The kernel writes a request's end marker to the raw pipe *before* it sends `Done`, so
+        on `Done` the raw output of that request is already in the pipe and is drained first:
+        raw output is ordered before `Done` without any waiting between threads.
+        """
+        assert proc.stdout is not None and proc.stderr is not None
+        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        sel = selectors.DefaultSelector()
+        sel.register(out_fd, selectors.EVENT_READ, "out")
+        sel.register(err_fd, selectors.EVENT_READ, "err")
+        self._raw_buffer = b""
+        out_buf = b""
+        open_fds = 2
+        while open_fds:
+            for key, _ in sel.select():
+                try:
+                    data = os.read(key.fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(key.fd)
+                    open_fds -= 1
+                    if key.data == "err":
+                        self._raw_open = False
+                    continue
+                if gen != self._generation:
+                    sel.close()
+                    return
+                if key.data == "err":
+                    self._feed_raw(data)
+                    continue
+                out_buf += data
+                while b"\n" in out_buf:
+                    line, out_buf = out_buf.split(b"\n", 1)
+                    try:
+                        event = protocol.decode(line)
+                    except Exception:  # noqa: BLE001 - a garbled line must not stop the reader
+                        continue
+                    if isinstance(event, protocol.Done):
+                        self._drain_raw_until(event.parent, err_fd)
+                    self._track(event)
+                    self.on_event(event)
+        sel.close()
         code = proc.wait()
         if gen != self._generation:
             return
@@ -213,23 +255,51 @@ class KernelManager:
         self._set_state("dead")
         self.on_event(KernelDied(code, describe_exit(code), parent))
 
-    def _read_raw(self, proc: subprocess.Popen[bytes], gen: int) -> None:
-        assert proc.stderr is not None
-        fd = proc.stderr.fileno()
-        while True:
+    def _drain_raw_until(self, rid: str, fd: int) -> None:
+        """Read raw output until the end marker of `rid` (already in the pipe) has been seen."""
+        deadline = 1.0
+        while self._raw_done != rid and self._raw_open:
+            ready, _, _ = select.select([fd], [], [], deadline)
+            if not ready:
+                return
             try:
-                chunk = os.read(fd, 65536)
+                data = os.read(fd, 65536)
             except OSError:
+                data = b""
+            if not data:
+                self._raw_open = False
                 return
-            if not chunk or gen != self._generation:
-                return
-            if self._raw_bytes >= RAW_OUTPUT_CAP:
-                continue
-            self._raw_bytes += len(chunk)
-            text = chunk.decode("utf-8", errors="replace")
-            if self._raw_bytes >= RAW_OUTPUT_CAP:
-                text += "\n[raw output truncated]\n"
-            self.on_event(protocol.Stream(parent=self.current, name="stderr", text=text))
+            self._feed_raw(data)
+
+    def _feed_raw(self, chunk: bytes) -> None:
+        """Forward raw fd output as `Stream` events; note each request's end marker."""
+        buffer = self._raw_buffer + chunk
+        while True:
+            at = buffer.find(RAW_END)
+            if at < 0:
+                # keep a possible partial marker at the end for the next read
+                cut = buffer.rfind(b"\x1e", max(0, len(buffer) - len(RAW_END) - 64))
+                text, buffer = (buffer[:cut], buffer[cut:]) if cut >= 0 else (buffer, b"")
+                self._forward_raw(text)
+                break
+            end = buffer.find(b"\x1e\n", at + len(RAW_END))
+            if end < 0:
+                self._forward_raw(buffer[:at])
+                buffer = buffer[at:]
+                break
+            self._forward_raw(buffer[:at])
+            self._raw_done = buffer[at + len(RAW_END) : end].decode(errors="replace")
+            buffer = buffer[end + 2 :]
+        self._raw_buffer = buffer
+
+    def _forward_raw(self, data: bytes) -> None:
+        if not data or self._raw_bytes >= RAW_OUTPUT_CAP:
+            return
+        self._raw_bytes += len(data)
+        text = data.decode("utf-8", errors="replace")
+        if self._raw_bytes >= RAW_OUTPUT_CAP:
+            text += "\n[raw output truncated]\n"
+        self.on_event(protocol.Stream(parent=self.current, name="stderr", text=text))
 
     def _track(self, event: Any) -> None:
         if isinstance(event, protocol.Ready):

@@ -27,6 +27,8 @@ OUTPUT_CAP_BYTES = 2_000_000
 FLUSH_INTERVAL_S = 0.05
 RESULT_CAP = 20_000
 TUTOR_NAMES = ("device", "track")
+RAW_END = b"\x1eLLMTUTOR-DONE "
+"""Written to the raw-output pipe after each request (see `KernelManager._read_raw`)."""
 
 
 class Channel:
@@ -180,6 +182,11 @@ class Kernel:
             status = handler(request)
         finally:
             self._finish_output()
+            # mark the end of this request's raw fd output, so the UI orders it before Done
+            try:
+                os.write(2, RAW_END + self.current.encode() + b"\x1e\n")
+            except OSError:
+                pass
             self.channel.send(protocol.Done(self.current, status, time.perf_counter() - start))
             self.channel.send(protocol.Status("idle", self.current))
             self.current = ""
