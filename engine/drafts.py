@@ -31,7 +31,7 @@ class DraftSaver:
     def __init__(self, store: DraftSink, delay: float = 0.5, max_delay: float = 1.0) -> None:
         self.store = store
         self.delay = delay
-        self.max_delay = max(max_delay, delay)
+        self.max_delay = max_delay
         self._cond = threading.Condition()
         self._save_lock = threading.Lock()
         """Held while taking and writing a batch, so an older batch never lands after a newer one."""

@@ -661,7 +661,7 @@ class ProgressStore:
                         os.fsync(out.fileno())
                     self._notify("warning", f"{len(self._pending)} change(s) kept in {file} and saved next time")
                 except OSError as exc:
-                    self._notify("error", f"{len(self._pending)} change(s) could not be saved: {exc}")
+                    self._notify("error", f"{len(self._pending)} change(s) could not be saved: {exc.strerror or exc}")
                 self._pending.clear()
             self._closed = True
             try:

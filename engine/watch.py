@@ -7,8 +7,10 @@ on the watcher's own thread: a UI should only post a message from it. Torch-free
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -17,7 +19,10 @@ POLL_INTERVAL = 0.25
 OnChange = Callable[[set[Path]], None]
 """Called with the set of files that changed, appeared or disappeared."""
 
-_Stamp = tuple[int, int, int]
+_Stamp = tuple[int, int, int, bytes | None]
+_RACY_NS = 2_000_000_000
+"""A file changed this recently may change again within the clock's granularity without its
+mtime or size moving, so its content is compared too (as git does for "racily clean" files)."""
 
 
 def watchfiles_available() -> bool:
@@ -104,8 +109,9 @@ class Watcher:
     # -- polling ---------------------------------------------------------------------------------
 
     def snapshot(self) -> dict[Path, _Stamp]:
-        """(mtime, size, inode) of every wanted file under the root."""
+        """(mtime, size, inode, digest of recently changed files) of every wanted file under the root."""
         found: dict[Path, _Stamp] = {}
+        now = time.time_ns()
         stack = [self.root]
         while stack:
             folder = stack.pop()
@@ -119,7 +125,8 @@ class Watcher:
                         stack.append(Path(entry.path))
                     elif self._wanted(entry.name):
                         st = entry.stat()
-                        found[Path(entry.path)] = (st.st_mtime_ns, st.st_size, st.st_ino)
+                        digest = _digest(entry.path) if now - st.st_mtime_ns < _RACY_NS else None
+                        found[Path(entry.path)] = (st.st_mtime_ns, st.st_size, st.st_ino, digest)
                 except OSError:
                     continue
         return found
@@ -129,7 +136,7 @@ class Watcher:
         self._ready.set()
         while not self._stop.wait(self.interval):
             after = self.snapshot()
-            changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+            changed = {p for p in before.keys() | after.keys() if _differs(before.get(p), after.get(p))}
             before = after
             self._emit(changed)
 
@@ -139,7 +146,7 @@ class Watcher:
         import watchfiles
 
         def keep(change: watchfiles.Change, path: str) -> bool:
-            return self._wanted(path)
+            return self._wanted(path) or (change == watchfiles.Change.added and os.path.isdir(path))
 
         # watch() yields once changes go quiet for `step` ms, and at most `debounce` ms after the first.
         changes = watchfiles.watch(
@@ -158,7 +165,15 @@ class Watcher:
                 if first:
                     self._ready.set()
                     first = False
-                self._emit({Path(path) for _, path in batch})
+                paths: set[Path] = set()
+                for _, path in batch:
+                    if os.path.isdir(path):
+                        # a file written right after its folder was made can beat the folder's new
+                        # inotify watch: look inside the new folder ourselves
+                        paths.update(Watcher(path, self.on_change, suffixes=self.suffixes, backend="poll").snapshot())
+                    else:
+                        paths.add(Path(path))
+                self._emit(paths)
         except Exception:  # noqa: BLE001 - e.g. the folder was removed: carry on by polling
             if not self._stop.is_set():
                 self._ready.set()
@@ -166,6 +181,22 @@ class Watcher:
                 self._run_poll()
         finally:
             self._ready.set()
+
+
+def _digest(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.blake2b(f.read(1 << 20), digest_size=16).digest()
+    except OSError:
+        return None
+
+
+def _differs(a: _Stamp | None, b: _Stamp | None) -> bool:
+    if a is None or b is None:
+        return a is not b
+    if a[:3] != b[:3]:
+        return True
+    return a[3] is not None and b[3] is not None and a[3] != b[3]
 
 
 def watch(root: str | Path, on_change: OnChange, **kwargs: object) -> Watcher:
