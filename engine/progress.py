@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -974,7 +974,13 @@ def _memory_copy(path: Path | None, notices: list[StoreNotice]) -> sqlite3.Conne
     mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     if path is not None and path.is_file():
         base = path.resolve().as_uri()
-        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+        # Without a WAL file the database is fully written, and `immutable` reads it without
+        # creating -wal/-shm files (which, made by an instructor's account in a student's folder,
+        # the student could not open). With one, a plain read-only connection sees its changes.
+        queries = ("?mode=ro&immutable=1", "?mode=ro")
+        if Path(str(path) + "-wal").exists():
+            queries = queries[::-1]
+        for query in queries:
             try:
                 src = sqlite3.connect(base + query, uri=True, timeout=1.0)
                 try:
@@ -999,12 +1005,3 @@ def _memory_copy(path: Path | None, notices: list[StoreNotice]) -> sqlite3.Conne
             migrate(mem)
     return mem
 
-
-def iter_students(root: str | Path | None = None) -> Iterator[tuple[str, ProgressStore]]:
-    """Each student's store under a lab server's data root, opened read-only."""
-    for name, db in student_databases(root):
-        store = ProgressStore.open(db.parent, read_only=True)
-        try:
-            yield name, store
-        finally:
-            store.close()
