@@ -278,7 +278,7 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
 
 def database_path(data_dir: str | Path | None = None) -> Path:
     """Where the progress database of a data directory lives."""
-    return config.data_dir(data_dir) / DB_NAME
+    return Path(config.data_dir(data_dir)) / DB_NAME
 
 
 def student_databases(root: str | Path | None = None) -> list[tuple[str, Path]]:
@@ -470,15 +470,14 @@ class ProgressStore:
         notices: list[StoreNotice] = []
         kwargs: dict[str, Any] = {"lock_timeout": lock_timeout, "on_notice": on_notice}
         if read_only:
-            conn = _memory_copy(path, notices)
-            return cls(conn, path, persistent=False, notices=notices, **kwargs)
+            return cls(_memory_copy(path, notices), path, persistent=False, notices=notices, **kwargs)
 
         problem = _unwritable(root, path)
         if problem:
             notices.append(StoreNotice("warning", f"{problem}: progress is kept in memory and will not be saved"))
             return cls(_memory_copy(path, notices), path, persistent=False, notices=notices, **kwargs)
 
-        conn = None
+        conn: sqlite3.Connection | None = None
         for _ in range(2):
             try:
                 conn = _connect(path, lock_timeout)
@@ -507,8 +506,7 @@ class ProgressStore:
                 return cls(_memory_copy(path, notices), path, persistent=False, notices=notices, **kwargs)
         if conn is None:  # corrupt twice in a row: give up on the file
             notices.append(StoreNotice("error", "progress is kept in memory and will not be saved"))
-            conn = _memory_copy(None, notices)
-            return cls(conn, path, persistent=False, notices=notices, **kwargs)
+            return cls(_memory_copy(None, notices), path, persistent=False, notices=notices, **kwargs)
         store = cls(conn, path, persistent=True, notices=notices, **kwargs)
         store._replay_pending_file()
         return store
@@ -614,55 +612,60 @@ class ProgressStore:
         return self.path.with_name(PENDING_NAME) if self.path is not None else None
 
     def _replay_pending_file(self) -> None:
-        """Apply writes a previous session could not save (then forget the file)."""
+        """Apply the writes an earlier session could not save.
+
+        The file is first renamed to a name of this process's own, so two processes opening at
+        once never both replay it; what still cannot be applied goes back into the file.
+        """
         file = self._pending_file()
         if file is None or not file.is_file():
             return
-        applied = 0
+        claimed = file.with_name(f"{file.name}.{os.getpid()}")
         try:
-            lines = file.read_text(encoding="utf-8").splitlines()
+            os.replace(file, claimed)
+            lines = claimed.read_text(encoding="utf-8").splitlines()
         except OSError:
             return
         for line in lines:
             try:
                 entry = json.loads(line)
                 name, kwargs = entry["op"], entry["args"]
-                if name in _OPS:
+                if name in _OPS and isinstance(kwargs, dict):
                     self._pending.append((name, kwargs))
             except (ValueError, KeyError, TypeError):
-                continue
-        before = len(self._pending)
+                continue  # a line cut short by a full disk
+        count = len(self._pending)
         if self._flush_pending_locked():
-            applied = before
-            try:
-                file.unlink()
-            except OSError:
-                pass
-            if applied:
-                self._notify("info", f"{applied} change(s) from an earlier session were saved")
+            if count:
+                self._notify("info", f"{count} change(s) from an earlier session were saved")
         else:
-            self._pending.clear()  # still in the file; tried again next time
+            self._keep_pending_in_file()
+        claimed.unlink(missing_ok=True)
+
+    def _keep_pending_in_file(self) -> None:
+        """Append the queued writes to the side file (replayed at the next open) and forget them here."""
+        file = self._pending_file()
+        count = len(self._pending)
+        try:
+            if file is None or not self.persistent:
+                raise OSError("there is no file to keep them in")
+            with file.open("a", encoding="utf-8") as out:
+                for name, kwargs in self._pending:
+                    out.write(json.dumps({"op": name, "args": kwargs}) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            self._notify("warning", f"{count} change(s) kept in {file} and saved next time")
+        except OSError as exc:
+            self._notify("error", f"{count} change(s) could not be saved: {exc.strerror or exc}")
+        self._pending.clear()
 
     def close(self) -> None:
         """Write what is queued (or keep it in a side file for next time) and close the database."""
         with self._lock:
             if self._closed:
                 return
-            # Queued writes go first, to keep their order; a short wait, as the last one waited long.
-            if self._pending and not self._flush_pending_locked(timeout=min(self.lock_timeout, 0.25)):
-                file = self._pending_file()
-                try:
-                    if file is None or not self.persistent:
-                        raise OSError("no file to keep them in")
-                    with file.open("a", encoding="utf-8") as out:
-                        for name, kwargs in self._pending:
-                            out.write(json.dumps({"op": name, "args": kwargs}) + "\n")
-                        out.flush()
-                        os.fsync(out.fileno())
-                    self._notify("warning", f"{len(self._pending)} change(s) kept in {file} and saved next time")
-                except OSError as exc:
-                    self._notify("error", f"{len(self._pending)} change(s) could not be saved: {exc.strerror or exc}")
-                self._pending.clear()
+            if self._pending and not self._flush_pending_locked():
+                self._keep_pending_in_file()
             self._closed = True
             try:
                 self._conn.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 from llm_tutor.engine.commands._common import UsageError, add_data_dir, add_lang, add_lessons_dir, lessons_root
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "export",
         help="export a lesson with your code as a notebook or a script",
@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"llm-tutor: {notice.level}: {notice.message}", file=sys.stderr)
 
     def code(ex: Exercise) -> str:
-        return drafts.get(ex.id, ex.starter)
+        mine = drafts.get(ex.id)
+        return ex.starter if mine is None else mine
 
     work = LearnerWork(code=code, hints_revealed=hints, predict_answers=answers)
     if fmt == "ipynb":

@@ -24,7 +24,7 @@ from llm_tutor.engine.commands._common import (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "grade",
         help="check an exercise from a file and record the attempt",

@@ -16,7 +16,7 @@ from typing import Any
 from llm_tutor.engine.commands._common import UsageError, add_data_dir, add_lang, add_lessons_dir, lessons_root
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "progress",
         help="show (or reset) your progress per lesson",

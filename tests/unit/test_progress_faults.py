@@ -150,6 +150,25 @@ def test_writes_still_locked_at_close_are_kept_for_the_next_session(tmp_path: Pa
     assert not (tmp_path / PENDING_NAME).exists()
 
 
+def test_queued_writes_are_applied_exactly_once_even_if_still_locked_at_the_next_open(tmp_path: Path) -> None:
+    ProgressStore.open(tmp_path).close()
+    holder = _holder(tmp_path / DB_NAME)
+    try:
+        with ProgressStore.open(tmp_path, lock_timeout=0.1) as store:
+            store.record_attempt("tensors", "ones", passed=False)
+            store.reveal_hint("tensors", "ones")
+        with ProgressStore.open(tmp_path, lock_timeout=0.1) as store:  # still locked: back into the file
+            assert "2 change(s) kept in" in store.notices[-1].message
+        lines = (tmp_path / PENDING_NAME).read_text().splitlines()
+        assert [json.loads(line)["op"] for line in lines] == ["record_attempt", "reveal_hint"]
+    finally:
+        _release(holder)
+    with ProgressStore.open(tmp_path) as store:
+        ex = store.exercise("tensors", "ones")
+        assert (ex.attempts, ex.hints) == (1, 1)
+    assert sorted(p.name for p in tmp_path.iterdir() if "pending" in p.name) == []
+
+
 def test_a_file_that_is_not_a_database_is_moved_aside(tmp_path: Path) -> None:
     path = tmp_path / DB_NAME
     path.write_bytes(b"this is not sqlite\n" * 200)
