@@ -579,6 +579,8 @@ class ProgressStore:
                 return False, None
             try:
                 return True, self._apply(name, kwargs)
+            except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+                raise  # a bug in the write itself: retrying cannot help
             except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
                 if _is_corrupt(exc):
                     self._notify("error", f"the progress database is damaged ({exc}); restart llm-tutor to repair it")
@@ -921,9 +923,8 @@ def _unwritable(root: Path, path: Path) -> str:
 
 def _connect(path: Path, lock_timeout: float) -> sqlite3.Connection:
     """Open, check and migrate the database file; raises sqlite3 errors for the caller to sort."""
-    conn = sqlite3.connect(
-        str(path), timeout=min(lock_timeout, 1.0), isolation_level=None, check_same_thread=False
-    )
+    # A short busy timeout: the callers' own loops retry with backoff up to their deadline.
+    conn = sqlite3.connect(str(path), timeout=0.05, isolation_level=None, check_same_thread=False)
     try:
         deadline = time.monotonic() + lock_timeout
         while True:
