@@ -70,7 +70,7 @@ def render_values(values: Any, indent: str = "") -> str:
     """A 0-D value, a 1-D list or a 2-D grid, right-aligned, elided parts as ``...``."""
     fmt = _grid_formatter(_flat(values))
     if not isinstance(values, list):
-        return indent + fmt(values)
+        return indent + str(fmt(values))
     if not any(isinstance(v, list) for v in values):
         return indent + "[" + ", ".join(fmt(v) for v in values) + "]"
     rows = [[fmt(v) for v in row] if isinstance(row, list) else [fmt(row)] for row in values]

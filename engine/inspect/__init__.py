@@ -46,7 +46,9 @@ class InspectError(ValueError):
     """A request the inspectors cannot serve; its text is the `InspectResult.error` shown to the learner."""
 
 
-def inspect_object(parent: str, name: str, namespace: dict[str, object], what: str, options: dict) -> InspectResult:
+def inspect_object(
+    parent: str, name: str, namespace: dict[str, object], what: str, options: dict[str, Any]
+) -> InspectResult:
     """Serve one ``Inspect`` request; errors come back in `InspectResult.error`, never as exceptions.
 
     Args:

@@ -199,7 +199,7 @@ def triangulate(
     except Exception as exc:  # noqa: BLE001 - show the other two columns anyway
         auto = None
         note = _join(note, f"autograd failed: {type(exc).__name__}: {exc}")
-    value = _value(f, tensors)
+    result_value = _value(f, tensors)
 
     rows: list[dict[str, Any]] = []
     for j, (name, t, num) in enumerate(zip(names, tensors, numeric)):
@@ -217,7 +217,7 @@ def triangulate(
             rows.append(_row(label, man[i] if man else None, n, ag_flat[i], rtol, atol, manual_rtol))
     return {
         "rows": rows,
-        "value": value,
+        "value": result_value,
         "numeric_dtype": _dtype_name(out_dtype),
         "eps": eps,
         "rtol": rtol,

@@ -141,10 +141,10 @@ def _saved_input_hint(consumer: Any, k: int, child: Any, hints: dict[int, float]
     for attr in _SAVED_BY_INPUT.get(k, ()):
         saved = _saved(consumer, attr)
         value = safe_scalar(saved)
-        if value is None:
+        if value is None or not isinstance(saved, torch.Tensor):
             continue
         expected = _input_shape(child)
-        if expected is not None and list(saved.shape) != expected:  # type: ignore[union-attr]
+        if expected is not None and list(saved.shape) != expected:
             continue
         hints.setdefault(id(child), value)
 
@@ -234,9 +234,10 @@ def _remember(t: torch.Tensor) -> None:
         fn = t.grad_fn
         if fn is None or t.output_nr != 0:
             return
-        fn.metadata[SHAPE_KEY] = [int(s) for s in t.shape]
+        metadata: dict[str, Any] = fn.metadata  # type: ignore[assignment]  # a dict property at runtime
+        metadata[SHAPE_KEY] = [int(s) for s in t.shape]
         value = safe_scalar(t)
         if value is not None:
-            fn.metadata[VALUE_KEY] = value
+            metadata[VALUE_KEY] = value
     except Exception:  # noqa: BLE001 - recording must never change what the learner's code does
         return

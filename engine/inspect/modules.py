@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from llm_tutor.engine.inspect.tensor import safe_norm, safe_scalar, tensor_stats
+from llm_tutor.engine.inspect.tensor import safe_norm, safe_scalar, safe_stats
 
 
 def module_table(module: torch.nn.Module, path: str) -> dict[str, Any]:
@@ -59,20 +59,17 @@ def grad_row(name: str, path: str, t: torch.Tensor) -> dict[str, Any]:
         "value": safe_scalar(t),
         "grad": safe_scalar(grad),
         "value_norm": safe_norm(t),
-        "grad_norm": safe_norm(grad),
+        "grad_norm": None,
         "grad_nan": None,
         "grad_max_abs": None,
     }
-    if grad is not None and grad.layout == torch.strided and row["grad_norm"] is not None:
-        try:
-            with torch.no_grad():
-                stats = tensor_stats(grad)
-            row["grad_nan"] = int(stats["nan"] or 0) + int(stats["inf"] or 0)
-            lo, hi = stats["min"], stats["max"]
-            if lo is not None and hi is not None:
-                row["grad_max_abs"] = max(abs(float(lo)), abs(float(hi)))
-        except Exception:  # noqa: BLE001
-            pass
+    stats = safe_stats(grad, norm=True) if grad is not None else None
+    if stats is not None:
+        row["grad_norm"] = stats["norm"]
+        row["grad_nan"] = int(stats["nan"] or 0) + int(stats["inf"] or 0)
+        lo, hi = stats["min"], stats["max"]
+        if lo is not None and hi is not None:
+            row["grad_max_abs"] = max(abs(float(lo)), abs(float(hi)))
     return row
 
 

@@ -165,7 +165,7 @@ def _data_view(t: torch.Tensor, readable: bool, notes: list[str]) -> torch.Tenso
 
 
 def _qdesc(t: torch.Tensor) -> str:
-    scheme = _try(lambda: str(t.qscheme()).removeprefix("torch."), "?")
+    scheme: str = _try(lambda: str(t.qscheme()).removeprefix("torch."), "?")
     if scheme == "per_tensor_affine":
         return f"{scheme}, scale={t.q_scale():.4g}, zero_point={t.q_zero_point()}"
     return scheme
@@ -218,23 +218,34 @@ def _floatish(t: torch.Tensor) -> bool:
 
 
 def _chunks(t: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
-    """Views of `t` that together hold every element once, each of at most about `size` elements."""
+    """Views of `t` that together hold every element once, each of at most about `size` elements.
+
+    Statistics do not depend on element order, so a permuted tensor (``x.T``) is read in memory order,
+    and other strided views are cut along their outermost dimension in memory.
+    """
     if t.dim() == 0:
         yield t
         return
-    if t.is_contiguous() and not t.is_quantized:
-        flat = t.view(-1)
-        for i in range(0, flat.numel(), size):
-            yield flat[i : i + size]
-        return
-    row = t.numel() // t.shape[0] if t.shape[0] else 0
+    if not t.is_quantized:
+        order = sorted(range(t.dim()), key=lambda i: t.stride(i), reverse=True)
+        dense = t.permute(order)
+        if dense.is_contiguous():
+            flat = dense.view(-1)
+            for i in range(0, flat.numel(), size):
+                yield flat[i : i + size]
+            return
+        dim = order[0]
+    else:
+        dim = 0
+    n = t.shape[dim]
+    row = t.numel() // n if n else 0
     if row >= size:
-        for i in range(t.shape[0]):
-            yield from _chunks(t[i], size)
+        for i in range(n):
+            yield from _chunks(t.select(dim, i), size)
         return
     step = max(1, size // max(row, 1))
-    for i in range(0, t.shape[0], step):
-        yield t[i : i + step]
+    for i in range(0, n, step):
+        yield t.narrow(dim, i, min(step, n - i))
 
 
 class _Accumulator:
@@ -249,6 +260,8 @@ class _Accumulator:
         self.nan = 0
         self.inf = 0
         self.trues = 0
+        self.buf: torch.Tensor | None = None
+        """Scratch space for one chunk's deviations, reused so each chunk does not allocate (and fault in) anew."""
 
     def _combine(self, n: int, mean: float, m2: float, lo: Any, hi: Any) -> None:
         if n == 0:
@@ -275,8 +288,7 @@ class _Accumulator:
         if finite.numel():
             self._combine(finite.numel(), *self._moments(finite, wide))
 
-    @staticmethod
-    def _moments(c: torch.Tensor, wide: torch.dtype) -> tuple[float, float, float, float]:
+    def _moments(self, c: torch.Tensor, wide: torch.dtype) -> tuple[float, float, float, float]:
         """(mean, sum of squared deviations, min, max) of one chunk with a single device sync.
 
         ``sum((x - m)**2)`` around the chunk's own mean is as exact as ``var_mean`` here and about
@@ -284,7 +296,10 @@ class _Accumulator:
         """
         n = c.numel()
         m = c.sum() / n
-        d = c - m
+        if self.buf is None or self.buf.numel() < n or self.buf.dtype != c.dtype or self.buf.device != c.device:
+            self.buf = torch.empty(n, dtype=c.dtype, device=c.device)
+        d = _dense_like(self.buf[:n], c)
+        torch.sub(c, m, out=d)
         d.mul_(d)
         lo, hi = torch.aminmax(c)
         mean, m2, a, b = torch.stack([m.to(wide), d.sum().to(wide), lo.to(wide), hi.to(wide)]).tolist()
@@ -329,6 +344,20 @@ class _Accumulator:
         return stats
 
 
+def _dense_like(buf: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """`buf` viewed with `c`'s shape and its dimension order, so writing ``c - m`` into it reads and writes
+    memory in the same order (a transposed chunk into a row-major buffer is several times slower)."""
+    if c.is_contiguous():
+        return buf.view(c.shape)
+    order = sorted(range(c.dim()), key=lambda i: c.stride(i), reverse=True)
+    strides = [0] * c.dim()
+    step = 1
+    for i in reversed(order):
+        strides[i] = step
+        step *= c.shape[i]
+    return buf.as_strided(c.shape, strides)
+
+
 # --------------------------------------------------------------------------------------------
 # Values
 # --------------------------------------------------------------------------------------------
@@ -340,9 +369,10 @@ def value_grid(
     """(values, leading indices used, whether anything was elided) for display; only corners move to the host."""
     shown: list[int] = []
     if t.dim() > 2:
-        t, shown = _leading_slice(t, slice_index or [], notes)
-        if t is None:
+        sliced, shown = _leading_slice(t, slice_index or [], notes)
+        if sliced is None:
             return [], shown, False
+        t = sliced
     if t.dim() == 0:
         return _host(t), shown, False
     if t.dim() == 1:
@@ -441,15 +471,21 @@ def safe_scalar(t: object) -> float | None:
         return None
 
 
-def safe_norm(t: object) -> float | None:
-    """The L2 norm of a readable real tensor (computed in chunks on its device), else None."""
+def safe_stats(t: object, norm: bool = False) -> dict[str, float | int | None] | None:
+    """`tensor_stats` of a readable dense tensor, or None where its data cannot be read safely."""
     if not isinstance(t, torch.Tensor):
         return None
     try:
         if t.layout != torch.strided or not _readability(t, []):
             return None
         with torch.no_grad():
-            value = tensor_stats(t, norm=True).get("norm")
-        return float(value) if value is not None else None
+            return tensor_stats(t, norm=norm)
     except Exception:  # noqa: BLE001
         return None
+
+
+def safe_norm(t: object) -> float | None:
+    """The L2 norm of a readable real tensor (computed in chunks on its device), else None."""
+    stats = safe_stats(t, norm=True)
+    value = stats.get("norm") if stats is not None else None
+    return float(value) if value is not None else None

@@ -180,8 +180,8 @@ def _optimizer_row(name: str, opt: torch.optim.Optimizer) -> VariableSummary:
 def _other_row(name: str, value: object) -> VariableSummary:
     shape = dtype = None
     if type(value).__module__ == "numpy" and hasattr(value, "shape"):
-        shape = [int(s) for s in value.shape]  # type: ignore[attr-defined]
-        dtype = str(value.dtype)  # type: ignore[attr-defined]
+        shape = [int(s) for s in getattr(value, "shape")]
+        dtype = str(getattr(value, "dtype", ""))
     return VariableSummary(name, "other", _type_name(value), shape=shape, dtype=dtype or "", text=short_repr(value))
 
 

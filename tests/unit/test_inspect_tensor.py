@@ -223,3 +223,28 @@ def test_views_of_freed_storage_are_labelled_not_read() -> None:
     )
     proc = subprocess.run([sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+
+
+def test_chunked_stats_cover_every_element_of_any_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny chunks force every chunking path: flat, permuted, sliced, expanded, per-row recursion."""
+    import llm_tutor.engine.inspect.tensor as tensor_mod
+
+    monkeypatch.setattr(tensor_mod, "CHUNK_CPU", 7)
+    g = torch.Generator().manual_seed(3)
+    base = torch.randn(6, 5, 4, generator=g, dtype=torch.float64)
+    views = {
+        "contiguous": base,
+        "permuted": base.permute(2, 0, 1),
+        "transposed": base[0].T,
+        "sliced": base[:, 1:4, ::2],
+        "expanded": base[:, :1, :].expand(6, 9, 4),
+        "row larger than a chunk": torch.randn(2, 50, generator=g, dtype=torch.float64)[:, ::3],
+        "integers": torch.arange(-40, 80).reshape(12, 10)[::2, 1:],
+    }
+    for label, v in views.items():
+        s = tensor_stats(v, norm=True)
+        ref = v.double()
+        assert s["min"] == ref.min().item() and s["max"] == ref.max().item(), label
+        assert s["mean"] == pytest.approx(ref.mean().item(), abs=1e-12), label
+        assert s["std"] == pytest.approx(ref.std().item(), rel=1e-10), label
+        assert s["norm"] == pytest.approx(ref.norm().item(), rel=1e-10), label
