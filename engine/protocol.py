@@ -47,7 +47,8 @@ class CheckExercise:
 
 @dataclass(frozen=True)
 class Inspect:
-    """Ask for a detailed view of one variable (`what` is "tensor", "graph", "module", "grad")."""
+    """Ask for a detailed view of one variable or path (`what` is "tensor", "grad", "graph", "module",
+    "triangulate"; see docs/inspectors.md for each one's options and reply)."""
 
     id: str
     name: str

@@ -8,10 +8,11 @@ The output is plain ASCII text (no colour codes, no box drawing), identical with
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from llm_tutor.engine.protocol import Graph, GraphNode, InspectResult, TensorSummary, VariableSummary
+from llm_tutor.engine.protocol import Graph, GraphNode, InspectResult, TensorSummary, VariableSummary, Variables
 
 ELLIPSIS = "..."
 
@@ -314,3 +315,72 @@ def render_inspect(result: InspectResult) -> str:
         if result.what == "grad" and result.data.get("rows") is not None:
             parts.append(render_grads(result.data))
     return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Panels after a cell (llm-tutor run --plain)
+# --------------------------------------------------------------------------------------------
+
+MAX_DETAIL_PANELS = 4
+"""Most detail panels (tensor, graph, gradients, module) printed after one cell."""
+GRAPH_NODES = 40
+
+
+class _Reply(Protocol):
+    def first(self, kind: type) -> Any: ...
+
+
+class _Inspecting(Protocol):
+    """What `render_panels` needs of a kernel: `BlockingKernel.inspect`."""
+
+    def inspect(self, name: str, what: str = ..., namespace: str = ..., options: dict[str, Any] | None = ...) -> _Reply: ...
+
+
+_SEEN: weakref.WeakKeyDictionary[Any, dict[str, dict[str, VariableSummary]]] = weakref.WeakKeyDictionary()
+
+
+def render_panels(variables: Variables, kernel: _Inspecting, max_panels: int = MAX_DETAIL_PANELS) -> str:
+    """What the panels would show after a cell: the variables it created or changed, then details.
+
+    Remembers, per kernel and namespace, the variables seen after the previous cell, so a transcript
+    shows only what each cell changed. Details, at most `max_panels`, are asked of the kernel: a
+    single-element result's autograd graph (a loss), gradients once they appear (after
+    ``backward()``), a new module's parameter table, else a changed tensor's values. Returns "" when
+    nothing changed.
+    """
+    seen = _SEEN.setdefault(kernel, {})
+    previous = seen.get(variables.namespace, {})
+    seen[variables.namespace] = {v.name: v for v in variables.variables}
+    changed = [v for v in variables.variables if previous.get(v.name) != v]
+    if not changed:
+        return ""
+    parts = ["variables (new or changed):\n" + render_variables(changed)]
+    for v in changed:
+        if len(parts) > max_panels:
+            break
+        request = _detail_request(v, previous.get(v.name))
+        if request is None:
+            continue
+        what, options = request
+        try:
+            result = kernel.inspect(v.name, what, variables.namespace, options).first(InspectResult)
+        except Exception:  # noqa: BLE001 - a transcript must not fail on a panel
+            continue
+        if isinstance(result, InspectResult) and not result.error:
+            parts.append(render_inspect(result))
+    return "\n\n".join(parts)
+
+
+def _detail_request(v: VariableSummary, before: VariableSummary | None) -> tuple[str, dict[str, Any]] | None:
+    if v.kind == "tensor":
+        if v.has_grad and (before is None or not before.has_grad or before.text != v.text):
+            return "grad", {}
+        if v.info.get("grad_fn") and v.shape is not None and math.prod(v.shape) == 1:
+            return "graph", {"max_nodes": GRAPH_NODES}
+        return "tensor", {}
+    if v.kind == "module":
+        if v.has_grad and (before is None or not before.has_grad):
+            return "grad", {}
+        if before is None or before.params != v.params or before.type_name != v.type_name:
+            return "module", {}
+    return None

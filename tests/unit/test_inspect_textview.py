@@ -132,3 +132,33 @@ def test_text_is_plain_ascii_and_the_module_is_torch_free() -> None:
                           env={"NO_COLOR": "1", "PATH": ""})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "  [1., 2.]"
+
+
+def test_panels_after_each_cell_through_a_real_kernel() -> None:
+    """`llm-tutor run --plain` prints these: only what a cell changed, with a detail panel or two."""
+    from llm_tutor.engine.kernel import BlockingKernel
+    from llm_tutor.engine.protocol import Variables
+
+    with BlockingKernel(device="cpu") as kernel:
+        def cell(code: str) -> str:
+            reply = kernel.execute(code, namespace="panels", inspect=True)
+            assert reply.status == "ok", reply.error
+            variables = reply.first(Variables)
+            assert isinstance(variables, Variables)
+            return textview.render_panels(variables, kernel)
+
+        first = cell(
+            "import torch\nimport torch.nn.functional as F\n"
+            "x = torch.tensor([1.1])\nw = torch.tensor([2.2], requires_grad=True)\nb = torch.tensor([0.0], requires_grad=True)"
+        )
+        assert first.startswith("variables (new or changed):")
+        assert "w: [1] float32 on cpu  (requires_grad, leaf)" in first and "b: [1]" in first
+        second = cell("loss = F.binary_cross_entropy(torch.sigmoid(x * w + b), torch.tensor([1.0]))")
+        assert "autograd graph of loss:" in second and "w (leaf)  value 2.2" in second
+        assert "\nx " not in second, "unchanged variables are not repeated"
+        third = cell("loss.backward()")
+        assert "w          [1]      2.2  -0.08983" in third and "b          [1]        0  -0.08166" in third
+        assert cell("n = 1 + 1").splitlines()[-1].split() == ["n", "number", "2"]
+        assert cell("pass") == ""
+        bad = kernel.inspect("nope", "tensor", "panels").first(InspectResult)
+        assert bad is not None and "not defined" in bad.error
