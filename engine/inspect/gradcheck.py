@@ -71,52 +71,41 @@ def numeric_grad(
 ) -> tuple[list[torch.Tensor], torch.dtype]:
     """Central differences ``(f(x+h) - f(x-h)) / 2h`` for every element, with ``h = eps * max(1, |x|)``.
 
-    `dtype` float64 evaluates in float64 (see the module docstring); None perturbs the tensors in
-    their own dtype, in place, restoring them afterwards. Returns the gradients (float64, shaped like
-    each parameter) and the dtype the function's output actually had.
+    `dtype` float64 evaluates in float64 (see the module docstring); None keeps the parameters' own
+    dtype. Either way the function sees perturbed *copies* (swapped in by identity), so the learner's
+    tensors are never written to and graphs that saved them stay valid. Returns the gradients
+    (float64, shaped like each parameter) and the dtype the function's output actually had.
     """
     pass_params = takes_params(f, len(params))
-    if dtype is not None:
-        bases = [p.detach().to(dtype).clone() for p in params]
-        subs = {} if pass_params else {id(p): b for p, b in zip(params, bases)}
+    bases = [p.detach().to(dtype).clone() if dtype is not None else p.detach().clone() for p in params]
+    subs = {} if pass_params else {id(p): b for p, b in zip(params, bases)}
 
-        def evaluate() -> Any:
-            with torch.no_grad(), _Promote(subs, dtype):
-                return f(*bases) if pass_params else f()
+    def evaluate() -> Any:
+        with torch.no_grad(), _Promote(subs, dtype):
+            return f(*bases) if pass_params else f()
 
-    else:
-        bases = [p.detach().clone() for p in params] if pass_params else [p.detach() for p in params]
-
-        def evaluate() -> Any:
-            with torch.no_grad():
-                return f(*bases) if pass_params else f()
-
-    originals = [b.clone() for b in bases]
     out_dtype: torch.dtype = torch.float64
     grads: list[torch.Tensor] = []
-    try:
-        for base in bases:
-            g = torch.zeros(base.shape, dtype=torch.float64)
-            for i in range(base.numel()):
-                idx = _unravel(i, base.shape)
-                x = float(base[idx])
-                h = eps * max(1.0, abs(x))
-                base[idx] = x + h
-                plus, out_dtype = _as_float(evaluate())
-                base[idx] = x - h
-                minus, _ = _as_float(evaluate())
-                base[idx] = x
-                # the step actually taken, after rounding x +/- h to the base's dtype
-                g[idx] = (plus - minus) / (2 * h) if dtype is not None else (plus - minus) / _step(base, idx, x, h)
-            grads.append(g)
-    finally:
-        with torch.no_grad():
-            for b, o in zip(bases, originals):
-                b.copy_(o)
+    for base in bases:
+        g = torch.zeros(base.shape, dtype=torch.float64)
+        for i in range(base.numel()):
+            idx = _unravel(i, base.shape)
+            x = float(base[idx])
+            h = eps * max(1.0, abs(x))
+            base[idx] = x + h
+            plus, out_dtype = _as_float(evaluate())
+            base[idx] = x - h
+            minus, _ = _as_float(evaluate())
+            base[idx] = x
+            # the step actually taken, after rounding x +/- h to the base's dtype
+            g[idx] = (plus - minus) / _step(base, x, h)
+        grads.append(g)
     return grads, out_dtype
 
 
-def _step(base: torch.Tensor, idx: tuple[int, ...], x: float, h: float) -> float:
+def _step(base: torch.Tensor, x: float, h: float) -> float:
+    if base.dtype == torch.float64:
+        return 2 * h
     hi = torch.tensor(x + h, dtype=base.dtype).item()
     lo = torch.tensor(x - h, dtype=base.dtype).item()
     return (hi - lo) or 2 * h
@@ -326,9 +315,9 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 
 class _Promote(TorchFunctionMode):
-    """Swap parameters for their perturbed copies and promote every other floating tensor to `dtype`."""
+    """Swap parameters for their perturbed copies and promote every other floating tensor to `dtype` (if set)."""
 
-    def __init__(self, subs: dict[int, torch.Tensor], dtype: torch.dtype) -> None:
+    def __init__(self, subs: dict[int, torch.Tensor], dtype: torch.dtype | None) -> None:
         super().__init__()
         self.subs = subs
         self.dtype = dtype
@@ -341,7 +330,7 @@ class _Promote(TorchFunctionMode):
             swapped = self.subs.get(id(value))
             if swapped is not None:
                 return swapped
-            if value.is_floating_point() and value.dtype != self.dtype:
+            if self.dtype is not None and value.is_floating_point() and value.dtype != self.dtype:
                 return value.to(self.dtype)
             return value
         if type(value) is tuple or type(value) is list:

@@ -94,7 +94,7 @@ def build_graph(
     for fn in order:
         nid = ids[id(fn)]
         if type(fn).__name__ == "AccumulateGrad":
-            nodes.append(_leaf_node(nid, getattr(fn, "variable", None), leaves, "", fn))
+            nodes.append(_leaf_node(nid, _saved(fn, "variable"), leaves, "", fn))
         else:
             nodes.append(_op_node(nid, fn, results.get(id(fn)), hints.get(id(fn))))
     nodes = _group_by_module(nodes, children)

@@ -124,11 +124,14 @@ def test_functions_that_refuse_float64_fall_back_to_their_own_precision() -> Non
             raise TypeError("float32 only")
         return (w * w).sum()
 
-    before = w.detach().clone()
+    before, version = w.detach().clone(), w._version
+    learners_loss = (w * w).sum()  # a graph that saved w
     r = triangulate(picky, {"w": w})
     assert r["numeric_dtype"] == "float32" and "float64 evaluation failed" in r["note"]
     assert r["rows"][0]["numeric"] == pytest.approx(1.4, rel=1e-3) and r["ok"]
-    assert torch.equal(w.detach(), before), "the parameter is restored exactly"
+    assert torch.equal(w.detach(), before) and w._version == version, "the parameter is never written to"
+    learners_loss.backward()  # still valid: no in-place change to w
+    assert w.grad is not None and w.grad.item() == pytest.approx(1.4)
 
 
 def test_triangulation_reports_broken_autograd_and_limits() -> None:
