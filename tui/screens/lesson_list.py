@@ -28,8 +28,20 @@ class LessonListScreen(Screen[None]):
         self.lang = lang
         self.statuses = statuses or {}
 
+    def set_course(self, items: list[Lesson | BrokenLesson], lang: str, statuses: dict[str, str] | None = None) -> None:
+        """Show another course or language in place (the list is the app's base screen)."""
+        self.items, self.lang, self.statuses = items, lang, statuses or {}
+        self.query_one("#title", Static).update(self._title())
+        for status in self.query(KernelStatus):
+            status.lang = lang
+            status.refresh()
+        self.fill()
+
+    def _title(self) -> Text:
+        return Text(f"llm-tutor · {t(self.lang, 'lessons')}", style="bold")
+
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"llm-tutor · {t(self.lang, 'lessons')}", style="bold"), id="title")
+        yield Static(self._title(), id="title")
         yield DataTable(id="lessons", cursor_type="row", zebra_stripes=False)
         yield Static("", id="overall")
         yield KernelStatus(self.lang, id="kernel-status")
