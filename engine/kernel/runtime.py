@@ -88,6 +88,8 @@ class Capture(io.TextIOBase):
             now = time.monotonic()
             if self.size > 65536 or now - self.last_flush > FLUSH_INTERVAL_S or k.output_bytes >= OUTPUT_CAP_BYTES:
                 self.flush()
+            else:
+                k.flusher.wake.set()  # sent within FLUSH_INTERVAL_S even if nothing else is printed
         return len(text)
 
     def flush(self) -> None:
@@ -101,6 +103,30 @@ class Capture(io.TextIOBase):
             # output of a thread still running after its cell ended goes to that cell
             parent = self.kernel.current or self.kernel.last
             self.kernel.channel.send(protocol.Stream(parent=parent, name=self.name, text=text))
+
+
+class Flusher(threading.Thread):
+    """Sends buffered output at most `FLUSH_INTERVAL_S` after it was printed.
+
+    Without it, the last lines printed before a long computation (or by a thread after its cell
+    ended) would wait in the buffer for the next print or the end of the next request.
+    """
+
+    def __init__(self, streams: list[Capture]) -> None:
+        super().__init__(daemon=True, name="output-flusher")
+        self.streams = streams
+        self.wake = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            self.wake.wait()
+            time.sleep(FLUSH_INTERVAL_S)
+            self.wake.clear()
+            for stream in self.streams:
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001 - output lost to a broken channel must not end the thread
+                    pass
 
 
 class NoStdin(io.TextIOBase):
@@ -175,6 +201,7 @@ class Kernel:
         self.stdout = Capture(self, "stdout")
         self.stderr = Capture(self, "stderr")
         self.stdin = NoStdin()
+        self.flusher = Flusher([self.stdout, self.stderr])
         self.raw_fd = 2
         """Where request-end markers go: a private duplicate of the raw-output pipe (see `main`)."""
 
@@ -517,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
 
     kernel = Kernel(channel, device)
     kernel.raw_fd = os.dup(2)
+    kernel.flusher.start()
     KERNEL = kernel
     kernel._restore_std_streams()
     mps = getattr(torch.backends, "mps", None)

@@ -83,6 +83,30 @@ def test_one_huge_print_is_cut_to_the_output_cap(kernel: BlockingKernel) -> None
     assert "output truncated" in reply.stdout and "more characters not shown" in reply.stdout
 
 
+def test_the_last_lines_before_a_long_computation_are_shown_while_it_runs(kernel: BlockingKernel, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    release = tmp_path / "release"
+    seen: list[str] = []
+    forward = kernel.manager.on_event
+
+    def spy(event: object) -> None:
+        if isinstance(event, protocol.Stream):
+            seen.append(event.text)
+        forward(event)
+
+    kernel.manager.on_event = spy
+    try:
+        rid = kernel.client.execute(
+            f"import os, time\nprint('first')\nprint('second')\nwhile not os.path.exists({str(release)!r}):\n    time.sleep(0.01)"
+        )
+        # 'second' was printed right after 'first' (buffered); it must arrive while the cell still runs
+        arrived = eventually(lambda: "second" in "".join(seen), 20)
+        release.touch()
+        assert arrived, seen
+        assert kernel._wait(rid, timeout=20).status == "ok"
+    finally:
+        kernel.manager.on_event = forward
+
+
 def test_a_million_lines_are_capped_and_counted(kernel: BlockingKernel) -> None:
     reply = kernel.execute("for i in range(1_000_000):\n    print(i)")
     assert reply.status == "ok"
