@@ -199,9 +199,13 @@ def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
     try:
         meta = yaml.safe_load(source) if source.strip() else {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # the context mark is where the broken construct began (an unclosed '[' on its own line)
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = 2 + (mark.line if mark is not None else 0)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        if context:
+            problem = f"{problem} ({context})"
         raise LessonError(path, line, f"front matter is not valid YAML: {problem}") from None
     if not isinstance(meta, dict):
         raise LessonError(path, 2, "front matter must be 'key: value' lines (id, title, order)")

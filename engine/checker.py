@@ -1,0 +1,265 @@
+"""Provides the headless lesson checker behind `llm-tutor check` and exercise grading.
+
+Rustlings' rule, for a PyTorch course: every cell runs (a cell marked ``raises=X`` must raise X),
+every exercise's solution passes its checks and its starter fails them (unless the exercise opts
+out with ``starter-passes``). Reports name the lesson file and line of each problem.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from llm_tutor.engine import protocol
+from llm_tutor.engine.kernel import BlockingKernel, Reply
+from llm_tutor.engine.lesson import Cell, Exercise, Lesson, Predict
+
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass
+class ItemResult:
+    """One checked item of a lesson."""
+
+    kind: str
+    """"cell", "predict", "solution", "starter"."""
+    id: str
+    ok: bool
+    line: int
+    duration_s: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class LessonReport:
+    """The outcome of checking one lesson file."""
+
+    lesson_id: str
+    lang: str
+    path: str
+    title: str = ""
+    items: list[ItemResult] = field(default_factory=list)
+    error: str = ""
+    """A parse error (file:line: message): the lesson could not be checked at all."""
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and all(item.ok for item in self.items)
+
+    @property
+    def failures(self) -> list[ItemResult]:
+        return [item for item in self.items if not item.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def describe_error(error: protocol.Error | None) -> str:
+    if error is None:
+        return "no error"
+    text = f"{error.ename}: {error.evalue}".strip().rstrip(":")
+    return " ".join(text.split())[:400]
+
+
+def describe_check(result: protocol.CheckResult | None) -> str:
+    """Every failed expectation as `label: expected X, got Y`."""
+    if result is None:
+        return "no check result"
+    if result.error is not None:
+        return f"the code raised {describe_error(result.error)}"
+    failed = [e for e in result.expectations if not e.passed]
+    if not result.expectations:
+        return "the checks made no expectation"
+    parts = []
+    for e in failed:
+        part = f"{e.label}: expected {e.expected}, got {e.got}"
+        if e.detail:
+            part += f" ({e.detail})"
+        parts.append(part)
+    return "; ".join(parts)
+
+
+def _reply_problem(reply: Reply, what: str, timeout: float) -> str:
+    if reply.status == "timeout":
+        return f"{what} did not finish within {timeout:g} s (interrupted)"
+    if reply.status == "dead":
+        assert reply.died is not None
+        return f"{what}: {reply.died.reason}"
+    if reply.status == "interrupted":
+        return f"{what} was interrupted"
+    return f"{what} raised {describe_error(reply.error)}"
+
+
+def _error_line(cell_line: int, error: protocol.Error | None) -> int:
+    if error is not None and error.lineno:
+        return cell_line + error.lineno
+    return cell_line
+
+
+def namespace_for(lesson: Lesson, purpose: str = "check") -> str:
+    return f"{purpose}:{lesson.lang}:{lesson.id}"
+
+
+def check_lesson(lesson: Lesson, kernel: BlockingKernel, timeout: float = DEFAULT_TIMEOUT) -> LessonReport:
+    """Run a lesson headless in `kernel` and check every cell and exercise."""
+    report = LessonReport(lesson.id, lesson.lang, str(lesson.path), lesson.title)
+    start = time.perf_counter()
+    ns = namespace_for(lesson)
+    kernel.reset_namespace(ns)
+    for seg in lesson.segments:
+        if isinstance(seg, Cell):
+            report.items.append(_check_cell(seg, kernel, ns, timeout))
+        elif isinstance(seg, Predict):
+            report.items.append(_check_predict(seg, kernel, ns, timeout))
+        elif isinstance(seg, Exercise):
+            report.items.extend(_check_exercise(seg, kernel, ns, timeout))
+    kernel.reset_namespace(ns)
+    report.duration_s = time.perf_counter() - start
+    return report
+
+
+def _check_cell(cell: Cell, kernel: BlockingKernel, ns: str, timeout: float) -> ItemResult:
+    limit = cell.timeout or timeout
+    reply = kernel.execute(cell.code, cell.id, ns, timeout=limit)
+    item = ItemResult("cell", cell.id, True, cell.line, reply.duration_s)
+    if cell.raises:
+        err = reply.error
+        wanted = cell.raises.rsplit(".", 1)[-1]
+        if reply.status == "error" and err is not None and err.ename == wanted:
+            return item
+        item.ok = False
+        if reply.status == "ok":
+            item.message = f"cell '{cell.id}' should raise {wanted} but ran without error"
+        else:
+            item.message = f"cell '{cell.id}' should raise {wanted} but " + _reply_problem(reply, "it", limit).removeprefix("it ")
+            item.line = _error_line(cell.line, err)
+        return item
+    if reply.status != "ok":
+        item.ok = False
+        item.message = _reply_problem(reply, f"cell '{cell.id}'", limit)
+        item.line = _error_line(cell.line, reply.error)
+    return item
+
+
+def _check_predict(pred: Predict, kernel: BlockingKernel, ns: str, timeout: float) -> ItemResult:
+    reply = kernel.execute(pred.code, pred.id, ns, timeout=timeout)
+    item = ItemResult("predict", pred.id, True, pred.line, reply.duration_s)
+    if reply.status != "ok":
+        item.ok = False
+        item.message = _reply_problem(reply, f"predict '{pred.id}'", timeout)
+        item.line = _error_line(pred.line, reply.error)
+    elif reply.result is None and not reply.stdout.strip():
+        item.ok = False
+        item.message = f"predict '{pred.id}' shows nothing: end it with an expression whose value the learner predicts"
+    elif pred.answer:
+        from llm_tutor.engine.predict import answers_match
+
+        shown = reply.result.text if reply.result is not None else reply.stdout
+        if not answers_match(pred.answer, shown):
+            item.ok = False
+            item.message = f"predict '{pred.id}': answer={pred.answer!r} does not match the live output {shown.strip()!r}"
+    return item
+
+
+def _check_exercise(ex: Exercise, kernel: BlockingKernel, ns: str, timeout: float) -> list[ItemResult]:
+    out = []
+    reply = kernel.check_exercise(ex.solution, ex.checks, ex.id, ns, timeout=timeout)
+    item = ItemResult("solution", ex.id, True, ex.solution_line, reply.duration_s)
+    check = reply.check
+    if reply.status not in ("ok", "error") or check is None:
+        item.ok = False
+        item.message = _reply_problem(reply, f"exercise '{ex.id}': the solution", timeout)
+    elif not check.passed:
+        item.ok = False
+        item.message = f"exercise '{ex.id}': the solution fails its checks: {describe_check(check)}"
+        if check.error is not None:
+            item.line = _error_line(ex.solution_line, check.error)
+    out.append(item)
+
+    reply = kernel.check_exercise(ex.starter, ex.checks, ex.id, ns, timeout=timeout)
+    item = ItemResult("starter", ex.id, True, ex.line, reply.duration_s)
+    check = reply.check
+    starter_passed = reply.status == "ok" and check is not None and check.passed
+    if ex.starter_passes:
+        pass
+    elif starter_passed:
+        item.ok = False
+        item.message = (
+            f"exercise '{ex.id}': the starter already passes its checks "
+            "(make the checks stricter, or mark the exercise starter-passes)"
+        )
+    elif reply.status in ("timeout", "dead"):
+        item.ok = False
+        item.message = _reply_problem(reply, f"exercise '{ex.id}': the starter", timeout)
+    out.append(item)
+    return out
+
+
+def run_exercise(
+    lesson: Lesson,
+    exercise_id: str,
+    code: str,
+    kernel: BlockingKernel,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[protocol.CheckResult | None, Reply, list[ItemResult]]:
+    """Run the lesson's cells up to an exercise, then `code` and the exercise's checks.
+
+    Returns the check result (None if the code could not be checked), the reply, and any
+    cell above the exercise that failed (the check may then fail for reasons not the learner's).
+    """
+    ex = lesson.exercise(exercise_id)
+    ns = namespace_for(lesson, "grade")
+    kernel.reset_namespace(ns)
+    problems = []
+    for seg in lesson.segments:
+        if seg is ex:
+            break
+        if isinstance(seg, Cell):
+            item = _check_cell(seg, kernel, ns, timeout)
+            if not item.ok:
+                problems.append(item)
+    reply = kernel.check_exercise(code, ex.checks, ex.id, ns, timeout=timeout)
+    return reply.check, reply, problems
+
+
+def junit_xml(reports: list[LessonReport]) -> bytes:
+    """JUnit XML: a test suite per lesson, a test case per checked item."""
+    root = ET.Element("testsuites", name="llm-tutor check")
+    for rep in reports:
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"{rep.lang}/{rep.lesson_id}",
+            tests=str(max(1, len(rep.items))),
+            failures=str(len(rep.failures)),
+            errors="1" if rep.error else "0",
+            time=f"{rep.duration_s:.3f}",
+            file=rep.path,
+        )
+        if rep.error:
+            case = ET.SubElement(suite, "testcase", classname=f"{rep.lang}.{rep.lesson_id}", name="parse")
+            ET.SubElement(case, "error", message=rep.error).text = rep.error
+            continue
+        for item in rep.items:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{rep.lang}.{rep.lesson_id}",
+                name=f"{item.kind}:{item.id}",
+                time=f"{item.duration_s:.3f}",
+                file=rep.path,
+                line=str(item.line),
+            )
+            if not item.ok:
+                ET.SubElement(case, "failure", message=item.message).text = f"{rep.path}:{item.line}: {item.message}"
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def write_junit(reports: list[LessonReport], path: Path) -> None:
+    Path(path).write_bytes(junit_xml(reports))

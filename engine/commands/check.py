@@ -1,0 +1,143 @@
+"""Provides `llm-tutor check`: run lessons headless, as rustlings' `dev check` does for its exercises."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from llm_tutor.engine.commands._common import UsageError, add_device, add_lang, resolve_device
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "check",
+        help="run every lesson headless: cells run, solutions pass, starters fail",
+        description="Run lessons headless. Every cell must run, every exercise's solution must pass its checks and "
+        "its starter must fail them. Exit status 0: all passed, 1: a check failed, 2: bad input.",
+    )
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="lesson files or folders (default: the bundled course)")
+    add_lang(p, allow_all=True)
+    add_device(p)
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds per cell before it is interrupted (default 30)")
+    p.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
+    p.add_argument("--json", action="store_true", help="print a JSON report instead of the summary")
+    p.set_defaults(func=run)
+
+
+def _collect(paths: list[Path], langs: list[str]) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """Lesson files to check as (path, lang); roots to check for language parity."""
+    from llm_tutor.engine.course import default_lessons_dir, lesson_files
+
+    files: list[tuple[Path, str]] = []
+    roots: list[Path] = []
+    targets = paths or [default_lessons_dir()]
+    for target in targets:
+        if not target.exists():
+            raise UsageError(f"no such lesson file or folder: {target}")
+        if target.is_file():
+            lang = target.parent.name if target.parent.name in ("en", "tr") else langs[0]
+            files.append((target, lang))
+            continue
+        has_lang_dirs = any((target / l).is_dir() for l in ("en", "tr"))
+        if has_lang_dirs:
+            roots.append(target)
+            for lang in langs:
+                files.extend((f, lang) for f in lesson_files(target, lang) if f.parent.name == lang)
+        else:
+            found = lesson_files(target, langs[0])
+            if not found:
+                raise UsageError(f"no lesson files (*.md) in {target}")
+            files.extend((f, langs[0]) for f in found)
+    return files, roots
+
+
+def run(args: argparse.Namespace) -> int:
+    from llm_tutor.engine.checker import LessonReport, check_lesson, write_junit
+    from llm_tutor.engine.config import default_lang
+    from llm_tutor.engine.course import parity
+    from llm_tutor.engine.kernel import BlockingKernel
+    from llm_tutor.engine.lesson import LessonError, parse_file
+
+    langs = ["en", "tr"] if args.lang == "all" else [default_lang(args.lang)]
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    device = resolve_device(args.device)
+    files, roots = _collect(args.paths, langs)
+
+    lessons = []
+    parse_errors: list[LessonReport] = []
+    for path, lang in files:
+        try:
+            lessons.append(parse_file(path, lang=lang))
+        except LessonError as exc:
+            parse_errors.append(LessonReport(path.stem, lang, str(path), error=str(exc)))
+    if parse_errors and not lessons and not args.json:
+        # nothing runnable: a bad-input failure, one clear line per file
+        for rep in parse_errors:
+            print(f"llm-tutor: error: {rep.error}", file=sys.stderr)
+        if args.junit:
+            write_junit(parse_errors, args.junit)
+        return 2
+
+    parity_problems: list[str] = []
+    if len(langs) > 1:
+        for root in roots:
+            parity_problems.extend(parity(root, tuple(langs)))
+
+    reports: list[LessonReport] = []
+    start = time.perf_counter()
+    if lessons:
+        kernel = BlockingKernel(device=device, threads=_threads())
+        try:
+            kernel.start()
+            for lesson in lessons:
+                rep = check_lesson(lesson, kernel, args.timeout)
+                reports.append(rep)
+                if not args.json:
+                    _print_report(rep)
+        finally:
+            kernel.shutdown()
+    reports.extend(parse_errors)
+    total = time.perf_counter() - start
+
+    if args.junit:
+        write_junit(reports, args.junit)
+    failed = [r for r in reports if not r.ok]
+    if args.json:
+        json.dump(
+            {"ok": not failed and not parity_problems, "duration_s": round(total, 3), "parity": parity_problems,
+             "lessons": [r.to_dict() for r in reports]},
+            sys.stdout, ensure_ascii=False, indent=2,
+        )
+        print()
+    else:
+        for rep in parse_errors:
+            print(f"✗ {rep.path}\n    {rep.error}")
+        for problem in parity_problems:
+            print(f"✗ parity: {problem}")
+        n_items = sum(len(r.items) for r in reports)
+        verdict = "ok" if not failed and not parity_problems else "FAILED"
+        print(f"{len(reports)} lessons, {n_items} checks, {len(failed)} lessons failing, "
+              f"{len(parity_problems)} parity problems: {verdict} ({total:.1f} s)")
+    if parse_errors:
+        return 2
+    return 1 if failed or parity_problems else 0
+
+
+def _threads() -> int | None:
+    value = os.environ.get("LLM_TUTOR_THREADS")
+    return int(value) if value and value.isdigit() else None
+
+
+def _print_report(rep: LessonReport) -> None:
+    mark = "✓" if rep.ok else "✗"
+    cells = sum(1 for i in rep.items if i.kind in ("cell", "predict"))
+    exercises = sum(1 for i in rep.items if i.kind == "solution")
+    print(f"{mark} {rep.lesson_id} ({rep.lang})  {cells} cells, {exercises} exercises  {rep.duration_s:.1f} s")
+    for item in rep.failures:
+        print(f"    {rep.path}:{item.line}: {item.message}")
+    sys.stdout.flush()

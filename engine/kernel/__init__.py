@@ -1,0 +1,20 @@
+"""Provides the kernel: a child process that runs learner code with torch, and its torch-free client.
+
+`KernelManager` owns the process (start, interrupt, restart, shutdown); `KernelClient` sends
+requests and returns their ids; `BlockingKernel` waits for replies (CLI, tests). The child's
+side is `llm_tutor.engine.kernel.runtime`, the only module here that imports torch.
+"""
+
+from llm_tutor.engine.kernel.client import BlockingKernel, KernelClient, Reply, dispatch, new_id
+from llm_tutor.engine.kernel.manager import KernelDied, KernelManager, describe_exit
+
+__all__ = [
+    "BlockingKernel",
+    "KernelClient",
+    "KernelDied",
+    "KernelManager",
+    "Reply",
+    "describe_exit",
+    "dispatch",
+    "new_id",
+]

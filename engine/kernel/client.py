@@ -1,0 +1,199 @@
+"""Provides `KernelClient` (requests with ids, events dispatched by name) and `BlockingKernel` for headless use.
+
+The client is torch-free. `KernelClient` speaks the protocol on top of a `KernelManager`;
+`BlockingKernel` wraps both for the CLI (check, run, grade): one call per request, waiting for
+its `Done`, with a timeout that interrupts and, failing that, restarts the kernel.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_tutor.engine import protocol
+from llm_tutor.engine.kernel.manager import KernelDied, KernelManager
+
+_ids = itertools.count(1)
+
+
+def new_id(prefix: str = "r") -> str:
+    """A request id unique within this process."""
+    return f"{prefix}{os.getpid()}-{next(_ids)}"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def dispatch(handler: Any, event: Any) -> None:
+    """Call ``handler.on_<event_type>(event)``, or ``handler.on_unhandled(event)``."""
+    method = getattr(handler, f"on_{_snake(type(event).__name__)}", None)
+    if method is None:
+        method = getattr(handler, "on_unhandled", None)
+    if method is not None:
+        method(event)
+
+
+class KernelClient:
+    """Sends requests to a kernel; every request returns its id, which every resulting event carries."""
+
+    def __init__(self, manager: KernelManager) -> None:
+        self.manager = manager
+
+    def execute(self, code: str, cell_id: str = "", namespace: str = "main", inspect: bool = True) -> str:
+        rid = new_id("x")
+        self.manager.send(protocol.Execute(id=rid, code=code, namespace=namespace, cell_id=cell_id, inspect=inspect))
+        return rid
+
+    def check_exercise(self, code: str, checks: str, exercise_id: str = "", namespace: str = "main") -> str:
+        rid = new_id("c")
+        self.manager.send(
+            protocol.CheckExercise(id=rid, code=code, checks=checks, namespace=namespace, exercise_id=exercise_id)
+        )
+        return rid
+
+    def inspect(self, name: str, what: str = "tensor", namespace: str = "main", options: dict | None = None) -> str:
+        rid = new_id("i")
+        self.manager.send(protocol.Inspect(id=rid, name=name, what=what, namespace=namespace, options=options or {}))
+        return rid
+
+    def reset_namespace(self, namespace: str = "main") -> str:
+        rid = new_id("n")
+        self.manager.send(protocol.ResetNamespace(id=rid, namespace=namespace))
+        return rid
+
+
+@dataclass
+class Reply:
+    """Everything a request produced, collected by `BlockingKernel`."""
+
+    id: str
+    status: str = "ok"
+    """"ok", "error", "interrupted", "timeout" or "dead"."""
+    events: list[Any] = field(default_factory=list)
+    duration_s: float = 0.0
+    died: KernelDied | None = None
+
+    @property
+    def stdout(self) -> str:
+        return "".join(e.text for e in self.events if isinstance(e, protocol.Stream))
+
+    @property
+    def result(self) -> protocol.Result | None:
+        return next((e for e in self.events if isinstance(e, protocol.Result)), None)
+
+    @property
+    def error(self) -> protocol.Error | None:
+        return next((e for e in self.events if isinstance(e, protocol.Error)), None)
+
+    @property
+    def check(self) -> protocol.CheckResult | None:
+        return next((e for e in self.events if isinstance(e, protocol.CheckResult)), None)
+
+    def first(self, kind: type) -> Any:
+        return next((e for e in self.events if isinstance(e, kind)), None)
+
+
+class BlockingKernel:
+    """A kernel driven synchronously: for the CLI, tests and benchmarks."""
+
+    def __init__(self, device: str = "auto", *, interrupt_grace: float = 2.0, **manager_kwargs: Any) -> None:
+        self._events: queue.Queue[Any] = queue.Queue()
+        self.manager = KernelManager(self._events.put, device, **manager_kwargs)
+        self.client = KernelClient(self.manager)
+        self.interrupt_grace = interrupt_grace
+        self.restarts = 0
+        self.metrics: list[protocol.Metric] = []
+
+    def start(self, timeout: float = 120.0) -> protocol.Ready:
+        self.manager.start()
+        if not self.manager.wait_ready(timeout):
+            raise RuntimeError("the kernel did not start: " + self._drain_text())
+        assert self.manager.ready is not None
+        return self.manager.ready
+
+    def _drain_text(self) -> str:
+        texts = []
+        while not self._events.empty():
+            event = self._events.get_nowait()
+            if isinstance(event, protocol.Stream):
+                texts.append(event.text)
+            elif isinstance(event, KernelDied):
+                texts.append(event.reason)
+        return " ".join(t.strip() for t in texts if t.strip())[-2000:]
+
+    def execute(self, code: str, cell_id: str = "", namespace: str = "main", timeout: float | None = None, inspect: bool = False) -> Reply:
+        return self._wait(self.client.execute(code, cell_id, namespace, inspect=inspect), timeout)
+
+    def check_exercise(self, code: str, checks: str, exercise_id: str = "", namespace: str = "main", timeout: float | None = None) -> Reply:
+        return self._wait(self.client.check_exercise(code, checks, exercise_id, namespace), timeout)
+
+    def inspect(self, name: str, what: str = "tensor", namespace: str = "main", options: dict | None = None, timeout: float | None = 30.0) -> Reply:
+        return self._wait(self.client.inspect(name, what, namespace, options), timeout)
+
+    def reset_namespace(self, namespace: str = "main") -> Reply:
+        return self._wait(self.client.reset_namespace(namespace), 30.0)
+
+    def _wait(self, rid: str, timeout: float | None) -> Reply:
+        reply = Reply(rid)
+        start = time.perf_counter()
+        deadline = None if timeout is None else start + timeout
+        interrupted_at: float | None = None
+        while True:
+            now = time.perf_counter()
+            wait = 0.5
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - now))
+            try:
+                event = self._events.get(timeout=wait if wait > 0 else 0.001)
+            except queue.Empty:
+                event = None
+            if event is not None:
+                if isinstance(event, KernelDied):
+                    reply.status, reply.died = "dead", event
+                    reply.duration_s = time.perf_counter() - start
+                    self._restart()
+                    return reply
+                if isinstance(event, protocol.Metric):
+                    self.metrics.append(event)
+                if getattr(event, "parent", None) == rid:
+                    reply.events.append(event)
+                    if isinstance(event, protocol.Done):
+                        reply.status = "timeout" if interrupted_at is not None else event.status
+                        reply.duration_s = event.duration_s
+                        return reply
+                continue
+            now = time.perf_counter()
+            if deadline is not None and now >= deadline:
+                if interrupted_at is None:
+                    interrupted_at = now
+                    self.manager.interrupt()
+                    deadline = now + self.interrupt_grace
+                else:
+                    reply.status = "timeout"
+                    reply.duration_s = now - start
+                    self._restart()
+                    return reply
+
+    def _restart(self) -> None:
+        self.restarts += 1
+        self.manager.restart()
+        # drop events of the old kernel
+        while not self._events.empty():
+            self._events.get_nowait()
+        self.manager.wait_ready(120.0)
+
+    def shutdown(self) -> None:
+        self.manager.shutdown()
+
+    def __enter__(self) -> BlockingKernel:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

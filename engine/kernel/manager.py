@@ -1,0 +1,336 @@
+"""Provides `KernelManager`, the owner of the kernel child process: start, interrupt, restart, shut down.
+
+The manager is torch-free: it runs in the UI process. It speaks to the child over pipes (requests on
+the child's stdin, one JSON event per line on its stdout; anything the child writes to its raw file
+descriptors arrives on stderr and is forwarded as `Stream` events of the request that was running).
+Events are delivered to a callback from a reader thread; `KernelClient` builds requests on top.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from llm_tutor.engine import protocol
+
+EventHandler = Callable[[Any], None]
+
+RAW_END = b"\x1eLLMTUTOR-DONE "
+"""The kernel writes this, the request id and b"\x1e\n" to the raw pipe when a request ends."""
+RAW_OUTPUT_CAP = 1_000_000
+"""Bytes of raw fd output forwarded per request; the rest is counted and dropped."""
+
+
+@dataclass(frozen=True)
+class KernelDied:
+    """Synthetic event: the kernel process ended without being asked to."""
+
+    exitcode: int | None
+    reason: str
+    parent: str = ""
+    """The request that was running when it died, if any."""
+
+
+def describe_exit(code: int | None) -> str:
+    """A sentence a learner can act on for a kernel's exit status."""
+    if code is None:
+        return "the kernel stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if name == "SIGSEGV":
+            return "the kernel crashed with a segmentation fault (SIGSEGV)"
+        if name == "SIGKILL":
+            return "the kernel was killed (SIGKILL), often by the system running out of memory"
+        if name == "SIGABRT":
+            return "the kernel aborted (SIGABRT)"
+        return f"the kernel was ended by {name}"
+    if code == 0:
+        return "the kernel exited"
+    return f"the kernel exited with status {code} (os._exit or a fatal error in native code)"
+
+
+class KernelManager:
+    """Owns one kernel process. Thread-safe; events go to `on_event` from a reader thread."""
+
+    def __init__(
+        self,
+        on_event: EventHandler | None = None,
+        device: str = "auto",
+        *,
+        threads: int | None = None,
+        memory_limit_mb: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.on_event = on_event or (lambda event: None)
+        self.device = device
+        self.threads = threads
+        self.memory_limit_mb = memory_limit_mb
+        self.env = env
+        self.state = "stopped"
+        """"stopped", "starting", "idle", "busy", "dead"."""
+        self.ready: protocol.Ready | None = None
+        self.current: str = ""
+        """Id of the request being served (for raw output and crash reports)."""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._write_lock = threading.Lock()
+        self._generation = 0
+        self._expect_exit = False
+        self._ready_event = threading.Event()
+        self._raw_bytes = 0
+        self._raw_done = ""
+        self._raw_open = True
+        self._raw_buffer = b""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def is_alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Start the kernel; it imports torch in the background and sends `Ready`."""
+        if self.is_alive():
+            return
+        cmd = [sys.executable, "-m", "llm_tutor.engine.kernel.runtime", "--device", self.device]
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
+        if self.memory_limit_mb:
+            cmd += ["--memory-limit-mb", str(self.memory_limit_mb)]
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env["LLM_TUTOR_KERNEL_PARENT"] = str(os.getpid())
+        self._generation += 1
+        self._expect_exit = False
+        self._ready_event.clear()
+        self._raw_done = ""
+        self._raw_open = True
+        self.ready = None
+        self.current = ""
+        self._proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # the terminal's Ctrl+C and SIGHUP go to the UI, not the kernel
+        )
+        self._set_state("starting")
+        gen = self._generation
+        proc = self._proc
+        threading.Thread(target=self._read_events, args=(proc, gen), daemon=True, name="kernel-events").start()
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Block until the kernel sent `Ready` (or died); True when ready."""
+        self._ready_event.wait(timeout)
+        return self.ready is not None and self.is_alive()
+
+    def interrupt(self) -> None:
+        """Send SIGINT: the running code gets a KeyboardInterrupt; an idle kernel ignores it."""
+        if self.is_alive() and self._proc is not None:
+            try:
+                os.kill(self._proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    def restart(self) -> None:
+        """Kill the kernel (and everything it started) and start a fresh one."""
+        self.kill()
+        self.start()
+
+    def kill(self) -> None:
+        """End the kernel's whole process group at once."""
+        proc = self._proc
+        if proc is None:
+            return
+        self._expect_exit = True
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    proc.kill()
+                except ProcessLookupError:
+                    pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._close_pipes(proc)
+        self._set_state("stopped")
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Ask the kernel to exit, then kill it if it does not within `timeout`."""
+        proc = self._proc
+        if proc is None:
+            return
+        self._expect_exit = True
+        if proc.poll() is None:
+            try:
+                self.send(protocol.Shutdown(id="shutdown"))
+                proc.wait(timeout=timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def send(self, request: Any) -> None:
+        """Write one request; raises `OSError` when the kernel is gone."""
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.poll() is not None:
+            raise BrokenPipeError("the kernel is not running")
+        data = protocol.encode(request)
+        with self._write_lock:
+            proc.stdin.write(data)
+            proc.stdin.flush()
+
+    # -- reader threads ----------------------------------------------------------------------
+
+    def _read_events(self, proc: subprocess.Popen[bytes], gen: int) -> None:
+        """One thread reads both pipes: JSON events from stdout, raw fd output from stderr.
+
+        The kernel writes a request's end marker to the raw pipe *before* it sends `Done`, so
+        on `Done` the raw output of that request is already in the pipe and is drained first:
+        raw output is ordered before `Done` without any waiting between threads.
+        """
+        assert proc.stdout is not None and proc.stderr is not None
+        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        sel = selectors.DefaultSelector()
+        sel.register(out_fd, selectors.EVENT_READ, "out")
+        sel.register(err_fd, selectors.EVENT_READ, "err")
+        self._raw_buffer = b""
+        out_buf = b""
+        open_fds = 2
+        while open_fds:
+            for key, _ in sel.select():
+                try:
+                    data = os.read(key.fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(key.fd)
+                    open_fds -= 1
+                    if key.data == "err":
+                        self._raw_open = False
+                    continue
+                if gen != self._generation:
+                    sel.close()
+                    return
+                if key.data == "err":
+                    self._feed_raw(data)
+                    continue
+                out_buf += data
+                while b"\n" in out_buf:
+                    line, out_buf = out_buf.split(b"\n", 1)
+                    try:
+                        event = protocol.decode(line)
+                    except Exception:  # noqa: BLE001 - a garbled line must not stop the reader
+                        continue
+                    if isinstance(event, protocol.Done):
+                        self._drain_raw_until(event.parent, err_fd)
+                    self._track(event)
+                    self.on_event(event)
+        sel.close()
+        code = proc.wait()
+        if gen != self._generation:
+            return
+        self._ready_event.set()
+        if self._expect_exit:
+            return
+        parent = self.current
+        self._set_state("dead")
+        self.on_event(KernelDied(code, describe_exit(code), parent))
+
+    def _drain_raw_until(self, rid: str, fd: int) -> None:
+        """Read raw output until the end marker of `rid` (already in the pipe) has been seen."""
+        deadline = 1.0
+        while self._raw_done != rid and self._raw_open:
+            ready, _, _ = select.select([fd], [], [], deadline)
+            if not ready:
+                return
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                self._raw_open = False
+                return
+            self._feed_raw(data)
+
+    def _feed_raw(self, chunk: bytes) -> None:
+        """Forward raw fd output as `Stream` events; note each request's end marker."""
+        buffer = self._raw_buffer + chunk
+        while True:
+            at = buffer.find(RAW_END)
+            if at < 0:
+                # keep a possible partial marker at the end for the next read
+                cut = buffer.rfind(b"\x1e", max(0, len(buffer) - len(RAW_END) - 64))
+                text, buffer = (buffer[:cut], buffer[cut:]) if cut >= 0 else (buffer, b"")
+                self._forward_raw(text)
+                break
+            end = buffer.find(b"\x1e\n", at + len(RAW_END))
+            if end < 0:
+                self._forward_raw(buffer[:at])
+                buffer = buffer[at:]
+                break
+            self._forward_raw(buffer[:at])
+            self._raw_done = buffer[at + len(RAW_END) : end].decode(errors="replace")
+            buffer = buffer[end + 2 :]
+        self._raw_buffer = buffer
+
+    def _forward_raw(self, data: bytes) -> None:
+        if not data or self._raw_bytes >= RAW_OUTPUT_CAP:
+            return
+        self._raw_bytes += len(data)
+        text = data.decode("utf-8", errors="replace")
+        if self._raw_bytes >= RAW_OUTPUT_CAP:
+            text += "\n[raw output truncated]\n"
+        self.on_event(protocol.Stream(parent=self.current, name="stderr", text=text))
+
+    def _track(self, event: Any) -> None:
+        if isinstance(event, protocol.Ready):
+            self.ready = event
+            self._ready_event.set()
+            self._set_state("idle")
+        elif isinstance(event, protocol.Status):
+            if event.state == "busy":
+                self.current = event.parent
+                self._raw_bytes = 0
+            self._set_state(event.state)
+        elif isinstance(event, protocol.Done) and event.parent == self.current:
+            self.current = ""
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+
+    @staticmethod
+    def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+    def __enter__(self) -> KernelManager:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+

@@ -1,0 +1,470 @@
+"""Provides the kernel process's main loop: runs learner code with torch, one namespace per lesson.
+
+Started by `KernelManager` as ``python -m llm_tutor.engine.kernel.runtime``. Requests arrive as
+JSON lines on stdin, events leave as JSON lines on the original stdout; file descriptors 0/1 are
+then pointed elsewhere so learner code cannot corrupt the channel (fd 1 goes to the raw-output
+pipe, fd 0 to /dev/null). SIGINT interrupts running code and is ignored while idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import linecache
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from llm_tutor.engine import protocol
+
+OUTPUT_CAP_BYTES = 2_000_000
+"""Printed text forwarded per request; beyond it output is counted and dropped."""
+FLUSH_INTERVAL_S = 0.05
+RESULT_CAP = 20_000
+TUTOR_NAMES = ("device", "track")
+RAW_END = b"\x1eLLMTUTOR-DONE "
+"""Written to the raw-output pipe after each request (see `KernelManager._read_raw`)."""
+
+
+class Channel:
+    """Writes events to the protocol fd; safe from any thread."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lock = threading.Lock()
+
+    def send(self, event: Any) -> None:
+        data = protocol.encode(event)
+        with self.lock:
+            view = memoryview(data)
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+
+
+class Capture(io.TextIOBase):
+    """A `sys.stdout`/`sys.stderr` replacement that batches text into `Stream` events of the current request."""
+
+    def __init__(self, kernel: Kernel, name: str) -> None:
+        self.kernel = kernel
+        self.name = name
+        self.buffer_parts: list[str] = []
+        self.size = 0
+        self.last_flush = time.monotonic()
+        self.lock = threading.RLock()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        with self.lock:
+            k = self.kernel
+            if k.output_bytes >= OUTPUT_CAP_BYTES:
+                k.dropped_lines += text.count("\n")
+                return len(text)
+            k.output_bytes += len(text)
+            self.buffer_parts.append(text)
+            self.size += len(text)
+            now = time.monotonic()
+            if self.size > 65536 or now - self.last_flush > FLUSH_INTERVAL_S:
+                self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        with self.lock:
+            if not self.buffer_parts:
+                return
+            text = "".join(self.buffer_parts)
+            self.buffer_parts.clear()
+            self.size = 0
+            self.last_flush = time.monotonic()
+            self.kernel.channel.send(protocol.Stream(parent=self.kernel.current, name=self.name, text=text))
+
+
+class NoStdin(io.TextIOBase):
+    """`sys.stdin` for cells: reading gives a clear error instead of hanging the kernel."""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        raise RuntimeError("cells cannot read from the keyboard (stdin); set the value in code instead")
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        return self.read()
+
+
+def _explain(exc: BaseException) -> str:
+    """A short note for errors learners meet in these lessons."""
+    text = str(exc)
+    if isinstance(exc, RuntimeError) and "view size is not compatible" in text:
+        return ".view() needs a contiguous tensor; a transposed tensor is not. Use .reshape() or .contiguous().view()."
+    if isinstance(exc, ValueError) and "Using a target size" in text:
+        return "the target (label) must have the same shape as the model's output, e.g. torch.tensor([[1.0]]) for a (1, 1) output."
+    if isinstance(exc, RuntimeError) and "mat1 and mat2 shapes cannot be multiplied" in text:
+        return "in A @ B the number of columns of A must equal the number of rows of B."
+    if isinstance(exc, MemoryError):
+        return "the kernel ran out of memory (it has a memory limit so one cell cannot take the machine down); use smaller tensors."
+    if isinstance(exc, RuntimeError) and "trying to backward through the graph a second time" in text:
+        return "backward() frees the graph; build it again (re-run the forward pass) or pass retain_graph=True."
+    return ""
+
+
+class Kernel:
+    """The state of the kernel process: namespaces, the request being served, the channel."""
+
+    def __init__(self, channel: Channel, device: str) -> None:
+        self.channel = channel
+        self.device = device
+        self.namespaces: dict[str, dict[str, Any]] = {}
+        self.current = ""
+        self.busy = False
+        self.output_bytes = 0
+        self.dropped_lines = 0
+        self.counter = 0
+        self.last_error: protocol.Error | None = None
+        self.stdout = Capture(self, "stdout")
+        self.stderr = Capture(self, "stderr")
+
+    # -- namespaces --------------------------------------------------------------------------
+
+    def namespace(self, name: str) -> dict[str, Any]:
+        ns = self.namespaces.get(name)
+        if ns is None:
+            ns = {"__name__": "__main__", "__builtins__": __builtins__}
+            ns["device"] = self.device
+            ns["track"] = self._make_track()
+            self.namespaces[name] = ns
+        return ns
+
+    def _make_track(self) -> Any:
+        kernel = self
+        counter = [0]
+
+        def track(step: int | None = None, series: str = "lesson", **metrics: float) -> None:
+            """Stream numbers to the tutor's loss panel: ``track(step=i, loss=loss.item())``."""
+            if step is None:
+                step = counter[0]
+            counter[0] = int(step) + 1
+            values = {k: float(v) for k, v in metrics.items()}
+            kernel.channel.send(protocol.Metric(kernel.current, int(step), values, series))
+
+        return track
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def serve(self, request: Any) -> None:
+        name = type(request).__name__
+        handler = getattr(self, f"on_{name.lower()}", None)
+        if handler is None:
+            return
+        self.current = getattr(request, "id", "")
+        self.output_bytes = 0
+        self.dropped_lines = 0
+        self.channel.send(protocol.Status("busy", self.current))
+        start = time.perf_counter()
+        status = "ok"
+        try:
+            status = handler(request)
+        finally:
+            self._finish_output()
+            # mark the end of this request's raw fd output, so the UI orders it before Done
+            try:
+                os.write(2, RAW_END + self.current.encode() + b"\x1e\n")
+            except OSError:
+                pass
+            self.channel.send(protocol.Done(self.current, status, time.perf_counter() - start))
+            self.channel.send(protocol.Status("idle", self.current))
+            self.current = ""
+
+    def _finish_output(self) -> None:
+        self.stdout.flush()
+        self.stderr.flush()
+        if self.dropped_lines or self.output_bytes >= OUTPUT_CAP_BYTES:
+            self.channel.send(
+                protocol.Stream(
+                    self.current,
+                    "stderr",
+                    f"\n[output truncated after {OUTPUT_CAP_BYTES // 1_000_000} MB; {self.dropped_lines} more lines not shown]\n",
+                )
+            )
+
+    def run_code(self, code: str, ns: dict[str, Any], cell_id: str) -> tuple[str, Any]:
+        """Run code like a notebook cell; returns (status, value of the last expression or None)."""
+        self.counter += 1
+        filename = f"<cell {cell_id or self.counter}>"
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        try:
+            tree = ast.parse(code, filename=filename)
+            last_expr = None
+            if tree.body and isinstance(tree.body[-1], ast.Expr):
+                last_expr = ast.Expression(tree.body.pop().value)
+            exec_code = compile(tree, filename, "exec")
+            eval_code = compile(last_expr, filename, "eval") if last_expr is not None else None
+        except SyntaxError as exc:
+            self.send_error(exc, filename)
+            return "error", None
+        self.busy = True
+        try:
+            exec(exec_code, ns)  # noqa: S102 - running learner code is the point
+            value = eval(eval_code, ns) if eval_code is not None else None  # noqa: S307
+        except KeyboardInterrupt:
+            self.busy = False
+            self.last_error = protocol.Error(self.current, "KeyboardInterrupt", "interrupted", [], None, "")
+            self.channel.send(self.last_error)
+            return "interrupted", None
+        except SystemExit as exc:
+            self.busy = False
+            self.last_error = protocol.Error(
+                self.current, "SystemExit", f"sys.exit({exc.code!r}) was called; the kernel keeps running", [],
+                None, "cells cannot end the kernel; remove sys.exit() or use return in a function")
+            self.channel.send(self.last_error)
+            return "error", None
+        except BaseException as exc:  # noqa: BLE001
+            self.busy = False
+            self.send_error(exc, filename)
+            return "error", None
+        finally:
+            self.busy = False
+        return "ok", value
+
+    def send_error(self, exc: BaseException, filename: str) -> protocol.Error:
+        frames = traceback.extract_tb(exc.__traceback__)
+        mine = [f for f in frames if f.filename.startswith("<cell")]
+        lines = traceback.format_list(mine) if mine else []
+        lineno = mine[-1].lineno if mine else None
+        if isinstance(exc, SyntaxError):
+            lineno = exc.lineno
+            lines = traceback.format_exception_only(type(exc), exc)[:-1]
+        error = protocol.Error(self.current, type(exc).__name__, str(exc), [l.rstrip("\n") for l in lines], lineno, _explain(exc))
+        self.last_error = error
+        self.channel.send(error)
+        return error
+
+    def on_execute(self, req: protocol.Execute) -> str:
+        ns = self.namespace(req.namespace)
+        status, value = self.run_code(req.code, ns, req.cell_id)
+        if status == "ok" and value is not None:
+            self.stdout.flush()
+            self.channel.send(protocol.Result(self.current, _safe_repr(value), type(value).__name__))
+        if req.inspect:
+            self._send_variables(req.namespace, ns)
+        return status
+
+    def on_checkexercise(self, req: protocol.CheckExercise) -> str:
+        from llm_tutor.engine.checks import run_checks
+
+        scratch = dict(self.namespace(req.namespace))
+        status, value = self.run_code(req.code, scratch, f"exercise {req.exercise_id}")
+        if status != "ok":
+            self.channel.send(protocol.CheckResult(self.current, req.exercise_id, False, [], self.last_error))
+            return status
+        self.busy = True
+        try:
+            results = run_checks(req.checks, scratch)
+        except KeyboardInterrupt:
+            self.busy = False
+            return "interrupted"
+        finally:
+            self.busy = False
+        passed = bool(results) and all(r.passed for r in results)
+        self.channel.send(protocol.CheckResult(self.current, req.exercise_id, passed, results, None))
+        return "ok"
+
+    def on_inspect(self, req: protocol.Inspect) -> str:
+        ns = self.namespace(req.namespace)
+        try:
+            from llm_tutor.engine.inspect import inspect_object
+        except ImportError:
+            self.channel.send(protocol.InspectResult(self.current, req.name, req.what, error="inspectors are not available"))
+            return "error"
+        try:
+            result = inspect_object(self.current, req.name, ns, req.what, dict(req.options))
+        except Exception as exc:  # noqa: BLE001 - inspectors must never take the kernel down
+            result = protocol.InspectResult(self.current, req.name, req.what, error=f"{type(exc).__name__}: {exc}")
+        self.channel.send(result)
+        return "ok" if not result.error else "error"
+
+    def on_resetnamespace(self, req: protocol.ResetNamespace) -> str:
+        self.namespaces.pop(req.namespace, None)
+        self._send_variables(req.namespace, self.namespace(req.namespace))
+        return "ok"
+
+    def _send_variables(self, name: str, ns: dict[str, Any]) -> None:
+        try:
+            from llm_tutor.engine.inspect import summarize_variables
+        except ImportError:
+            return
+        try:
+            variables = summarize_variables(ns)
+        except Exception:  # noqa: BLE001 - a broken summary must not fail the cell
+            return
+        self.channel.send(protocol.Variables(self.current, name, variables))
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:  # noqa: BLE001
+        return f"<{type(value).__name__}: repr failed: {type(exc).__name__}: {exc}>"
+    if len(text) > RESULT_CAP:
+        text = text[:RESULT_CAP] + f"\n… ({len(text) - RESULT_CAP} more characters)"
+    return text
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    return requested
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """End the kernel when the UI process is gone, even while learner code is running."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux: the polling thread below still works
+        pass
+
+    def loop() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            time.sleep(0.5)
+
+    if parent_pid > 1:
+        if os.getppid() != parent_pid:
+            os._exit(0)
+        threading.Thread(target=loop, daemon=True, name="parent-watch").start()
+
+
+def _set_memory_limit(limit_mb: int) -> None:
+    import resource
+
+    try:
+        with open("/proc/self/status") as fh:
+            vm = next((int(l.split()[1]) for l in fh if l.startswith("VmSize:")), 0)
+    except OSError:
+        vm = 0
+    limit = vm * 1024 + limit_mb * 1024 * 1024
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def _warm_optimizer() -> None:
+    import torch
+
+    p = torch.zeros(1, requires_grad=True)
+    (p * 2).sum().backward()
+    opt = torch.optim.SGD([p], lr=0.1)
+    opt.step()
+    opt.zero_grad()
+
+
+def _sigint(signum: int, frame: Any) -> None:
+    if KERNEL is not None and KERNEL.busy:
+        raise KeyboardInterrupt
+
+
+KERNEL: Kernel | None = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    global KERNEL
+    parser = argparse.ArgumentParser(prog="llm-tutor-kernel")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--memory-limit-mb", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Take the protocol channel off fds 0/1 so learner code cannot disturb it.
+    proto_in = os.fdopen(os.dup(0), "rb")
+    proto_out = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # raw writes to fd 1 reach the UI through the stderr pipe
+    channel = Channel(proto_out)
+    _watch_parent(int(os.environ.get("LLM_TUTOR_KERNEL_PARENT", "0") or 0))
+
+    t0 = time.perf_counter()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        channel.send(protocol.Stream("", "stderr", f"CUDA is not available here; using the CPU instead of {device}.\n"))
+        device = "cpu"
+    if args.memory_limit_mb:
+        _set_memory_limit(args.memory_limit_mb)
+
+    kernel = Kernel(channel, device)
+    KERNEL = kernel
+    sys.stdout = kernel.stdout
+    sys.stderr = kernel.stderr
+    sys.stdin = NoStdin()
+    mps = getattr(torch.backends, "mps", None)
+    channel.send(
+        protocol.Ready(
+            device=device,
+            torch_version=torch.__version__,
+            python_version=sys.version.split()[0],
+            pid=os.getpid(),
+            cuda_available=torch.cuda.is_available(),
+            mps_available=bool(mps is not None and mps.is_available()),
+            startup_s=time.perf_counter() - t0,
+        )
+    )
+    signal.signal(signal.SIGINT, _sigint)
+    # Warm the optimizer path in the background: its first step imports torch._dynamo lazily, and an
+    # interrupt during that import (in the main thread) was seen to leave torch half-imported. A
+    # background thread never receives SIGINT, and learner code that needs the module waits for it.
+    threading.Thread(target=_warm_optimizer, daemon=True, name="warm-optim").start()
+
+    for line in proto_in:
+        try:
+            request = protocol.decode(line)
+        except Exception as exc:  # noqa: BLE001
+            channel.send(protocol.Stream("", "stderr", f"kernel: unreadable request ({exc})\n"))
+            continue
+        if isinstance(request, protocol.Shutdown):
+            break
+        try:
+            kernel.serve(request)
+        except KeyboardInterrupt:
+            # an interrupt that arrived between the code finishing and the reply being sent
+            continue
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Shared fixtures: paths to fixture lessons, and a private data directory for every test."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "lessons"
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never write to the real user data directory; never inherit a language or device choice."""
+    data = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("LLM_TUTOR_DATA_DIR", str(data))
+    monkeypatch.delenv("LLM_TUTOR_LANG", raising=False)
+    monkeypatch.delenv("LLM_TUTOR_DEVICE", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    return data
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+def llm_tutor_cmd() -> list[str]:
+    """The installed console script, run by the test's own interpreter environment."""
+    script = Path(sys.executable).parent / "llm-tutor"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "llm_tutor.tui"]
+
+
+def env_without_color() -> dict[str, str]:
+    env = dict(os.environ)
+    env["NO_COLOR"] = "1"
+    return env

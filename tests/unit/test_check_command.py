@@ -1,0 +1,132 @@
+"""`llm-tutor check` as a course author runs it: real processes, real exit codes, JUnit and JSON reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tests.conftest import llm_tutor_cmd
+
+
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*llm_tutor_cmd(), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_good_lesson_passes(fixtures: Path) -> None:
+    proc = run_cli("check", str(fixtures / "good"), "--device", "cpu")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "✓ example (en)" in proc.stdout
+    assert "0 lessons failing" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def checker_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict, Path]:
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "checker"
+    out = tmp_path_factory.mktemp("junit") / "report.xml"
+    proc = run_cli("check", str(fixtures), "--timeout", "2", "--junit", str(out), "--json")
+    return proc, json.loads(proc.stdout), out
+
+
+def _items(report: dict, lesson_id: str) -> list[dict]:
+    return next(l for l in report["lessons"] if l["lesson_id"] == lesson_id)["items"]
+
+
+def test_checker_exits_1_when_a_check_fails(checker_report) -> None:
+    proc, report, _ = checker_report
+    assert proc.returncode == 1, proc.stderr
+    assert report["ok"] is False
+
+
+def test_starter_that_passes_is_reported(checker_report) -> None:
+    _, report, _ = checker_report
+    starter = next(i for i in _items(report, "starter-passes") if i["kind"] == "starter")
+    assert not starter["ok"] and "already passes" in starter["message"]
+    solution = next(i for i in _items(report, "starter-passes") if i["kind"] == "solution")
+    assert solution["ok"]
+
+
+def test_solution_that_fails_lists_every_expectation(checker_report) -> None:
+    _, report, _ = checker_report
+    solution = next(i for i in _items(report, "solution-fails") if i["kind"] == "solution")
+    assert not solution["ok"]
+    assert "t: expected shape (2, 3, 4), got shape (2, 3)" in solution["message"]
+    assert "expected dtype int64, got dtype float32" in solution["message"]
+
+
+def test_cell_that_raises_names_file_and_line(checker_report) -> None:
+    _, report, _ = checker_report
+    boom = next(i for i in _items(report, "cell-raises") if i["id"] == "boom")
+    assert not boom["ok"] and "ZeroDivisionError" in boom["message"]
+    assert boom["line"] == 12  # the fence is on line 11; the error on the cell's first line
+
+
+def test_cell_that_hangs_is_interrupted_and_the_rest_still_runs(checker_report) -> None:
+    _, report, _ = checker_report
+    forever, after = _items(report, "cell-hangs")
+    assert not forever["ok"] and "did not finish within 2 s" in forever["message"]
+    assert after["ok"]
+
+
+def test_cell_marked_raises_must_raise(checker_report) -> None:
+    _, report, _ = checker_report
+    (calm,) = _items(report, "expected-error-missing")
+    assert not calm["ok"] and "should raise ValueError" in calm["message"]
+
+
+def test_junit_report_has_a_case_per_item(checker_report) -> None:
+    _, report, junit = checker_report
+    root = ET.parse(junit).getroot()
+    cases = root.findall(".//testcase")
+    assert len(cases) == sum(len(l["items"]) for l in report["lessons"])
+    failures = root.findall(".//failure")
+    assert len(failures) == sum(1 for l in report["lessons"] for i in l["items"] if not i["ok"])
+
+
+def test_broken_lesson_exits_2_with_one_clear_line(fixtures: Path) -> None:
+    proc = run_cli("check", str(fixtures / "broken" / "unknown-kind.md"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "unknown-kind.md:9: unknown block kind 'runnable'" in lines[0]
+
+
+def test_bad_usage_exits_2_with_one_line() -> None:
+    proc = run_cli("check", "--lang", "xx")
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "invalid choice" in proc.stderr
+    proc = run_cli("check", "/no/such/path")
+    assert proc.returncode == 2 and proc.stderr.strip() == "llm-tutor: error: no such lesson file or folder: /no/such/path"
+
+
+def test_lessons_json_lists_contract_fields(fixtures: Path) -> None:
+    proc = run_cli("lessons", "--lessons", str(fixtures / "good"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert set(row) >= {"id", "title", "lang", "order", "cells", "exercises", "status"}
+    assert row["id"] == "example" and row["exercises"] == ["ones"] and row["cells"] == 2
+
+
+def test_check_never_loads_textual(fixtures: Path) -> None:
+    code = (
+        "import sys\n"
+        "from llm_tutor.tui.cli import main\n"
+        f"rc = main(['check', {str(fixtures / 'good')!r}, '--device', 'cpu'])\n"
+        "assert 'textual' not in sys.modules, 'check loaded textual'\n"
+        "assert 'torch' not in sys.modules, 'check loaded torch in the CLI process'\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_run_plain_prints_a_transcript(fixtures: Path) -> None:
+    proc = run_cli("run", str(fixtures / "good" / "00-example.md"), "--plain", "--device", "cpu")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "── cell make" in proc.stdout
+    assert "tensor([[1, 2]," in proc.stdout
+    assert "RuntimeError" in proc.stdout  # the view-error cell shows its (expected) error

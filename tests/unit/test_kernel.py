@@ -1,0 +1,202 @@
+"""The kernel process: runs code, keeps namespaces, interrupts, survives and reports crashes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from llm_tutor.engine import protocol
+from llm_tutor.engine.kernel import BlockingKernel, KernelManager, describe_exit
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[BlockingKernel]:
+    k = BlockingKernel(device="cpu")
+    k.start()
+    yield k
+    k.shutdown()
+
+
+def test_ready_reports_device_and_torch(kernel: BlockingKernel) -> None:
+    ready = kernel.manager.ready
+    assert ready is not None
+    assert ready.device == "cpu"
+    assert ready.torch_version.startswith("2.")
+    assert ready.pid == kernel.manager.pid and ready.pid != os.getpid()
+
+
+def test_execute_streams_output_and_returns_last_expression(kernel: BlockingKernel) -> None:
+    reply = kernel.execute("import torch\nx = torch.ones(2, 3)\nprint('shape', tuple(x.shape))\nx.sum()")
+    assert reply.status == "ok"
+    assert reply.stdout == "shape (2, 3)\n"
+    assert reply.result is not None and reply.result.text == "tensor(6.)"
+    assert all(getattr(e, "parent", reply.id) == reply.id for e in reply.events)
+
+
+def test_namespace_persists_and_is_separate_per_lesson(kernel: BlockingKernel) -> None:
+    kernel.execute("a = 41", namespace="one")
+    assert kernel.execute("a + 1", namespace="one").result.text == "42"  # type: ignore[union-attr]
+    other = kernel.execute("a", namespace="two")
+    assert other.status == "error" and other.error is not None and other.error.ename == "NameError"
+
+
+def test_device_is_a_ready_variable(kernel: BlockingKernel) -> None:
+    assert kernel.execute("device", namespace="dev").result.text == "'cpu'"  # type: ignore[union-attr]
+
+
+def test_error_traceback_is_trimmed_to_learner_code(kernel: BlockingKernel) -> None:
+    reply = kernel.execute("import torch\nt = torch.arange(6).reshape(2, 3)\nt.T.view(6)", cell_id="view")
+    err = reply.error
+    assert reply.status == "error" and err is not None
+    assert err.ename == "RuntimeError" and err.lineno == 3
+    assert all("<cell view>" in line for line in err.traceback)
+    assert "contiguous" in err.hint
+
+
+def test_syntax_error_names_the_line(kernel: BlockingKernel) -> None:
+    reply = kernel.execute("x = 1\ny = (", cell_id="syn")
+    assert reply.status == "error" and reply.error is not None
+    assert reply.error.ename == "SyntaxError" and reply.error.lineno == 2
+
+
+def test_interrupt_stops_an_infinite_loop_and_kernel_keeps_state(kernel: BlockingKernel) -> None:
+    kernel.execute("kept = 'still here'")
+    rid = kernel.client.execute("while True:\n    pass")
+    time.sleep(0.3)
+    kernel.manager.interrupt()
+    reply = kernel._wait(rid, timeout=10)
+    assert reply.status == "interrupted"
+    assert reply.error is not None and reply.error.ename == "KeyboardInterrupt"
+    assert kernel.execute("kept").result.text == "'still here'"  # type: ignore[union-attr]
+
+
+def test_timeout_interrupts_the_cell(kernel: BlockingKernel) -> None:
+    reply = kernel.execute("import time\nwhile True:\n    time.sleep(0.01)", timeout=0.5)
+    assert reply.status == "timeout"
+    assert kernel.execute("1 + 1").result.text == "2"  # type: ignore[union-attr]
+
+
+def test_sys_exit_does_not_end_the_kernel(kernel: BlockingKernel) -> None:
+    pid = kernel.manager.pid
+    reply = kernel.execute("import sys\nsys.exit(3)")
+    assert reply.status == "error" and reply.error is not None and reply.error.ename == "SystemExit"
+    assert kernel.manager.pid == pid and kernel.manager.is_alive()
+
+
+def test_stdin_gives_a_clear_error(kernel: BlockingKernel) -> None:
+    reply = kernel.execute("input('name? ')")
+    assert reply.error is not None and "stdin" in reply.error.evalue
+
+
+def test_raw_fd_output_reaches_the_cell(kernel: BlockingKernel) -> None:
+    reply = kernel.execute("import os\nos.write(1, b'straight to fd 1\\n')\nNone")
+    assert "straight to fd 1" in reply.stdout
+
+
+def test_million_lines_are_capped(kernel: BlockingKernel) -> None:
+    reply = kernel.execute("for i in range(1_000_000):\n    print(i)")
+    assert reply.status == "ok"
+    assert len(reply.stdout) < 2_200_000
+    assert "output truncated" in reply.stdout
+    assert kernel.execute("'responsive'").result.text == "'responsive'"  # type: ignore[union-attr]
+
+
+def test_track_streams_metrics(kernel: BlockingKernel) -> None:
+    reply = kernel.execute("for i in range(3):\n    track(step=i, loss=1.0 / (i + 1))")
+    metrics = [e for e in reply.events if isinstance(e, protocol.Metric)]
+    assert [m.step for m in metrics] == [0, 1, 2]
+    assert metrics[-1].values["loss"] == pytest.approx(1 / 3)
+
+
+def test_os_exit_is_reported_and_the_kernel_restarts(kernel: BlockingKernel) -> None:
+    old = kernel.manager.pid
+    reply = kernel.execute("import os\nos._exit(3)")
+    assert reply.status == "dead" and reply.died is not None
+    assert reply.died.exitcode == 3 and "status 3" in reply.died.reason
+    assert kernel.manager.pid != old and kernel.manager.is_alive()
+    assert kernel.execute("1 + 2").result.text == "3"  # type: ignore[union-attr]
+
+
+def test_segfault_is_reported(kernel: BlockingKernel) -> None:
+    reply = kernel.execute("import ctypes\nctypes.string_at(0)")
+    assert reply.status == "dead" and reply.died is not None
+    assert "segmentation fault" in reply.died.reason
+    assert kernel.execute("'alive again'").result.text == "'alive again'"  # type: ignore[union-attr]
+
+
+def test_exercise_check_runs_in_a_scratch_namespace(kernel: BlockingKernel) -> None:
+    kernel.execute("import torch\nbase = torch.zeros(2)", namespace="ex")
+    reply = kernel.check_exercise("t = base + 1", "expect.close(t, torch.ones(2))\nexpect.shape(t, (3,))", "e1", "ex")
+    check = reply.check
+    assert check is not None and not check.passed
+    assert [e.passed for e in check.expectations] == [True, False]
+    assert check.expectations[1].expected == "shape (3,)" and check.expectations[1].got == "shape (2,)"
+    leaked = kernel.execute("t", namespace="ex")
+    assert leaked.status == "error"  # the exercise's variables stay in its scratch copy
+
+
+def test_exercise_error_in_learner_code_is_reported(kernel: BlockingKernel) -> None:
+    reply = kernel.check_exercise("t = undefined_name + 1", "expect.equal(t, 1)", "e2", "ex")
+    assert reply.check is not None and not reply.check.passed
+    assert reply.check.error is not None and reply.check.error.ename == "NameError"
+
+
+def test_kernel_exits_when_its_ui_process_is_killed(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "ui.py"
+    pidfile = tmp_path / "pid"
+    script.write_text(
+        "import sys, time\n"
+        "from llm_tutor.engine.kernel import BlockingKernel\n"
+        "k = BlockingKernel(device='cpu'); k.start()\n"
+        f"open({str(pidfile)!r}, 'w').write(str(k.manager.pid))\n"
+        "k.client.execute('while True: pass')\n"
+        "time.sleep(60)\n"
+    )
+    ui = subprocess.Popen([sys.executable, str(script)])
+    try:
+        for _ in range(300):
+            if pidfile.exists() and pidfile.read_text():
+                break
+            time.sleep(0.1)
+        kernel_pid = int(pidfile.read_text())
+        time.sleep(0.3)
+        ui.kill()
+        ui.wait()
+        for _ in range(50):
+            try:
+                os.kill(kernel_pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the kernel outlived its UI process")
+    finally:
+        ui.kill()
+
+
+def test_describe_exit() -> None:
+    assert "segmentation fault" in describe_exit(-11)
+    assert "killed" in describe_exit(-9)
+    assert "status 3" in describe_exit(3)
+
+
+def test_manager_restart_gives_a_fresh_process() -> None:
+    events: list[object] = []
+    manager = KernelManager(events.append, device="cpu")
+    manager.start()
+    try:
+        assert manager.wait_ready(120)
+        first = manager.pid
+        manager.restart()
+        assert manager.wait_ready(120)
+        assert manager.pid != first
+        assert manager.state == "idle"
+    finally:
+        manager.shutdown()
+    assert not manager.is_alive()

@@ -1,0 +1,187 @@
+"""Provides `TutorApp`, the Textual app, and `make_app()`, shared by the CLI and the tests.
+
+The app owns the kernel process (through the torch-free `KernelManager`): it starts it right after
+the first screen paints, so torch loads while the learner reads, and routes the kernel's events to
+the screens that asked for them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from llm_tutor.engine.course import BrokenLesson, find_lesson, load_course
+from llm_tutor.engine.kernel import KernelClient, KernelDied, KernelManager
+from llm_tutor.engine.lesson import Lesson, LessonError
+from llm_tutor.engine import protocol
+from llm_tutor.tui.i18n import t
+from llm_tutor.tui.messages import KernelEvent
+from llm_tutor.tui.screens.help import HelpScreen
+from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
+from llm_tutor.tui.screens.lesson_list import LessonListScreen
+from llm_tutor.tui.widgets.status import KernelStatus
+
+
+class TutorApp(App[int]):
+    """The llm-tutor app: lesson list, lessons with live cells, a kernel process beside it."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "llm-tutor"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit2"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        lesson: str | None = None,
+        lang: str = "en",
+        device: str = "auto",
+        lessons_dir: Path | None = None,
+        data_dir: Path | None = None,
+        low_bandwidth: bool = False,
+        autostart_kernel: bool = True,
+        kernel_env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.start_lesson = lesson
+        self.lang = lang
+        self.device = device
+        self.lessons_dir = lessons_dir
+        self.data_dir = data_dir
+        self.low_bandwidth = low_bandwidth
+        self.autostart_kernel = autostart_kernel
+        self.kernel = KernelManager(self._from_kernel_thread, device, env=kernel_env)
+        self.client = KernelClient(self.kernel)
+        self.course: list[Lesson | BrokenLesson] = []
+
+    # -- start and stop ----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.course = load_course(self.lessons_dir, self.lang)
+        self.push_screen(LessonListScreen(self.course, self.lang, self.lesson_statuses()))
+        if self.start_lesson:
+            self.open_lesson_key(self.start_lesson)
+        if self.autostart_kernel:
+            self.call_after_refresh(self.start_kernel)
+
+    def start_kernel(self) -> None:
+        self.kernel.start()
+        self.sync_status()
+
+    def on_unmount(self) -> None:
+        self.kernel.shutdown(timeout=1.0)
+
+    # -- lessons -----------------------------------------------------------------------------
+
+    def lesson_statuses(self) -> dict[str, str]:
+        return {}
+
+    def solved_count(self, lesson: Lesson) -> int:
+        return 0
+
+    def open_lesson_key(self, key: str) -> None:
+        """Open a lesson by id (or a broken lesson's row key, or a lesson file path)."""
+        if key.startswith("broken:"):
+            path = key.removeprefix("broken:")
+            item = next((i for i in self.course if isinstance(i, BrokenLesson) and str(i.path) == path), None)
+            self.push_screen(LessonErrorScreen(str(item.error) if item else path, self.lang))
+            return
+        lesson = next((i for i in self.course if isinstance(i, Lesson) and i.id == key), None)
+        if lesson is None:
+            try:
+                lesson = find_lesson(key, self.lessons_dir, self.lang)
+            except LessonError as exc:
+                self.push_screen(LessonErrorScreen(str(exc), self.lang))
+                return
+            except KeyError:
+                self.notify(f"unknown lesson: {key}", severity="error")
+                return
+        self.push_screen(LessonScreen(lesson, self.lang))
+
+    def switch_language(self) -> None:
+        """Switch between English and Turkish, reopening the same lesson if one is open."""
+        self.lang = "tr" if self.lang == "en" else "en"
+        current = self.screen.lesson.id if isinstance(self.screen, LessonScreen) else None
+        self.course = load_course(self.lessons_dir, self.lang)
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(LessonListScreen(self.course, self.lang, self.lesson_statuses()))
+        if current:
+            self.open_lesson_key(current)
+
+    # -- kernel ------------------------------------------------------------------------------
+
+    def _from_kernel_thread(self, event: Any) -> None:
+        """Called on the kernel's reader thread: hand the event to the UI thread as a message."""
+        self.post_message(KernelEvent(event))
+
+    def on_kernel_event(self, message: KernelEvent) -> None:
+        event = message.event
+        if isinstance(event, KernelDied):
+            self.notify(t(self.lang, "kernel_died", reason=event.reason, key="K"), severity="error", timeout=10)
+        for screen in self.screen_stack:
+            handler = getattr(screen, "handle_kernel_event", None)
+            if handler is not None:
+                handler(event)
+        if isinstance(event, (protocol.Status, protocol.Ready, KernelDied)):
+            self.sync_status()
+
+    def sync_status(self, screen: Screen | None = None) -> None:
+        """Show the kernel's state and device on the current screen's status bar."""
+        target = screen or self.screen
+        for status in target.query(KernelStatus):
+            status.state = self.kernel.state
+            ready = self.kernel.ready
+            if ready is not None:
+                status.device = ready.device
+                status.detail = f"torch {ready.torch_version}"
+            else:
+                status.device = self.device if self.device != "auto" else ""
+
+    def interrupt_kernel(self) -> None:
+        self.kernel.interrupt()
+
+    def restart_kernel(self) -> None:
+        self.kernel.restart()
+        self.sync_status()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen, self.lang))
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+
+def make_app(
+    lesson: str | None = None,
+    lang: str = "en",
+    device: str = "auto",
+    lessons_dir: Path | None = None,
+    data_dir: Path | None = None,
+    low_bandwidth: bool = False,
+    **kwargs: Any,
+) -> TutorApp:
+    """The app as the CLI opens it; tests and the snapshot suite use the same factory."""
+    if not low_bandwidth and os.environ.get("SSH_CONNECTION"):
+        low_bandwidth = True
+    return TutorApp(
+        lesson=lesson,
+        lang=lang,
+        device=device,
+        lessons_dir=lessons_dir,
+        data_dir=data_dir,
+        low_bandwidth=low_bandwidth,
+        **kwargs,
+    )

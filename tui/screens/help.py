@@ -1,0 +1,63 @@
+"""Provides `HelpScreen`: every key of the screen underneath, and of the app, in one table."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from llm_tutor.tui.i18n import t
+
+EDITOR_KEYS = [
+    ("ctrl+r", "Check the exercise (in the editor)"),
+    ("ctrl+t", "Reveal the next hint (in the editor)"),
+    ("tab", "Indent (in the editor)"),
+    ("escape", "Leave the editor"),
+]
+
+
+def key_rows(screen: Screen) -> list[tuple[str, str]]:
+    """(key, description) for every binding active on `screen` and the app."""
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for source in (screen, screen.app):
+        for binding in getattr(source, "BINDINGS", []):
+            if isinstance(binding, tuple):
+                binding = Binding(*binding)
+            if not binding.description or binding.key in seen:
+                continue
+            seen.add(binding.key)
+            keys = ", ".join(k.strip().replace("question_mark", "?") for k in binding.key.split(","))
+            rows.append((keys, binding.description))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal list of keys; any of Escape, q, ? or F1 closes it."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "dismiss_help", "Close", show=False),
+    ]
+
+    def __init__(self, under: Screen, lang: str = "en") -> None:
+        super().__init__()
+        self.under = under
+        self.lang = lang
+
+    def compose(self) -> ComposeResult:
+        table = Table(title=t(self.lang, "help_title"), expand=True, show_edge=False)
+        table.add_column("key", no_wrap=True, style="bold")
+        table.add_column("action")
+        for key, desc in key_rows(self.under):
+            table.add_row(key, desc)
+        if self.under.__class__.__name__ == "LessonScreen":
+            for key, desc in EDITOR_KEYS:
+                table.add_row(key, desc)
+        with VerticalScroll(id="help-body"):
+            yield Static(table)
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)

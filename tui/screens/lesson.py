@@ -1,0 +1,336 @@
+"""Provides `LessonScreen`: prose and runnable cells of one lesson, with the variables panel beside them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Markdown, Static
+
+from llm_tutor.engine import protocol
+from llm_tutor.engine.kernel import KernelDied
+from llm_tutor.engine.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
+from llm_tutor.tui.i18n import t
+from llm_tutor.tui.widgets.inspect.variables import VariablesPanel
+from llm_tutor.tui.widgets.lesson.cell import CellView, code_view
+from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
+from llm_tutor.tui.widgets.lesson.predict import PredictView
+from llm_tutor.tui.widgets.status import KernelStatus
+
+WIDE = 110
+"""At this width and above the side panel shows beside the lesson; below, `v` toggles it."""
+
+
+class LessonScreen(Screen[None]):
+    """One lesson: Markdown prose with cells, predict questions and exercises in place."""
+
+    BINDINGS = [
+        Binding("r,enter", "run_cell", "Run", id="lesson.run"),
+        Binding("a", "run_all", "Run all", id="lesson.run_all"),
+        Binding("i", "interrupt", "Interrupt", id="lesson.interrupt"),
+        Binding("K", "restart_kernel", "Restart kernel", id="lesson.restart"),
+        Binding("j,down", "next_block", "Next cell", show=False, id="lesson.next"),
+        Binding("k,up", "previous_block", "Previous cell", show=False, id="lesson.previous"),
+        Binding("e", "edit", "Edit exercise", show=False, id="lesson.edit"),
+        Binding("c", "check", "Check exercise", show=False, id="lesson.check"),
+        Binding("h", "hint", "Hint", show=False, id="lesson.hint"),
+        Binding("s", "solution", "Show solution", show=False, id="lesson.solution"),
+        Binding("x", "reset_exercise", "Reset exercise to starter (press twice)", show=False, id="lesson.reset"),
+        Binding("v", "toggle_panel", "Panel", id="lesson.panel"),
+        Binding("L", "switch_language", "Language", show=False, id="app.language"),
+        Binding("escape", "back", "Lessons", id="lesson.back"),
+    ]
+
+    def __init__(self, lesson: Lesson, lang: str) -> None:
+        super().__init__()
+        self.lesson = lesson
+        self.lang = lang
+        self.namespace = f"{lesson.lang}:{lesson.id}"
+        self.pending: dict[str, Widget] = {}
+        self.run_queue: list[CellView] = []
+        self.panel_forced: bool | None = None
+        self._reset_armed: ExerciseView | None = None
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"{self.lesson.title}", style="bold"), id="title")
+        with Horizontal(id="body"):
+            with VerticalScroll(id="content"):
+                yield from self._segments()
+            yield VariablesPanel(self.lang, id="side")
+        yield KernelStatus(self.lang, id="kernel-status")
+        yield Footer()
+
+    def _segments(self) -> ComposeResult:
+        app: Any = self.app
+        for seg in self.lesson.segments:
+            if isinstance(seg, Prose):
+                yield Markdown(seg.text, classes="prose")
+            elif isinstance(seg, Show):
+                yield Static(code_view(seg.code), classes="show-code")
+            elif isinstance(seg, Predict):
+                yield PredictView(seg.id, seg.code, self.lang, fixed_answer=seg.answer, id=f"cell-{seg.id}", classes="block")
+            elif isinstance(seg, Cell):
+                yield CellView(seg.id, seg.code, self.lang, raises=seg.raises, id=f"cell-{seg.id}", classes="block")
+            elif isinstance(seg, Exercise):
+                draft = app.load_draft(self.lesson, seg.id) if hasattr(app, "load_draft") else None
+                yield ExerciseView(seg, self.lang, draft=draft, id=f"exercise-{seg.id}", classes="block")
+
+    def on_mount(self) -> None:
+        self._apply_width(self.size.width or self.app.size.width)
+        blocks = self.blocks()
+        if blocks:
+            blocks[0].focus(scroll_visible=False)
+        self.app.sync_status(self)  # type: ignore[attr-defined]
+
+    def on_resize(self, event: Any) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        show = width >= WIDE if self.panel_forced is None else self.panel_forced
+        self.query_one("#side").display = show
+
+    def blocks(self) -> list[Widget]:
+        return list(self.query(".block").results(Widget))
+
+    def focused_block(self) -> Widget | None:
+        node = self.focused
+        while node is not None:
+            if isinstance(node, (CellView, ExerciseView)):
+                return node
+            node = node.parent  # type: ignore[assignment]
+        return None
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_next_block(self) -> None:
+        self._move(1)
+
+    def action_previous_block(self) -> None:
+        self._move(-1)
+
+    def _move(self, step: int) -> None:
+        blocks = self.blocks()
+        if not blocks:
+            return
+        current = self.focused_block()
+        index = blocks.index(current) + step if current in blocks else 0
+        index = max(0, min(len(blocks) - 1, index))
+        blocks[index].focus()
+        blocks[index].scroll_visible(top=False)
+
+    def action_run_cell(self) -> None:
+        block = self.focused_block()
+        if isinstance(block, PredictView):
+            block.query_one("Input").focus()
+        elif isinstance(block, CellView):
+            self.run_cells([block])
+            self._move(1)
+        elif isinstance(block, ExerciseView):
+            block.query_one(CodeEditor).focus()
+
+    def action_run_all(self) -> None:
+        views = [b for b in self.blocks() if isinstance(b, CellView) and not isinstance(b, PredictView)]
+        self.run_cells(views)
+
+    def run_cells(self, views: list[CellView]) -> None:
+        """Queue cells and send them one at a time; an error or interrupt stops the rest."""
+        self._ensure_kernel()
+        for view in views:
+            if view not in self.run_queue and view.state not in ("running",):
+                view.queue()
+                self.run_queue.append(view)
+        if not any(isinstance(w, CellView) and w.state == "running" for w in self.pending.values()):
+            self._run_next()
+
+    def _run_next(self) -> None:
+        if not self.run_queue:
+            return
+        view = self.run_queue.pop(0)
+        app: Any = self.app
+        try:
+            rid = app.client.execute(view.code, view.cell_id, self.namespace)
+        except OSError:
+            view.show_died(t(self.lang, "kernel_died", reason=t(self.lang, "dead"), key="K"))
+            self._cancel_queue()
+            return
+        self.pending[rid] = view
+        view.start(rid)
+
+    def _cancel_queue(self) -> None:
+        for view in self.run_queue:
+            view.state = "idle"
+        self.run_queue.clear()
+
+    def action_interrupt(self) -> None:
+        self._cancel_queue()
+        self.app.interrupt_kernel()  # type: ignore[attr-defined]
+
+    def action_restart_kernel(self) -> None:
+        self._cancel_queue()
+        for rid, widget in list(self.pending.items()):
+            if isinstance(widget, CellView) and widget.state == "running":
+                widget.state = "interrupted"
+        self.pending.clear()
+        self.app.restart_kernel()  # type: ignore[attr-defined]
+
+    def _ensure_kernel(self) -> None:
+        app: Any = self.app
+        if app.kernel.state in ("dead", "stopped"):
+            app.restart_kernel()
+
+    def action_edit(self) -> None:
+        block = self.focused_block()
+        if isinstance(block, ExerciseView):
+            block.query_one(CodeEditor).focus()
+
+    def action_check(self) -> None:
+        block = self.focused_block()
+        if isinstance(block, ExerciseView):
+            self.check_exercise(block)
+
+    def action_hint(self) -> None:
+        block = self.focused_block()
+        if isinstance(block, ExerciseView):
+            shown = block.reveal_hint()
+            app: Any = self.app
+            if hasattr(app, "record_hint"):
+                app.record_hint(self.lesson, block.exercise.id, shown)
+
+    def action_solution(self) -> None:
+        block = self.focused_block()
+        if isinstance(block, ExerciseView):
+            block.show_solution()
+
+    def action_reset_exercise(self) -> None:
+        block = self.focused_block()
+        if not isinstance(block, ExerciseView):
+            return
+        if self._reset_armed is block:
+            block.reset_to_starter()
+            self._reset_armed = None
+            self.app.notify(t(self.lang, "starter_reset"))
+        else:
+            self._reset_armed = block
+            self.app.notify(t(self.lang, "confirm_reset", key="x"))
+
+    def action_toggle_panel(self) -> None:
+        side = self.query_one("#side")
+        self.panel_forced = not side.display
+        side.display = self.panel_forced
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_switch_language(self) -> None:
+        self.app.switch_language()  # type: ignore[attr-defined]
+
+    # -- messages from widgets -----------------------------------------------------------------
+
+    @on(PredictView.Answered)
+    def _predict_answered(self, message: PredictView.Answered) -> None:
+        self.run_cells([message.view])
+        app: Any = self.app
+        if hasattr(app, "record_predict"):
+            app.record_predict(self.lesson, message.view.cell_id, message.answer)
+
+    @on(ExerciseView.CheckRequested)
+    def _check_requested(self, message: ExerciseView.CheckRequested) -> None:
+        self.check_exercise(message.view)
+
+    @on(ExerciseView.Changed)
+    def _exercise_changed(self, message: ExerciseView.Changed) -> None:
+        app: Any = self.app
+        if hasattr(app, "save_draft"):
+            app.save_draft(self.lesson, message.view.exercise.id, message.code)
+
+    def check_exercise(self, view: ExerciseView) -> None:
+        """Run the learner's code and the checks; cells above that never ran are run first."""
+        self._ensure_kernel()
+        above = []
+        for block in self.blocks():
+            if block is view:
+                break
+            if isinstance(block, CellView) and not isinstance(block, PredictView) and block.run_count == 0:
+                above.append(block)
+        if above:
+            self.run_cells(above)
+        app: Any = self.app
+        rid = app.client.check_exercise(view.code, view.exercise.checks, view.exercise.id, self.namespace)
+        self.pending[rid] = view
+        view.start(rid)
+
+    # -- kernel events (routed by the app) -----------------------------------------------------
+
+    def handle_kernel_event(self, event: Any) -> None:
+        if isinstance(event, KernelDied):
+            reason = t(self.lang, "kernel_died", reason=event.reason, key="K")
+            for widget in self.pending.values():
+                if isinstance(widget, (CellView, ExerciseView)) and widget.state == "running":
+                    widget.show_died(reason)
+            self.pending.clear()
+            self._cancel_queue()
+            return
+        parent = getattr(event, "parent", "")
+        widget = self.pending.get(parent)
+        if isinstance(event, protocol.Variables):
+            if event.namespace == self.namespace:
+                self.query_one(VariablesPanel).show(event)
+            return
+        if widget is None:
+            return
+        if isinstance(widget, ExerciseView):
+            if isinstance(event, protocol.CheckResult):
+                widget.show_check_result(event)
+                app: Any = self.app
+                if hasattr(app, "record_attempt"):
+                    app.record_attempt(self.lesson, widget.exercise.id, event.passed, widget.code)
+            elif isinstance(event, protocol.Done):
+                self.pending.pop(parent, None)
+                if event.status == "interrupted":
+                    widget.show_died(t(self.lang, "interrupted"))
+            return
+        assert isinstance(widget, CellView)
+        if isinstance(event, protocol.Stream):
+            widget.show_stream(event)
+        elif isinstance(event, protocol.Result):
+            widget.show_result(event)
+        elif isinstance(event, protocol.Error):
+            widget.show_error(event)
+        elif isinstance(event, protocol.Done):
+            self.pending.pop(parent, None)
+            widget.finish(event)
+            expected_error = event.status == "error" and bool(widget.raises)
+            if event.status == "ok" or expected_error:
+                app = self.app
+                if hasattr(app, "record_position"):
+                    app.record_position(self.lesson, widget.cell_id)
+                self._run_next()
+            else:
+                self._cancel_queue()
+
+
+class LessonErrorScreen(Screen[None]):
+    """Shown in place of a lesson whose file does not parse: the error, file and line."""
+
+    BINDINGS = [Binding("escape,q", "back", "Lessons")]
+
+    def __init__(self, message: str, lang: str) -> None:
+        super().__init__()
+        self.message = message
+        self.lang = lang
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(t(self.lang, "lesson_error"), style="bold"), id="title")
+        yield Static(Text(self.message), id="lesson-error")
+        yield Footer()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

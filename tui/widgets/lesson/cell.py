@@ -1,0 +1,152 @@
+"""Provides `CellView`: a runnable code cell with its output, result and errors underneath."""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from llm_tutor.engine import protocol
+from llm_tutor.tui.i18n import t
+
+MAX_OUTPUT_LINES = 200
+"""Lines of printed output kept on screen per cell; earlier lines are counted, not drawn."""
+
+
+def code_view(code: str) -> Syntax:
+    """Highlighted Python that follows the terminal's own colours (safe on light and 16-colour terminals)."""
+    return Syntax(code, "python", theme="ansi_dark", background_color="default", word_wrap=True)
+
+
+class OutputView(Static):
+    """Printed text of a cell, keeping only the last `MAX_OUTPUT_LINES` lines on screen."""
+
+    DEFAULT_CSS = "OutputView { height: auto; }"
+
+    def __init__(self, lang: str = "en", **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.lang = lang
+        self.lines: list[str] = []
+        self.partial = ""
+        self.hidden = 0
+
+    def clear(self) -> None:
+        self.lines, self.partial, self.hidden = [], "", 0
+        self.update("")
+        self.display = False
+
+    def append(self, text: str) -> None:
+        parts = (self.partial + text).split("\n")
+        self.partial = parts.pop()
+        self.lines.extend(parts)
+        extra = len(self.lines) - MAX_OUTPUT_LINES
+        if extra > 0:
+            del self.lines[:extra]
+            self.hidden += extra
+        self._refresh_text()
+
+    def _refresh_text(self) -> None:
+        text = Text()
+        if self.hidden:
+            text.append(t(self.lang, "output_hidden", n=self.hidden) + "\n", style="dim")
+        body = "\n".join(self.lines + ([self.partial] if self.partial else []))
+        text.append(body)
+        self.update(text)
+        self.display = bool(body or self.hidden)
+
+
+class CellView(Vertical, can_focus=True):
+    """A lesson cell: header, highlighted code, then output, result and error."""
+
+    state: reactive[str] = reactive("idle")
+    """"idle" (not run), "queued", "running", "ok", "error", "interrupted", "dead"."""
+
+    def __init__(self, cell_id: str, code: str, lang: str = "en", label: str = "", raises: str = "", **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.cell_id = cell_id
+        self.code = code
+        self.lang = lang
+        self.label = label
+        self.raises = raises
+        self.run_count = 0
+        self.request_id = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._header_text(), classes="cell-header")
+        yield Static(code_view(self.code), classes="cell-code")
+        yield OutputView(self.lang, classes="cell-output")
+        yield Static("", classes="cell-result")
+        yield Static("", classes="cell-error")
+
+    def on_mount(self) -> None:
+        self.query_one(".cell-result", Static).display = False
+        self.query_one(".cell-error", Static).display = False
+        self.query_one(OutputView).display = False
+
+    def _header_text(self) -> Text:
+        count = f"[{self.run_count}]" if self.run_count else "[ ]"
+        marks = {"queued": "…", "running": "●", "ok": "✓", "error": "✗", "interrupted": "■", "dead": "✗"}
+        text = Text(f"{count} {self.label or self.cell_id}")
+        if self.state in marks:
+            text.append(f"  {marks[self.state]} ")
+            if self.state in ("queued", "running"):
+                text.append(t(self.lang, self.state))
+        return text
+
+    def watch_state(self, old: str, new: str) -> None:
+        self.remove_class(f"-{old}")
+        self.add_class(f"-{new}")
+        if self.is_mounted:
+            self.query_one(".cell-header", Static).update(self._header_text())
+
+    # -- driven by the lesson screen ---------------------------------------------------------
+
+    def queue(self) -> None:
+        self.state = "queued"
+
+    def start(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.run_count += 1
+        self.query_one(OutputView).clear()
+        for cls in (".cell-result", ".cell-error"):
+            widget = self.query_one(cls, Static)
+            widget.update("")
+            widget.display = False
+        self.state = "running"
+
+    def show_stream(self, event: protocol.Stream) -> None:
+        self.query_one(OutputView).append(event.text)
+
+    def show_result(self, event: protocol.Result) -> None:
+        widget = self.query_one(".cell-result", Static)
+        text = event.text if len(event.text) < 20_000 else event.text[:20_000] + " …"
+        widget.update(Text(text))
+        widget.display = True
+
+    def show_error(self, event: protocol.Error) -> None:
+        widget = self.query_one(".cell-error", Static)
+        if event.ename == "KeyboardInterrupt":
+            widget.update(Text(t(self.lang, "interrupted")))
+        else:
+            text = Text()
+            for line in event.traceback:
+                text.append(line + "\n", style="dim")
+            text.append(f"{event.ename}: {event.evalue}", style="bold")
+            if event.hint:
+                text.append(f"\n→ {event.hint}")
+            if self.raises and event.ename == self.raises.rsplit(".", 1)[-1]:
+                self.add_class("-expected-error")
+            widget.update(text)
+        widget.display = True
+
+    def finish(self, event: protocol.Done) -> None:
+        self.state = event.status if event.status in ("ok", "error", "interrupted") else "error"
+
+    def show_died(self, reason: str) -> None:
+        widget = self.query_one(".cell-error", Static)
+        widget.update(Text(reason, style="bold"))
+        widget.display = True
+        self.state = "dead"

@@ -1,0 +1,45 @@
+"""Provides `KernelStatus`, the bar that shows the kernel's state and device."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from llm_tutor.tui.i18n import t
+
+
+class KernelStatus(Static):
+    """One line: kernel state, device, torch version; the state drives a CSS class for its colour."""
+
+    DEFAULT_CSS = """
+    KernelStatus { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
+    KernelStatus.-idle { color: $success; }
+    KernelStatus.-busy { color: $warning; }
+    KernelStatus.-dead { color: $error; text-style: bold; }
+    """
+
+    state: reactive[str] = reactive("stopped")
+    """The kernel's state: "starting", "idle", "busy", "dead", "stopped"."""
+    device: reactive[str] = reactive("")
+    """The device the kernel runs on ("cpu", "cuda", "mps"), once it is ready."""
+    detail: reactive[str] = reactive("")
+    """Extra text: torch version, the running cell."""
+
+    def __init__(self, lang: str = "en", **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.lang = lang
+
+    def render(self) -> Text:
+        text = Text()
+        text.append(f"{t(self.lang, 'kernel')}: ")
+        text.append(t(self.lang, self.state), style="bold")
+        if self.device:
+            text.append(f"  ·  {self.device}")
+        if self.detail:
+            text.append(f"  ·  {self.detail}")
+        return text
+
+    def watch_state(self, old: str, new: str) -> None:
+        self.remove_class(f"-{old}")
+        self.add_class(f"-{new}")
