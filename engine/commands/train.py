@@ -21,6 +21,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from llm_tutor.engine.commands._common import UsageError, add_device, fail
+
 MODELS = ("neuron", "mlp", "gpt")
 
 
@@ -36,7 +38,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="learning rate")
     p.add_argument("--batch-size", type=int, default=None, help="examples per step")
     p.add_argument("--seed", type=int, default=None, help="seed for weights, data and sampling")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (LLM_TUTOR_DEVICE)")
+    add_device(p)
     p.add_argument("--optimizer", default=None, help="sgd, adam or adamw")
     p.add_argument(
         "--set",
@@ -59,18 +61,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-class UsageError(Exception):
-    """Bad input: one line for stderr, exit 2."""
-
-
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Train headless; the exit status follows the module docstring."""
     out = out or sys.stdout
     try:
         return _run(args, out)
     except UsageError as err:
-        print(f"llm-tutor train: {err}", file=sys.stderr)
-        return 2
+        return fail(str(err))
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
@@ -173,11 +170,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         try:
             saved = str(trainer.save_checkpoint(args.checkpoint))
         except CheckpointError as err:
-            print(f"llm-tutor train: {err}", file=sys.stderr)
+            print(f"llm-tutor: error: {err}", file=sys.stderr)
             return 1
     printer.final(trainer, state, start_step, wall, saved)
     if state == "failed" or (error is not None and error.kind == "oom"):
-        print(f"llm-tutor train: {error.message if error else 'the run failed'}", file=sys.stderr)
+        print(f"llm-tutor: error: {error.message if error else 'the run failed'}", file=sys.stderr)
         return 1
     if interrupted:
         return 130

@@ -50,7 +50,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"no checkpoint file at {path}")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, KeyError) as err:
+    except PermissionError:
+        raise CheckpointError(f"cannot read checkpoint {path}: permission denied") from None
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, KeyError) as err:
         size = path.stat().st_size
         detail = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
         raise CheckpointError(

@@ -211,7 +211,7 @@ class Trainer:
 
     def _reset_window(self) -> None:
         now = time.perf_counter()
-        self._window_losses: list[torch.Tensor] = []
+        self._window: list[Any] = []  # per-step losses: floats (CPU) or 0-d tensors (GPU)
         self._window_first = self.step + 1
         self._window_start = now
         self._window_tokens = 0
@@ -501,13 +501,24 @@ class Trainer:
         task = self.task
         batch = task.batch(cfg.batch_size, self.data_gen)
         loss = task.loss(batch)
+        if self.device.type == "cpu":
+            # on the CPU reading the value costs nothing: check it before the update, so a NaN
+            # never reaches the weights. On a GPU that read would stall the queue of kernels, so
+            # the losses stay on the device and are checked at the next report.
+            value: Any = loss.item()
+            if not math.isfinite(value):
+                self._report(time.perf_counter())
+                self._nan(value, self.step + 1)
+                return
+        else:
+            value = loss.detach()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(task.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         self.step += 1
-        self._window_losses.append(loss.detach())
+        self._window.append(value)
         self._window_tokens += task.tokens_per_step(cfg.batch_size)
         now = time.perf_counter()
         budget_done = cfg.steps > 0 and self.step >= cfg.steps
@@ -523,65 +534,38 @@ class Trainer:
 
     def _report(self, now: float, force: bool = False) -> None:
         """Sync the window's losses once, check them, and emit the aggregated metrics."""
-        if not self._window_losses:
+        if not self._window:
             return
         cfg = self.train_config
-        losses = torch.stack(self._window_losses).float().cpu().tolist()
+        if isinstance(self._window[0], torch.Tensor):
+            values = torch.stack(self._window).float().cpu().tolist()
+        else:
+            values = self._window
         first = self._window_first
         self._report_first = False
-        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
-        if bad is not None:
-            losses_ok = losses[:bad]
-        else:
-            losses_ok = losses
-        self.history.extend(range(first, first + len(losses_ok)), losses_ok)
+        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+        losses = values if bad is None else values[:bad]
+        self.history.extend(range(first, first + len(losses)), losses)
         window_s = max(now - self._window_start, 1e-9)
-        n = len(losses)
-        steps_per_s = n / window_s
+        steps_per_s = len(values) / window_s
         tokens_per_s = self._window_tokens / window_s if self._window_tokens else None
         self.elapsed_s += window_s
         self._rate_ema = steps_per_s if self._rate_ema is None else 0.7 * self._rate_ema + 0.3 * steps_per_s
-        self._window_losses = []
+        self._window = []
         self._window_first = self.step + 1
         self._window_tokens = 0
-        self._window_start = now
+        self._window_start = now  # what follows (evaluation, samples) counts against the next window
         self._last_report = now
         if bad is not None:
-            value = losses[bad]
-            self._fail(
-                "nan",
-                f"the loss became {value} at step {first + bad} with learning rate {cfg.lr:g}; "
-                f"training stopped. Try a lower learning rate (for example {cfg.lr / 10:g}) and reset.",
-            )
+            if losses:
+                self._emit_metrics(first, losses, steps_per_s, tokens_per_s, {})
+            self._nan(values[bad], first + bad)
             return
         evaluated: dict[str, float] = {}
         if force or (cfg.eval_interval_s > 0 and now - self._last_eval >= cfg.eval_interval_s):
             evaluated = self.evaluate()
             self._last_eval = now
-        total = cfg.steps
-        progress = min(1.0, self.step / total) if total else None
-        eta = (total - self.step) / self._rate_ema if total and self._rate_ema else None
-        self.emit(
-            TrainMetrics(
-                parent=self.parent,
-                step=self.step,
-                loss=sum(losses) / n,
-                first_step=first,
-                losses=losses,
-                steps_per_s=steps_per_s,
-                tokens_per_s=tokens_per_s,
-                val_loss=evaluated.get("val_loss"),
-                accuracy=evaluated.get("accuracy"),
-                lr=cfg.lr,
-                batch_size=cfg.batch_size,
-                grad_norms=self.grad_norms(),
-                extras=self.task.extras(),
-                elapsed_s=self.elapsed_s,
-                total_steps=total,
-                progress=progress,
-                eta_s=max(0.0, eta) if eta is not None else None,
-            )
-        )
+        self._emit_metrics(first, losses, steps_per_s, tokens_per_s, evaluated)
         if self.task.kind == "gpt" and cfg.sample_interval_s > 0 and cfg.sample_chars > 0:
             if force or now - self._last_sample >= cfg.sample_interval_s:
                 self._emit_sample()
@@ -597,8 +581,49 @@ class Trainer:
                 self._error("checkpoint", str(err))
             else:
                 self.emit(TrainCheckpointSaved(self.parent, self.autosave_path, self.step))
-        # the time spent evaluating and sampling counts against the next window's throughput
-        self._window_start = now
+
+    def _emit_metrics(
+        self,
+        first: int,
+        losses: list[float],
+        steps_per_s: float,
+        tokens_per_s: float | None,
+        evaluated: dict[str, float],
+    ) -> None:
+        cfg = self.train_config
+        total = cfg.steps
+        last = first + len(losses) - 1
+        progress = min(1.0, last / total) if total else None
+        eta = (total - last) / self._rate_ema if total and self._rate_ema else None
+        self.emit(
+            TrainMetrics(
+                parent=self.parent,
+                step=last,
+                loss=sum(losses) / len(losses),
+                first_step=first,
+                losses=list(losses),
+                steps_per_s=steps_per_s,
+                tokens_per_s=tokens_per_s,
+                val_loss=evaluated.get("val_loss"),
+                accuracy=evaluated.get("accuracy"),
+                lr=cfg.lr,
+                batch_size=cfg.batch_size,
+                grad_norms=self.grad_norms(),
+                extras=self.task.extras(),
+                elapsed_s=self.elapsed_s,
+                total_steps=total,
+                progress=progress,
+                eta_s=max(0.0, eta) if eta is not None else None,
+            )
+        )
+
+    def _nan(self, value: float, step: int) -> None:
+        lr = self.train_config.lr
+        self._fail(
+            "nan",
+            f"the loss became {value} at step {step} with learning rate {lr:g}; training stopped. "
+            f"Try a lower learning rate (for example {lr / 10:g}) and reset.",
+        )
 
     def evaluate(self) -> dict[str, float]:
         """Validation figures in eval mode (dropout off), back to train mode after."""
@@ -659,7 +684,7 @@ class Trainer:
     def _recover_from_oom(self, err: BaseException) -> None:
         """Free what the failed step held, pause, and say what to change; the weights are kept."""
         self.optimizer.zero_grad(set_to_none=True)
-        self._window_losses = []
+        self._window = []
         self._pending_steps = 0
         gc.collect()
         if self.device.type == "cuda":
@@ -699,7 +724,7 @@ class Trainer:
 
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the run atomically (call between steps: from the loop, or when no loop runs)."""
-        if self._window_losses:
+        if self._window:
             self._report(time.perf_counter(), force=False)
         return save_checkpoint(path, self.checkpoint_payload())
 

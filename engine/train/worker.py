@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from typing import Any, BinaryIO
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
         return fail(str(err))
 
     def read_controls() -> None:
-        for line in stdin:
+        for line in _lines(stdin):
             if not line.strip():
                 continue
             try:
@@ -86,6 +87,29 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
     threading.Thread(target=read_controls, name="llm-tutor-train-controls", daemon=True).start()
     trainer.run(exit_when_done=args.exit_when_done, play=args.play)
     return 0
+
+
+def _lines(stream: BinaryIO) -> Any:
+    """Lines of `stream`, read from its file descriptor when it has one.
+
+    Reading the raw descriptor keeps this daemon thread off the buffered stdin object, whose lock
+    would abort the interpreter at exit while the thread is blocked in a read.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield from stream
+        return
+    pending = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+    if pending:
+        yield pending
 
 
 def _text(value: Any) -> str:
