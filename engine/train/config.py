@@ -133,9 +133,10 @@ class TrainConfig:
     eval_interval_s: float = 5.0  # validation loss / accuracy this often (0: never)
     eval_batches: int = 4  # batches averaged for a validation loss (gpt)
     sample_interval_s: float = 10.0  # generated text this often (gpt; 0: never)
-    sample_chars: int = 120  # characters per sample (gpt)
+    sample_chars: int = 100  # characters per sample (gpt)
     temperature: float = 0.8  # sampling temperature (gpt; 0: always the likeliest)
-    picture_interval_s: float = 0.25  # decision-boundary grid this often (mlp)
+    picture_interval_s: float = 0.25  # decision-boundary grid this often (mlp; 0: never)
+    extras_budget: float = 0.01  # each of validation, samples, picture uses at most this share of time
 
     def validate(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -152,6 +153,8 @@ class TrainConfig:
             raise ConfigError("weight_decay, momentum and grad_clip must be >= 0")
         _positive("eval_batches", self.eval_batches)
         _positive("sample_chars", self.sample_chars, minimum=0)
+        if not 0 < self.extras_budget <= 1:
+            raise ConfigError(f"extras_budget must lie in (0, 1], got {self.extras_budget}")
 
 
 MODEL_CONFIGS: dict[str, type] = {"neuron": NeuronConfig, "mlp": MLPConfig, "gpt": GPTConfig}

@@ -206,6 +206,7 @@ class Trainer:
         self._last_eval = -math.inf
         self._last_sample = -math.inf
         self._last_picture = -math.inf
+        self._cost = {"eval": 0.0, "sample": 0.0, "picture": 0.0}  # seconds the last one took
         self._rate_ema: float | None = None
         self._report_first = True
 
@@ -408,7 +409,7 @@ class Trainer:
 
     def on_stop(self, value: Any = None) -> None:
         if self.state == "running":
-            self._report(time.perf_counter(), force=True)
+            self._report(time.perf_counter())
         self._set_state("stopped")
 
     def on_reset(self, value: Any = None) -> None:
@@ -562,17 +563,18 @@ class Trainer:
             self._nan(values[bad], first + bad)
             return
         evaluated: dict[str, float] = {}
-        if force or (cfg.eval_interval_s > 0 and now - self._last_eval >= cfg.eval_interval_s):
-            evaluated = self.evaluate()
+        if cfg.eval_interval_s > 0 and (force or self._due("eval", now, self._last_eval, cfg.eval_interval_s)):
+            evaluated = self._timed("eval", self.evaluate)
             self._last_eval = now
         self._emit_metrics(first, losses, steps_per_s, tokens_per_s, evaluated)
         if self.task.kind == "gpt" and cfg.sample_interval_s > 0 and cfg.sample_chars > 0:
-            if force or now - self._last_sample >= cfg.sample_interval_s:
-                self._emit_sample()
+            if force or self._due("sample", now, self._last_sample, cfg.sample_interval_s):
+                self._timed("sample", self._emit_sample)
                 self._last_sample = now
-        if self.task.kind == "mlp" and (force or now - self._last_picture >= cfg.picture_interval_s):
-            self._emit_picture()
-            self._last_picture = now
+        if self.task.kind == "mlp" and cfg.picture_interval_s > 0:
+            if force or self._due("picture", now, self._last_picture, cfg.picture_interval_s):
+                self._timed("picture", self._emit_picture)
+                self._last_picture = now
         if self.autosave_path and now - self._last_autosave >= self.autosave_interval_s:
             self._last_autosave = now
             try:
@@ -581,6 +583,23 @@ class Trainer:
                 self._error("checkpoint", str(err))
             else:
                 self.emit(TrainCheckpointSaved(self.parent, self.autosave_path, self.step))
+
+    def _due(self, extra: str, now: float, last: float, interval: float) -> bool:
+        """Whether an extra (evaluation, sample, picture) should run now.
+
+        Besides its own interval, an extra waits until its last cost is at most
+        `extras_budget` of the time since, so a slow model evaluates less often instead of
+        training more slowly.
+        """
+        wait = max(interval, self._cost[extra] / max(self.train_config.extras_budget, 1e-6))
+        return now - last >= wait
+
+    def _timed(self, extra: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self._cost[extra] = time.perf_counter() - start
 
     def _emit_metrics(
         self,

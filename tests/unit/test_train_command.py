@@ -58,7 +58,7 @@ def test_neuron_and_mlp_lines_carry_their_own_figures() -> None:
     assert [line["step"] for line in lines[1:-1]] == [1, 50, 100]
     assert lines[1]["loss"] == pytest.approx(-math.log(1 / (1 + math.exp(-2.42))), rel=1e-6)
     assert "tokens_per_s" not in lines[1] and "w" in lines[1]
-    code, lines = run_json(["mlp", "--steps", "300", "--set", "dataset=circles", "--set", "eval_interval_s=0"])
+    code, lines = run_json(["mlp", "--steps", "300", "--set", "dataset=circles"])
     assert code == 0
     assert lines[0]["config"]["dataset"] == "circles" and "points" not in lines[0]["data"]
     assert lines[-1]["accuracy"] >= 0.95
