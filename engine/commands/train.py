@@ -164,6 +164,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             signal.signal(sig, handler)
     wall = time.perf_counter() - started
 
+    if state == "stopped" and trainer.train_config.eval_interval_s > 0 and trainer.step > start_step:
+        printer.last_val.update(trainer.evaluate())  # the final line gets a fresh validation
     saved = None
     error = trainer.last_error
     if args.checkpoint and state != "failed":

@@ -196,21 +196,39 @@ def parse_value(config: Any, key: str, text: str) -> Any:
     return text
 
 
+def coerce(config: Any, key: str, value: Any) -> Any:
+    """`value` (from JSON or a widget: str, int, float, bool) as the type of field `key`."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float) and value.is_integer() and typing.get_type_hints(type(config))[key] is int:
+        text = str(int(value))
+    else:
+        text = str(value)
+    return parse_value(config, key, text)
+
+
 def field_names(config: Any) -> list[str]:
     """The settable keys of a configuration dataclass, in declaration order."""
     return [f.name for f in dataclasses.fields(config)]
 
 
 def apply_overrides(model_config: Any, train_config: TrainConfig, pairs: list[str]) -> None:
-    """Apply `KEY=VALUE` strings: model keys first, then trainer keys; then validate both."""
+    """Apply `KEY=VALUE` strings (the CLI's `--set`): model keys first, then trainer keys."""
+    settings: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+        settings[key.strip()] = text
+    apply_settings(model_config, train_config, settings)
+
+
+def apply_settings(model_config: Any, train_config: TrainConfig, settings: dict[str, Any]) -> None:
+    """Apply a {key: value} mapping (values as text or JSON scalars), then validate both configs."""
+    for key, value in settings.items():
         for config in (model_config, train_config):
             if key in field_names(config):
-                setattr(config, key, parse_value(config, key, text))
+                setattr(config, key, coerce(config, key, value))
                 break
         else:
             known = ", ".join(field_names(model_config) + field_names(train_config))

@@ -37,6 +37,7 @@ from llm_tutor.engine.train.config import (
     GPTConfig,
     MLPConfig,
     TrainConfig,
+    coerce,
     default_configs,
     field_names,
 )
@@ -61,6 +62,9 @@ ARCHITECTURE_KEYS = {
 }
 """Model keys that change the weights' shapes or the data: changing them needs a reset."""
 
+
+MAX_STRETCH = 6.0
+"""An extra (validation, sample, picture) never waits longer than this many of its intervals."""
 
 INTERRUPTING = ("pause", "stop", "reset", "load")
 """Controls that apply at once even while queued single steps are still running."""
@@ -186,7 +190,9 @@ class Trainer:
     # ------------------------------------------------------------------ building
 
     def _set_determinism(self) -> None:
-        torch.use_deterministic_algorithms(self.train_config.deterministic, warn_only=True)
+        """Apply the configuration's determinism setting (process-wide, as torch has it)."""
+        if torch.are_deterministic_algorithms_enabled() != self.train_config.deterministic:
+            torch.use_deterministic_algorithms(self.train_config.deterministic, warn_only=True)
 
     def _build(self) -> None:
         """(Re)create weights, optimizer, generators and counters from the configurations."""
@@ -199,8 +205,8 @@ class Trainer:
         self.sample_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.step = 0
         self.elapsed_s = 0.0
-        self.history.clear()
-        self.val_history.clear()
+        self.history = Series("loss")  # new objects, not clear(): a failed rebuild can roll back
+        self.val_history = Series("val_loss")
         self.last_val: dict[str, float] = {}
         self._reset_window()
         self._last_eval = -math.inf
@@ -326,6 +332,8 @@ class Trainer:
         and has no single steps queued: budget reached, failed, stopped, or paused (for example
         after running out of memory). Without it (the lab) it waits for controls until `stop()`.
         """
+        if self.state == "stopped":
+            self._set_state("paused", "restarted")
         self.emit(self.started_event())
         if play:
             self.handle("play")
@@ -363,11 +371,21 @@ class Trainer:
         if method is None:
             self._error("control", f"unknown control {action!r}")
             return
+        saved = dict(self.__dict__)  # controls that rebuild (reset, load) replace objects, never mutate them
         try:
             method(value)
-        except (ConfigError, CheckpointError, ValueError, TypeError) as err:
-            kind = "checkpoint" if isinstance(err, CheckpointError) else "control"
-            self._error(kind, str(err))
+        except Exception as err:  # a control must never kill the loop: roll back and say why
+            self.__dict__.update(saved)
+            if isinstance(err, CheckpointError):
+                kind = "checkpoint"
+            elif isinstance(err, (ConfigError, ValueError, TypeError)):
+                kind = "control"
+            elif is_out_of_memory(err):
+                kind = "oom"
+                gc.collect()
+            else:
+                kind = "error"
+            self._error(kind, str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)
 
     def _set_state(self, state: str, reason: str = "") -> None:
         if state != self.state:
@@ -419,7 +437,7 @@ class Trainer:
         for key, setting in overrides.items():
             for config in (model_config, train_config):
                 if key in field_names(config):
-                    setattr(config, key, setting)
+                    setattr(config, key, coerce(config, key, setting))
                     break
             else:
                 raise ConfigError(f"unknown key {key!r} for model {self.model_name}")
@@ -587,11 +605,12 @@ class Trainer:
     def _due(self, extra: str, now: float, last: float, interval: float) -> bool:
         """Whether an extra (evaluation, sample, picture) should run now.
 
-        Besides its own interval, an extra waits until its last cost is at most
-        `extras_budget` of the time since, so a slow model evaluates less often instead of
-        training more slowly.
+        Besides its own interval, an extra waits until its typical cost is at most
+        `extras_budget` of the time since (but never more than MAX_STRETCH intervals), so a slow
+        model evaluates less often instead of training more slowly.
         """
-        wait = max(interval, self._cost[extra] / max(self.train_config.extras_budget, 1e-6))
+        stretched = self._cost[extra] / max(self.train_config.extras_budget, 1e-6)
+        wait = max(interval, min(stretched, MAX_STRETCH * interval))
         return now - last >= wait
 
     def _timed(self, extra: str, fn: Callable[[], Any]) -> Any:
@@ -599,7 +618,10 @@ class Trainer:
         try:
             return fn()
         finally:
-            self._cost[extra] = time.perf_counter() - start
+            cost = time.perf_counter() - start
+            previous = self._cost[extra]
+            # the first call pays for warm-up (allocations, caches): trust it only halfway
+            self._cost[extra] = cost / 2 if previous == 0.0 else 0.5 * previous + 0.5 * cost
 
     def _emit_metrics(
         self,
@@ -776,7 +798,7 @@ class Trainer:
         for key, value in (train_overrides or {}).items():
             if key not in field_names(train_config):
                 raise ConfigError(f"unknown trainer key {key!r}")
-            setattr(train_config, key, value)
+            setattr(train_config, key, coerce(train_config, key, value))
         if drop_rate is not None and hasattr(model_config, "drop_rate"):
             model_config.drop_rate = drop_rate
         trainer = cls(model, model_config, train_config, emit=emit, parent=parent, text=text)

@@ -21,7 +21,7 @@ import threading
 from typing import Any, BinaryIO
 
 from llm_tutor.engine.train import events
-from llm_tutor.engine.train.config import ConfigError, apply_overrides, default_configs
+from llm_tutor.engine.train.config import ConfigError, apply_settings, default_configs
 
 
 def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
     try:
         model_config, train_config = default_configs(args.model)
         settings = {**json.loads(args.config), **json.loads(args.train)}
-        apply_overrides(model_config, train_config, [f"{k}={_text(v)}" for k, v in settings.items()])
+        apply_settings(model_config, train_config, settings)
         text = None
         if args.text:
             with open(args.text, encoding="utf-8") as f:
@@ -110,13 +110,6 @@ def _lines(stream: BinaryIO) -> Any:
         yield from lines
     if pending:
         yield pending
-
-
-def _text(value: Any) -> str:
-    """A JSON value as the text `apply_overrides` parses (booleans as true/false)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def run_json(argv: list[str]) -> tuple[int, list[dict[str, Any]]]:
+    """Run in-process; reports come only from --report-every (never from the clock)."""
     out = io.StringIO()
-    code = train_command.run(parse([*argv, "--headless", "--json"]), out=out)
+    code = train_command.run(parse([*argv, "--headless", "--json", "--report-interval", "1e9"]), out=out)
     return code, [json.loads(line) for line in out.getvalue().splitlines()]
 
 

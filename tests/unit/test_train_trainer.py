@@ -171,7 +171,7 @@ def test_reset_with_overrides_rebuilds_and_bad_overrides_keep_the_run() -> None:
 
 def test_gpt_run_reports_tokens_samples_and_the_reproducibility_card() -> None:
     rec = Recorder()
-    trainer = Trainer("gpt", tiny_gpt(), tiny_train(steps=6, report_every=3), emit=rec)
+    trainer = Trainer("gpt", tiny_gpt(), tiny_train(steps=6, report_every=3, report_interval_s=1e9), emit=rec)
     trainer.run(play=True)
     started = rec.of(ev.TrainStarted)[0]
     assert started.config == {
@@ -284,3 +284,29 @@ def test_worker_process_speaks_json_lines() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_reset_that_cannot_be_built_rolls_back_to_the_old_run() -> None:
+    rec = Recorder()
+    trainer = Trainer("mlp", MLPConfig(), TrainConfig(steps=5, optimizer="adam", lr=0.01, batch_size=8), emit=rec)
+    trainer.run(play=True)
+    before = params_of(trainer)
+    trainer.handle("reset", {"hidden_width": 10**7})  # 10¹⁴ weights: the allocator refuses
+    error = rec.of(ev.TrainError)[-1]
+    assert error.kind == "oom" and "allocate" in error.message
+    assert trainer.model_config.hidden_width == 16 and trainer.step == 5 and len(trainer.history) == 5
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.task.model.parameters()))
+    trainer.handle("reset", {"hidden_width": "8", "activation": "tanh", "lr": "0.02"})  # values as a UI sends text
+    assert trainer.model_config.hidden_width == 8 and trainer.train_config.lr == 0.02 and trainer.step == 0
+
+
+def test_worker_rejects_a_bad_configuration_with_one_event() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "llm_tutor.engine.train.worker", "--model", "gpt", "--config", '{"n_heads": 3}'],
+        capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    lines = proc.stdout.decode().splitlines()
+    assert len(lines) == 1
+    error = ev.decode(lines[0])
+    assert isinstance(error, ev.TrainError) and error.kind == "config" and "n_heads (3) must divide" in error.message
