@@ -41,13 +41,13 @@ class Series:
 
     def __init__(self, name: str = "") -> None:
         self.name = name
-        self.steps = array("d")
-        self.values = array("d")
+        self.steps: array[float] = array("d")
+        self.values: array[float] = array("d")
         self.skipped = 0
         """How many non-finite values were offered and left out (they would break min/max)."""
         # _mins[k], _maxs[k]: level k+1 of the pyramid (level 0 is `values` itself).
-        self._mins: list[array] = []
-        self._maxs: list[array] = []
+        self._mins: list[array[float]] = []
+        self._maxs: list[array[float]] = []
 
     def __len__(self) -> int:
         return len(self.values)
@@ -89,8 +89,8 @@ class Series:
 
     def _grow(self) -> None:
         """A block of level 0 just filled: summarise it, cascading upward while blocks fill."""
-        mins: array = self.values
-        maxs: array = self.values
+        mins: array[float] = self.values
+        maxs: array[float] = self.values
         level = 0
         while len(mins) % BLOCK == 0 and len(mins) > 0:
             if level == len(self._mins):
@@ -183,5 +183,5 @@ class Series:
         values.frombytes(bytes(state["values"]))  # type: ignore[arg-type]
         for step, value in zip(steps, values):
             series.append(step, value)
-        series.skipped = int(state.get("skipped", 0))  # type: ignore[arg-type]
+        series.skipped = int(state.get("skipped", 0))
         return series

@@ -26,7 +26,7 @@ from llm_tutor.engine.commands._common import UsageError, add_device, fail
 MODELS = ("neuron", "mlp", "gpt")
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the `train` subcommand."""
     p = subparsers.add_parser(
         "train",
@@ -131,7 +131,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                 emit=printer,
                 text=text,
                 train_overrides=overrides,
-                drop_rate=model_config.drop_rate if "drop_rate" in model_keys else None,  # type: ignore[union-attr]
+                drop_rate=getattr(model_config, "drop_rate", None) if "drop_rate" in model_keys else None,
             )
             if trainer.model_name != args.model:
                 raise UsageError(f"checkpoint {args.resume} holds a {trainer.model_name} model, not {args.model}")

@@ -16,6 +16,7 @@ sends at most ~20 messages a second however fast it runs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ def to_dict(message: Any) -> dict[str, Any]:
 def from_dict(data: dict[str, Any]) -> Any:
     """Rebuild a training message from `to_dict` output; unknown keys are ignored."""
     cls = TRAIN_MESSAGE_TYPES[data["type"]]
-    names = set(cls.__dataclass_fields__)
+    names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
 
 

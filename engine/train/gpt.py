@@ -192,6 +192,8 @@ class GPTTask(Task):
     """The GPT on a character-level text, split 90 % training / 10 % validation."""
 
     kind = "gpt"
+    model: GPTModel
+    config: GPTConfig
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ small grid of probabilities for the UI to draw.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,7 @@ from llm_tutor.engine.train.config import MLPConfig
 from llm_tutor.engine.train.task import Task
 from llm_tutor.engine.train.toydata import make_dataset
 
-ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "tanh": torch.tanh}
 
 
 class MLP(nn.Module):
@@ -29,7 +29,7 @@ class MLP(nn.Module):
         super().__init__()
         widths = [2] + [cfg.hidden_width] * cfg.hidden_layers + [1]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.act = ACTIVATIONS[cfg.activation]
+        self.act: Callable[[torch.Tensor], torch.Tensor] = ACTIVATIONS[cfg.activation]
         self.drop = nn.Dropout(cfg.drop_rate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -43,6 +43,8 @@ class MLPTask(Task):
     """The network and its dataset, split into training and validation points."""
 
     kind = "mlp"
+    model: MLP
+    config: MLPConfig
 
     def __init__(self, config: MLPConfig, device: torch.device, seed: int = 0) -> None:
         config.validate()
@@ -68,7 +70,7 @@ class MLPTask(Task):
         return F.binary_cross_entropy_with_logits(logits, y)
 
     @torch.no_grad()
-    def evaluate(self, generator: torch.Generator) -> dict[str, float]:
+    def evaluate(self, generator: torch.Generator, batches: int = 4, batch_size: int = 32) -> dict[str, float]:
         logits = self.model(self.X_val)  # (N_val,)
         val_loss = F.binary_cross_entropy_with_logits(logits, self.y_val)
         return {"val_loss": float(val_loss), "accuracy": accuracy(logits, self.y_val)}

@@ -35,6 +35,8 @@ class NeuronTask(Task):
     """The neuron on its one example (batch size does not apply)."""
 
     kind = "neuron"
+    model: Neuron
+    config: NeuronConfig
 
     def __init__(self, config: NeuronConfig, device: torch.device, seed: int = 0) -> None:
         config.validate()

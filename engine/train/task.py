@@ -33,8 +33,11 @@ class Task:
         return 0
 
     @torch.no_grad()
-    def evaluate(self, generator: torch.Generator) -> dict[str, float]:
-        """Validation figures (`val_loss`, `accuracy`...); the caller sets eval mode."""
+    def evaluate(self, generator: torch.Generator, batches: int = 4, batch_size: int = 32) -> dict[str, float]:
+        """Validation figures (`val_loss`, `accuracy`...); the caller sets eval mode.
+
+        `batches` × `batch_size` is the sample size for tasks too large to evaluate whole.
+        """
         return {}
 
     def sample(self, generator: torch.Generator, chars: int, temperature: float) -> str | None:

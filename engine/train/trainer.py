@@ -671,12 +671,8 @@ class Trainer:
         model = self.task.model
         model.eval()
         try:
-            if self.task.kind == "gpt":
-                result = self.task.evaluate(  # type: ignore[call-arg]
-                    self.eval_gen, batches=self.train_config.eval_batches, batch_size=self.train_config.batch_size
-                )
-            else:
-                result = self.task.evaluate(self.eval_gen)
+            cfg = self.train_config
+            result = self.task.evaluate(self.eval_gen, batches=cfg.eval_batches, batch_size=cfg.batch_size)
         finally:
             model.train()
         self.last_val = result
