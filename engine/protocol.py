@@ -47,7 +47,8 @@ class CheckExercise:
 
 @dataclass(frozen=True)
 class Inspect:
-    """Ask for a detailed view of one variable (`what` is "tensor", "graph", "module", "grad")."""
+    """Ask for a detailed view of one variable or path (`what` is "tensor", "grad", "graph", "module",
+    "triangulate"; see docs/inspectors.md for each one's options and reply)."""
 
     id: str
     name: str
@@ -175,6 +176,9 @@ class VariableSummary:
     has_grad: bool = False
     params: int | None = None
     text: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Kind-specific details: for optimizers ``lr``, ``param_groups``, ``params``; for modules
+    ``trainable``; for tensors ``grad_fn``. (Keys never include "type", which the wire format reserves.)"""
 
 
 @dataclass(frozen=True)
@@ -215,19 +219,34 @@ class TensorSummary:
 
 @dataclass(frozen=True)
 class GraphNode:
+    """One node of an autograd graph: an operation (``op`` "Mul" for ``MulBackward0``) or a leaf tensor."""
+
     id: str
     op: str
+    """The forward operation ("Mul", "Sigmoid", "BinaryCrossEntropy"), or "Leaf" for a leaf tensor."""
     name: str = ""
+    """The namespace path of the tensor this node produced or holds (``w``, ``model.fc1.weight``), if any."""
     shape: list[int] | None = None
     value: float | None = None
+    """The forward value, for single-element outputs where it is known."""
     grad: float | None = None
+    """A single-element leaf's ``.grad``."""
     is_leaf: bool = False
     module: str = ""
+    """The module whose parameters this node holds or uses directly (``model.fc1``), so the UI can group."""
+    backward: str = ""
+    """The autograd node's class name (``MulBackward0``, ``AccumulateGrad``)."""
+    grad_norm: float | None = None
+    """The L2 norm of a leaf's ``.grad``, for leaves of any size."""
 
 
 @dataclass(frozen=True)
 class Graph:
-    """An autograd graph walked from a result's `grad_fn`: nodes and (child -> parent) edges."""
+    """An autograd graph walked from a result's `grad_fn`: nodes and (child -> parent) edges.
+
+    Each edge is ``[input_id, consumer_id]``: data flows from the input node into the operation that
+    used it, so the root (the result, e.g. the loss) has no outgoing edge.
+    """
 
     parent: str
     root: str

@@ -21,13 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def lesson_status(data_dir: object, lessons: list) -> dict[str, str]:
     """Status per lesson id from the progress store, when it exists; else "not_started"."""
     try:
-        from llm_tutor.engine.progress import ProgressStore  # type: ignore[attr-defined]
+        from llm_tutor.engine.progress import ProgressStore
     except ImportError:
         return {}
     try:
-        store = ProgressStore.open(data_dir)  # type: ignore[arg-type]
+        store = ProgressStore.open(data_dir, read_only=True)  # type: ignore[arg-type]
         try:
-            return {l.id: store.lesson_status(l.id, [e.id for e in l.exercises]) for l in lessons}
+            return {l.id: store.lesson_status(l.id, [e.id for e in l.exercises]).status for l in lessons}
         finally:
             store.close()
     except Exception:  # noqa: BLE001 - listing must work without a usable progress store

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +89,8 @@ class KernelManager:
         self._expect_exit = False
         self._ready_event = threading.Event()
         self._raw_bytes = 0
-        self._raw_done = ""
+        self._raw_done: deque[str] = deque(maxlen=64)
+        """Request ids whose raw output ended (their end markers were read)."""
         self._raw_open = True
         self._raw_buffer = b""
 
@@ -116,7 +118,7 @@ class KernelManager:
         self._generation += 1
         self._expect_exit = False
         self._ready_event.clear()
-        self._raw_done = ""
+        self._raw_done.clear()
         self._raw_open = True
         self.ready = None
         self.current = ""
@@ -209,6 +211,9 @@ class KernelManager:
         """
         assert proc.stdout is not None and proc.stderr is not None
         out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        # non-blocking: a drain on Done may already have emptied a pipe that select reported ready
+        os.set_blocking(out_fd, False)
+        os.set_blocking(err_fd, False)
         sel = selectors.DefaultSelector()
         sel.register(out_fd, selectors.EVENT_READ, "out")
         sel.register(err_fd, selectors.EVENT_READ, "err")
@@ -219,6 +224,8 @@ class KernelManager:
             for key, _ in sel.select():
                 try:
                     data = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
                 except OSError:
                     data = b""
                 if not data:
@@ -258,12 +265,14 @@ class KernelManager:
     def _drain_raw_until(self, rid: str, fd: int) -> None:
         """Read raw output until the end marker of `rid` (already in the pipe) has been seen."""
         deadline = 1.0
-        while self._raw_done != rid and self._raw_open:
+        while rid not in self._raw_done and self._raw_open:
             ready, _, _ = select.select([fd], [], [], deadline)
             if not ready:
                 return
             try:
                 data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
             except OSError:
                 data = b""
             if not data:
@@ -288,7 +297,7 @@ class KernelManager:
                 buffer = buffer[at:]
                 break
             self._forward_raw(buffer[:at])
-            self._raw_done = buffer[at + len(RAW_END) : end].decode(errors="replace")
+            self._raw_done.append(buffer[at + len(RAW_END) : end].decode(errors="replace"))
             buffer = buffer[end + 2 :]
         self._raw_buffer = buffer
 

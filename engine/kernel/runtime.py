@@ -13,6 +13,7 @@ import ast
 import io
 import linecache
 import os
+import select
 import signal
 import sys
 import threading
@@ -389,9 +390,27 @@ def _warm_optimizer() -> None:
     opt.zero_grad()
 
 
+def _in_import(frame: Any) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _sigint(signum: int, frame: Any) -> None:
-    if KERNEL is not None and KERNEL.busy:
-        raise KeyboardInterrupt
+    """Interrupt running learner code; never in the middle of an import.
+
+    An interrupt that lands inside an import (torch imports parts of itself lazily, such as
+    torch._dynamo on the first optimizer step) can leave a module half-imported for the rest of
+    the session. Such an interrupt is put off and re-sent until the import is done.
+    """
+    if KERNEL is None or not KERNEL.busy:
+        return
+    if _in_import(frame):
+        threading.Timer(0.02, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return
+    raise KeyboardInterrupt
 
 
 KERNEL: Kernel | None = None
@@ -445,12 +464,19 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     signal.signal(signal.SIGINT, _sigint)
-    # Warm the optimizer path in the background: its first step imports torch._dynamo lazily, and an
-    # interrupt during that import (in the main thread) was seen to leave torch half-imported. A
-    # background thread never receives SIGINT, and learner code that needs the module waits for it.
-    threading.Thread(target=_warm_optimizer, daemon=True, name="warm-optim").start()
 
-    for line in proto_in:
+    warmed = False
+    while True:
+        if not warmed:
+            # Warm the optimizer path while idle: its first step imports torch._dynamo lazily
+            # (seconds). Done in the main thread between requests, never beside learner code.
+            ready_now, _, _ = select.select([proto_in], [], [], 0.3)
+            if not ready_now:
+                _warm_optimizer()
+                warmed = True
+        line = proto_in.readline()
+        if not line:
+            break
         try:
             request = protocol.decode(line)
         except Exception as exc:  # noqa: BLE001

@@ -200,3 +200,15 @@ def test_manager_restart_gives_a_fresh_process() -> None:
     finally:
         manager.shutdown()
     assert not manager.is_alive()
+
+
+def test_interrupt_never_lands_inside_an_import(kernel: BlockingKernel, tmp_path) -> None:
+    (tmp_path / "slow_import_mod.py").write_text("import time\ntime.sleep(1.0)\nDONE = True\n")
+    kernel.execute(f"import sys\nsys.path.insert(0, {str(tmp_path)!r})", namespace="imp")
+    rid = kernel.client.execute("import slow_import_mod\nwhile True:\n    pass", namespace="imp")
+    time.sleep(0.3)
+    kernel.manager.interrupt()
+    reply = kernel._wait(rid, timeout=10)
+    assert reply.status == "interrupted"
+    # the module finished importing: the interrupt waited for it instead of leaving it half-made
+    assert kernel.execute("import slow_import_mod\nslow_import_mod.DONE", namespace="imp").result.text == "True"  # type: ignore[union-attr]

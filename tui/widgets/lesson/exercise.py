@@ -13,7 +13,7 @@ from textual.widgets import Static, TextArea
 
 from llm_tutor.engine import protocol
 from llm_tutor.engine.lesson import Exercise
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.lesson.cell import code_view
 
 SOLUTION_AFTER_ATTEMPTS = 3
@@ -27,6 +27,9 @@ class CodeEditor(TextArea):
         Binding("ctrl+t", "hint", "Hint", id="exercise.hint"),
         Binding("escape", "leave", "Leave editor", id="exercise.leave"),
     ]
+
+    def on_mount(self) -> None:
+        translate_bindings(self, getattr(self._exercise_view(), "lang", "en"))
 
     def action_check(self) -> None:
         self.post_message(ExerciseView.CheckRequested(self._exercise_view()))
@@ -72,6 +75,8 @@ class ExerciseView(Vertical, can_focus=True):
         self.attempts = attempts
         self.request_id = ""
         self.passed_once = False
+        self.hints_text = ""
+        """The revealed hints, as the Markdown shown."""
 
     @property
     def code(self) -> str:
@@ -122,7 +127,8 @@ class ExerciseView(Vertical, can_focus=True):
         total = len(self.exercise.hints)
         for i, hint in enumerate(self.exercise.hints[: self.hints_shown], start=1):
             parts.append(f"**{t(self.lang, 'hint_n', n=i, total=total)}.** {hint}")
-        widget.update(RichMarkdown("\n\n".join(parts)))
+        self.hints_text = "\n\n".join(parts)
+        widget.update(RichMarkdown(self.hints_text))
         widget.display = bool(parts)
 
     def reset_to_starter(self) -> None:

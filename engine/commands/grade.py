@@ -1,0 +1,150 @@
+"""Provides `llm-tutor grade LESSON EXERCISE --file F`: check an exercise solved in your own editor.
+
+The file runs headless in a kernel after the lesson's cells above the exercise, then the
+exercise's checks run; every failed expectation is printed as expected vs got, and the attempt is
+recorded in the progress store. Exit status 0: passed, 1: failed, 2: bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from llm_tutor.engine.commands._common import (
+    UsageError,
+    add_data_dir,
+    add_device,
+    add_lang,
+    add_lessons_dir,
+    lessons_root,
+    resolve_device,
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "grade",
+        help="check an exercise from a file and record the attempt",
+        description="Check a file against an exercise's checks, print every failed expectation (expected vs got) and "
+        "record the attempt. Exit status 0: passed, 1: failed, 2: bad input.",
+    )
+    p.add_argument("lesson", metavar="LESSON", help="lesson id (see `llm-tutor lessons`)")
+    p.add_argument("exercise", metavar="EXERCISE", help="exercise id (see `llm-tutor lessons --json`)")
+    p.add_argument("--file", "-f", type=Path, metavar="F",
+                   help="your code (default: the exercise's workspace file, DATA_DIR/workspace/LESSON/EXERCISE.py)")
+    add_data_dir(p)
+    add_lang(p)
+    add_lessons_dir(p)
+    add_device(p)
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds for each cell and the check (default 30)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def _read_code(args: argparse.Namespace, lesson_id: str, exercise_id: str) -> tuple[Path, str]:
+    from llm_tutor.engine.workspace import Workspace, strip_header
+
+    path = args.file or Workspace.open(args.data_dir).path(lesson_id, exercise_id)
+    if not path.is_file():
+        if args.file is None:
+            raise UsageError(f"no --file given and no workspace file at {path}")
+        raise UsageError(f"no such file: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return path, strip_header(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    from llm_tutor.engine.checker import describe_error, run_exercise
+    from llm_tutor.engine.config import default_lang
+    from llm_tutor.engine.course import find_lesson
+    from llm_tutor.engine.kernel import BlockingKernel
+    from llm_tutor.engine.lesson import LessonError
+    from llm_tutor.engine.progress import ProgressStore
+
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    device = resolve_device(args.device)
+    try:
+        lesson = find_lesson(args.lesson, lessons_root(args.lessons), default_lang(args.lang))
+    except KeyError:
+        raise UsageError(f"unknown lesson {args.lesson!r} (see `llm-tutor lessons`)") from None
+    except LessonError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        exercise = lesson.exercise(args.exercise)
+    except KeyError:
+        ids = ", ".join(e.id for e in lesson.exercises) or "none"
+        raise UsageError(f"lesson {lesson.id!r} has no exercise {args.exercise!r} (exercises: {ids})") from None
+    path, code = _read_code(args, lesson.id, exercise.id)
+
+    kernel = BlockingKernel(device=device)
+    try:
+        try:
+            kernel.start()
+        except RuntimeError as exc:
+            raise UsageError(f"cannot start the kernel: {exc}") from None
+        check, reply, problems = run_exercise(lesson, exercise.id, code, kernel, args.timeout)
+    finally:
+        kernel.shutdown()
+
+    passed = reply.status == "ok" and check is not None and check.passed
+    with ProgressStore.open(args.data_dir) as store:
+        progress = store.record_attempt(lesson.id, exercise.id, passed, code)
+        lesson_progress = store.lesson_status(lesson.id, [e.id for e in lesson.exercises])
+    for notice in store.notices:
+        print(f"llm-tutor: {notice.level}: {notice.message}", file=sys.stderr)
+
+    failed = [e for e in check.expectations if not e.passed] if check is not None else []
+    error = check.error if check is not None else reply.error
+    if args.json:
+        data: dict[str, Any] = {
+            "lesson": lesson.id,
+            "exercise": exercise.id,
+            "file": str(path),
+            "passed": passed,
+            "status": reply.status,
+            "expectations": [vars(e) for e in check.expectations] if check is not None else [],
+            "error": describe_error(error) if error is not None else None,
+            "problems_above": [p.message for p in problems],
+            "attempts": progress.attempts,
+            "saved": store.persistent and not store.pending,
+        }
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0 if passed else 1
+
+    name = f"exercise '{exercise.id}' ({exercise.title})"
+    if passed:
+        assert check is not None
+        print(f"✓ {name} passed: {len(check.expectations)} expectation(s) met")
+    else:
+        print(f"✗ {name} did not pass")
+        if reply.status == "timeout":
+            print(f"  your code did not finish within {args.timeout:g} s (it was interrupted)")
+        elif reply.status == "dead" and reply.died is not None:
+            print(f"  the kernel stopped: {reply.died.reason}")
+        elif error is not None:
+            print(f"  your code raised {describe_error(error)}")
+            for line in error.traceback[-6:]:
+                print("    " + line.rstrip("\n"))
+            if error.hint:
+                print(f"  hint: {error.hint}")
+        for e in failed:
+            line = f"  - {e.label}: expected {e.expected}, got {e.got}"
+            print(line + (f" ({e.detail})" if e.detail else ""))
+        if check is not None and not check.expectations and error is None:
+            print("  the checks made no expectation")
+    for item in problems:
+        print(f"  note: a cell above the exercise failed, which may explain this: {item.message or item.id}")
+    saved = "" if store.persistent and not store.pending else " (not saved: see the message above)"
+    print(f"attempt {progress.attempts}; lesson '{lesson.id}': {lesson_progress.solved}/{lesson_progress.total} "
+          f"exercises solved{saved}")
+    return 0 if passed else 1

@@ -1,0 +1,200 @@
+"""The app driven by keys, as a learner drives it: open a lesson, run cells, interrupt, survive a dead kernel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llm_tutor.engine import protocol
+from llm_tutor.tui.app import make_app
+from llm_tutor.tui.screens.help import HelpScreen
+from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
+from llm_tutor.tui.screens.lesson_list import LessonListScreen
+from llm_tutor.tui.widgets.lesson.cell import CellView
+from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
+from llm_tutor.tui.widgets.lesson.predict import PredictView
+from llm_tutor.tui.widgets.status import KernelStatus
+from tests.functional.conftest import wait_for
+
+
+def lesson_file(tmp_path: Path, body: str) -> Path:
+    folder = tmp_path / "lessons"
+    folder.mkdir(exist_ok=True)
+    path = folder / "00-demo.md"
+    path.write_text("---\nid: demo\ntitle: Demo\norder: 0\n---\n\n" + body)
+    return folder
+
+
+async def test_open_lesson_run_cell_and_see_output(fixtures: Path) -> None:
+    app = make_app(lessons_dir=fixtures / "good", device="cpu")
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert isinstance(app.screen, LessonListScreen)
+        await pilot.press("enter")
+        assert isinstance(app.screen, LessonScreen)
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle")
+        status = app.screen.query_one(KernelStatus)
+        assert status.state == "idle" and status.device == "cpu"
+        await pilot.press("r")
+        cell = app.screen.query_one("#cell-make", CellView)
+        assert await wait_for(pilot, lambda: cell.state == "ok")
+        assert "tensor([[1, 2]," in str(cell.query_one(".cell-result").render())
+        assert cell.run_count == 1
+
+
+async def test_run_all_stops_at_an_unexpected_error(tmp_path: Path) -> None:
+    folder = lesson_file(
+        tmp_path,
+        "```python cell id=one\nx = 1\nprint('one ran')\n```\n\n```python cell id=two\n1 / 0\n```\n\n"
+        "```python cell id=three\nprint('three ran')\n```\n",
+    )
+    app = make_app(lessons_dir=folder, device="cpu")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await pilot.press("a")
+        two = app.screen.query_one("#cell-two", CellView)
+        assert await wait_for(pilot, lambda: two.state == "error")
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#cell-one", CellView).state == "ok"
+        assert "ZeroDivisionError" in str(two.query_one(".cell-error").render())
+        assert app.screen.query_one("#cell-three", CellView).state == "idle"
+
+
+async def test_interrupt_a_while_true_cell(tmp_path: Path) -> None:
+    folder = lesson_file(tmp_path, "```python cell id=spin\nwhile True:\n    pass\n```\n\n```python cell id=after\n'alive'\n```\n")
+    app = make_app(lessons_dir=folder, device="cpu")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle")
+        spin = app.screen.query_one("#cell-spin", CellView)
+        spin.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: app.kernel.state == "busy")
+        await pilot.pause(0.2)
+        await pilot.press("i")
+        assert await wait_for(pilot, lambda: spin.state == "interrupted", timeout=10)
+        after = app.screen.query_one("#cell-after", CellView)
+        after.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: after.state == "ok")
+
+
+async def test_killed_kernel_is_reported_and_restart_works(tmp_path: Path) -> None:
+    folder = lesson_file(tmp_path, "```python cell id=die\nimport os\nos._exit(7)\n```\n\n```python cell id=ok\n6 * 7\n```\n")
+    app = make_app(lessons_dir=folder, device="cpu")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle")
+        await pilot.press("r")
+        die = app.screen.query_one("#cell-die", CellView)
+        assert await wait_for(pilot, lambda: die.state == "dead", timeout=20)
+        assert "status 7" in str(die.query_one(".cell-error").render())
+        assert app.screen.query_one(KernelStatus).state == "dead"
+        assert any("restart" in str(n.message).lower() for n in app._notifications)
+        await pilot.press("K")
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle")
+        ok = app.screen.query_one("#cell-ok", CellView)
+        ok.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: ok.state == "ok")
+        assert str(ok.query_one(".cell-result").render()) == "42"
+
+
+async def test_predict_question_compares_the_answer(fixtures: Path) -> None:
+    app = make_app(lessons_dir=fixtures / "good", device="cpu")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await pilot.press("r")  # runs `make`, focus moves to the predict question
+        predict = app.screen.query_one(PredictView)
+        assert await wait_for(pilot, lambda: app.screen.query_one("#cell-make", CellView).state == "ok")
+        predict.query_one("Input").focus()
+        await pilot.press(*"(2, 2)", "enter")
+        assert await wait_for(pilot, lambda: predict.correct is not None)
+        assert predict.correct is True
+        assert "torch.Size([2, 2])" in str(predict.query_one(".cell-result").render())
+
+
+async def test_exercise_check_shows_expected_vs_got_then_passes(fixtures: Path) -> None:
+    app = make_app(lessons_dir=fixtures / "good", device="cpu")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("enter")
+        view = app.screen.query_one(ExerciseView)
+        editor = view.query_one(CodeEditor)
+        editor.focus()
+        await pilot.press("ctrl+r")
+        assert await wait_for(pilot, lambda: view.state == "failed")
+        text = str(view.query_one(".exercise-result").render())
+        assert "expected shape (2, 3), got" in text
+        assert "3 of 3 checks failed" in text
+        editor.load_text("x = torch.ones(2, 3)")
+        await pilot.press("ctrl+r")
+        assert await wait_for(pilot, lambda: view.state == "passed")
+        await pilot.press("ctrl+t")
+        assert view.hints_shown == 1
+        assert "Which function" in view.hints_text and view.query_one(".exercise-hints").display
+
+
+async def test_help_lists_every_key(fixtures: Path) -> None:
+    app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(f"{key} {desc}" for key, desc in app.screen.rows)
+        for words in ("Run all", "Interrupt", "Restart kernel", "Check the exercise", "Quit"):
+            assert words in text
+        assert "i Interrupt" in text and "?, f1 Help" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, LessonScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, LessonListScreen)
+
+
+async def test_broken_lesson_shows_its_error_and_others_still_open(tmp_path: Path, fixtures: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "00-good.md").write_text((fixtures / "good" / "00-example.md").read_text())
+    (folder / "01-bad.md").write_text((fixtures / "broken" / "unknown-kind.md").read_text())
+    app = make_app(lessons_dir=folder, device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, LessonErrorScreen)
+        assert "01-bad.md:9: unknown block kind" in str(app.screen.query_one("#lesson-error").render())
+        await pilot.press("escape", "up", "enter")
+        assert isinstance(app.screen, LessonScreen)
+
+
+async def test_events_for_other_requests_are_ignored(fixtures: Path) -> None:
+    app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        screen.handle_kernel_event(protocol.Stream("someone-else", "stdout", "not mine"))
+        cell = screen.query_one("#cell-make", CellView)
+        assert cell.state == "idle" and cell.run_count == 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_side_panel_uses_the_room(fixtures: Path, size: tuple[int, int]) -> None:
+    app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("enter")
+        side = app.screen.query_one("#side")
+        assert side.display is (size[0] >= 110)
+        await pilot.press("v")
+        assert side.display is not (size[0] >= 110)
+
+
+async def test_language_switch_translates_the_ui(fixtures: Path, tmp_path: Path) -> None:
+    root = tmp_path / "course"
+    for lang in ("en", "tr"):
+        (root / lang).mkdir(parents=True)
+        (root / lang / "00-example.md").write_text((fixtures / "good" / "00-example.md").read_text())
+    app = make_app(lessons_dir=root, device="cpu", autostart_kernel=False, lang="en")
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert "Lessons" in str(app.screen.query_one("#title").render())
+        await pilot.press("L")
+        await pilot.pause()
+        assert app.lang == "tr"
+        assert "Dersler" in str(app.screen.query_one("#title").render())

@@ -1,0 +1,83 @@
+"""`llm-tutor grade`: a file checked headless in a real kernel, every failure shown, the attempt recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from llm_tutor.engine.lesson import parse_file
+from llm_tutor.engine.progress import ProgressStore
+from llm_tutor.engine.workspace import Workspace
+from tests.conftest import FIXTURES, llm_tutor_cmd
+
+GOOD = FIXTURES / "good"
+
+
+def grade(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*llm_tutor_cmd(), "grade", *args, "--lessons", str(GOOD), "--data-dir", str(data), "--device", "cpu"],
+        capture_output=True, text=True, timeout=180,
+    )
+
+
+def test_a_wrong_answer_lists_every_failed_expectation_and_counts_the_attempt(tmp_path: Path) -> None:
+    answer = tmp_path / "answer.py"
+    answer.write_text("x = torch.zeros(2, 2, dtype=torch.int64)\n")
+    proc = grade("example", "ones", "--file", str(answer), data=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    failures = [line for line in proc.stdout.splitlines() if line.startswith("  - ")]
+    assert len(failures) == 3
+    assert "expected shape (2, 3), got shape (2, 2)" in failures[0]
+    assert "expected dtype float32, got dtype int64" in failures[1]
+    assert "attempt 1; lesson 'example': 0/1 exercises solved" in proc.stdout
+    with ProgressStore.open(tmp_path) as store:
+        ex = store.exercise("example", "ones")
+        assert (ex.status, ex.attempts) == ("attempted", 1)
+        assert store.load_draft("example", "ones") == "x = torch.zeros(2, 2, dtype=torch.int64)\n"
+
+
+def test_the_workspace_file_passes_and_is_recorded_as_solved(tmp_path: Path) -> None:
+    lesson = parse_file(GOOD / "00-example.md")
+    path = Workspace.open(tmp_path).ensure("example", lesson.exercises[0], code="x = torch.ones(2, 3)")
+    proc = grade("example", "ones", "--json", data=tmp_path)  # no --file: the workspace file
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] is True and report["file"] == str(path) and report["saved"] is True
+    assert len(report["expectations"]) == 3 and all(e["passed"] for e in report["expectations"])
+    with ProgressStore.open(tmp_path) as store:
+        assert store.exercise("example", "ones").status == "solved"
+        assert store.load_draft("example", "ones") == "x = torch.ones(2, 3)\n"  # without the header
+
+
+def test_code_that_raises_is_shown_as_an_error(tmp_path: Path) -> None:
+    answer = tmp_path / "answer.py"
+    answer.write_text("x = not_defined + 1\n")
+    proc = grade("example", "ones", "--file", str(answer), data=tmp_path)
+    assert proc.returncode == 1
+    assert "your code raised NameError: name 'not_defined' is not defined" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope", "ones", "--file", "{f}"], "unknown lesson 'nope'"),
+        (["example", "nope", "--file", "{f}"], "lesson 'example' has no exercise 'nope' (exercises: ones)"),
+        (["example", "ones", "--file", "{d}/missing.py"], "no such file: {d}/missing.py"),
+        (["example", "ones"], "no --file given and no workspace file at {d}/workspace/example/ones.py"),
+        (["example", "ones", "--file", "{f}", "--timeout", "0"], "--timeout must be a positive number"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_attempt(tmp_path: Path, args: list[str], message: str) -> None:
+    answer = tmp_path / "answer.py"
+    answer.write_text("x = 1\n")
+    args = [a.format(f=answer, d=tmp_path) for a in args]
+    proc = grade(*args, data=tmp_path)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert message.format(d=tmp_path) in line
+    with ProgressStore.open(tmp_path) as store:
+        assert store.exercise("example", "ones").attempts == 0

@@ -1,0 +1,91 @@
+"""The exercise workspace: real `.py` files under the data directory, never clobbered."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from llm_tutor.engine.lesson import Exercise
+from llm_tutor.engine.progress import ProgressStore
+from llm_tutor.engine.workspace import HEADER_PREFIX, Workspace, WorkspaceError, latest_code
+
+ONES = Exercise(id="ones", title="A (2, 3) tensor of ones", starter="x = None  # your code here", line=1)
+
+
+def test_ensure_writes_the_starter_with_a_header_once(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    path = ws.ensure("tensors", ONES)
+    assert path == tmp_path / "workspace" / "tensors" / "ones.py"
+    text = path.read_text()
+    assert text.startswith(HEADER_PREFIX)
+    assert f"llm-tutor grade tensors ones --file {path}" in text
+    assert text.endswith("x = None  # your code here\n")
+    assert ws.read("tensors", "ones") == "x = None  # your code here\n"
+    path.write_text(text + "x = 1\n")
+    assert ws.ensure("tensors", ONES) == path
+    assert ws.read("tensors", "ones").endswith("x = 1\n")  # type: ignore[union-attr]
+
+
+def test_ensure_can_start_from_the_learners_draft(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    ws.ensure("tensors", ONES, code="x = torch.ones(2, 3)")
+    assert ws.read("tensors", "ones") == "x = torch.ones(2, 3)\n"
+
+
+def test_write_replaces_the_code_and_keeps_the_header(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    ws.ensure("tensors", ONES)
+    path = ws.write("tensors", ONES, "x = 2\n")
+    assert path.read_text().startswith(HEADER_PREFIX) and ws.read("tensors", "ones") == "x = 2\n"
+    assert [p.name for p in path.parent.iterdir()] == ["ones.py"]  # no temporary file left
+
+
+def test_reset_restores_the_starter_and_keeps_a_backup(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    ws.write("tensors", ONES, "x = 'mine'\n")
+    path = ws.reset("tensors", ONES)
+    assert ws.read("tensors", "ones") == "x = None  # your code here\n"
+    assert "x = 'mine'" in path.with_name("ones.py.bak").read_text()
+
+
+def test_ids_cannot_escape_the_workspace(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    with pytest.raises(ValueError, match="not a lesson or exercise id"):
+        ws.path("..", "ones")
+    with pytest.raises(ValueError):
+        ws.path("tensors", "../../etc/passwd")
+
+
+def test_exercise_of_maps_a_file_back_to_its_exercise(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    assert ws.exercise_of(ws.path("tensors", "ones")) == ("tensors", "ones")
+    assert ws.exercise_of(tmp_path / "elsewhere.py") is None
+    assert ws.exercise_of(ws.root / "tensors" / "notes.txt") is None
+
+
+def test_an_unwritable_workspace_raises_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "workspace").write_text("a file where the folder should be")
+    ws = Workspace.open(tmp_path)
+    with pytest.raises(WorkspaceError, match="cannot write"):
+        ws.ensure("tensors", ONES)
+
+
+def test_latest_code_takes_whichever_was_changed_last(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    with ProgressStore.open(tmp_path) as store:
+        assert latest_code(store, ws, "tensors", "ones") is None
+        path = ws.ensure("tensors", ONES)
+        assert latest_code(store, ws, "tensors", "ones") == (ONES.starter + "\n", "file")
+        # an untouched starter file never hides the learner's draft
+        store.save_draft("tensors", "ones", "x = 'draft'")
+        os.utime(path, (1e10, 1e10))  # the file looks newer
+        assert latest_code(store, ws, "tensors", "ones", starter=ONES.starter) == ("x = 'draft'", "draft")
+        # edited in the learner's own editor after the draft: the file wins
+        ws.write("tensors", ONES, "x = 'file'\n")
+        os.utime(path, (1e10, 1e10))
+        assert latest_code(store, ws, "tensors", "ones", starter=ONES.starter) == ("x = 'file'\n", "file")
+        # typed in the app after that: the draft wins
+        os.utime(path, (1.0, 1.0))
+        assert latest_code(store, ws, "tensors", "ones") == ("x = 'draft'", "draft")
