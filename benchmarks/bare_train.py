@@ -111,6 +111,45 @@ def _result(model: str, mode: str, n: int, elapsed: float, tokens: int, loss: fl
     return out
 
 
+def measure(
+    models: tuple[str, ...] = ("mlp", "gpt"),
+    seconds: float = 5.0,
+    repeats: int = 3,
+    lab_extras: bool = False,
+    device: str = "cpu",
+) -> list[dict[str, Any]]:
+    """Benchmark records (`benchmarks/run.py` format): Trainer steps/s against the bare loop."""
+    overrides = {"device": device}
+    records = []
+    for model in models:
+        bare_runs, trainer_runs = [], []
+        for _ in range(repeats):
+            bare_runs.append(bare(model, seconds, overrides))
+            trainer_runs.append(with_trainer(model, seconds, overrides, lab_extras))
+        ours = statistics.median(r["steps_per_s"] for r in trainer_runs)
+        peer = statistics.median(r["steps_per_s"] for r in bare_runs)
+        ratio = ours / peer
+        records.append(
+            {
+                "name": f"train_throughput_{model}",
+                "value": round(ours, 2),
+                "unit": "steps/s",
+                "target": ">= 0.95x the bare loop",
+                "peer": round(peer, 2),
+                "ratio": round(ratio, 3),
+                "ok": ratio >= 0.95,
+                "runs": repeats,
+                "threads": torch.get_num_threads(),
+                "device": device,
+                "messages_per_s": round(statistics.median(r["messages_per_s"] for r in trainer_runs), 1),
+                "method": "same task, optimizer and threads; Trainer reporting at 20 Hz into JSON lines"
+                + (" with validation, samples and pictures" if lab_extras else "")
+                + "; alternating runs, median",
+            }
+        )
+    return records
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=["mlp", "gpt"], help="mlp and/or gpt (default both)")
@@ -124,29 +163,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {"device": args.device}
-    records = []
-    for model in args.models:
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for _ in range(args.repeats):
-            runs.setdefault("bare", []).append(bare(model, args.seconds, overrides))
-            if args.trainer:
-                runs.setdefault("trainer", []).append(with_trainer(model, args.seconds, overrides, args.lab_extras))
-        summary: dict[str, Any] = {"model": model, "threads": torch.get_num_threads(), "device": args.device}
-        for mode, results in runs.items():
-            rates = [r["steps_per_s"] for r in results]
-            summary[f"{mode}_steps_per_s"] = statistics.median(rates)
-            summary[f"{mode}_runs"] = rates
-            if "tokens_per_s" in results[0]:
-                summary[f"{mode}_tokens_per_s"] = statistics.median(r["tokens_per_s"] for r in results)
-        if args.trainer:
-            summary["ratio"] = summary["trainer_steps_per_s"] / summary["bare_steps_per_s"]
-            summary["messages_per_s"] = statistics.median(r["messages_per_s"] for r in runs["trainer"])
-        records.append(summary)
-        line = f"{model}: bare {summary['bare_steps_per_s']:.1f} steps/s"
-        if args.trainer:
-            line += f", trainer {summary['trainer_steps_per_s']:.1f} steps/s, ratio {summary['ratio']:.3f}"
-        print(line, flush=True)
+    if args.trainer:
+        records = measure(tuple(args.models), args.seconds, args.repeats, args.lab_extras, args.device)
+        for r in records:
+            print(f"{r['name']}: trainer {r['value']} steps/s, bare {r['peer']} steps/s, ratio {r['ratio']}", flush=True)
+    else:
+        records = []
+        for model in args.models:
+            runs = [bare(model, args.seconds, {"device": args.device}) for _ in range(args.repeats)]
+            rate = statistics.median(r["steps_per_s"] for r in runs)
+            record = {"name": f"bare_train_{model}", "value": round(rate, 2), "unit": "steps/s", "runs": args.repeats}
+            if "tokens_per_s" in runs[0]:
+                record["tokens_per_s"] = round(statistics.median(r["tokens_per_s"] for r in runs), 1)
+            records.append(record)
+            print(f"{model}: bare {rate:.2f} steps/s", flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(records, f, indent=2)
