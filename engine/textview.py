@@ -378,6 +378,8 @@ def _detail_request(v: VariableSummary, before: VariableSummary | None) -> tuple
         if v.info.get("grad_fn") and v.shape is not None and math.prod(v.shape) == 1:
             return "graph", {"max_nodes": GRAPH_NODES}
         return "tensor", {}
+    if v.type_name == "Triangulation":  # `check = triangulate(...)` in a cell
+        return "triangulate", {}
     if v.kind == "module":
         if v.has_grad and (before is None or not before.has_grad):
             return "grad", {}

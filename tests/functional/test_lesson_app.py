@@ -181,9 +181,13 @@ async def test_side_panel_uses_the_room(fixtures: Path, size: tuple[int, int]) -
     async with app.run_test(size=size) as pilot:
         await pilot.press("enter")
         side = app.screen.query_one("#side")
+        content = app.screen.query_one("#content")
         assert side.display is (size[0] >= 110)
-        await pilot.press("v")
-        assert side.display is not (size[0] >= 110)
+        await pilot.press("v")  # into the panel: shown beside the lesson when wide, in its place when narrow
+        assert side.display and side.has_focus_within
+        assert content.display is (size[0] >= 110)
+        await pilot.press("v")  # from inside the panel: hide it, the lesson is back
+        assert not side.display and content.display
 
 
 async def test_language_switch_translates_the_ui(fixtures: Path, tmp_path: Path) -> None:
