@@ -137,3 +137,31 @@ async def test_views_follow_cells_slices_step_and_a_lesson_check_opens() -> None
         assert "gradients of loss_at" in picture and "they disagree" in picture, picture
         rows = {line.split()[0]: line for line in picture.splitlines() if line.strip().startswith(("w ", "b "))}
         assert rows["w"].rstrip().endswith("FAIL") and rows["b"].rstrip().endswith("ok"), picture
+
+        panel.focus_variables()
+        await pilot.press("escape")  # back to the lesson; at 120 columns the panel stays beside it
+        assert isinstance(app.focused, CellView) and panel.display
+
+
+async def test_a_dead_kernel_empties_the_panel_and_other_namespaces_are_ignored() -> None:
+    """The namespace dies with the kernel, so its variables leave the table; another lesson's variables never
+    enter it. (No kernel is started: the events are the ones the app routes.)"""
+    from llm_tutor.engine.kernel import KernelDied
+    from llm_tutor.engine.protocol import Variables
+    from tests.snapshots import inspect_data
+
+    app = make_app("inspect-demo", lessons_dir=LESSONS, device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        table = screen.query_one(VariablesPanel)
+        screen.handle_kernel_event(Variables("x1", "tr:other-lesson", inspect_data.variables().variables))
+        assert table.variables == []
+        screen.handle_kernel_event(inspect_data.variables())
+        assert [v.name for v in table.variables][:3] == ["x", "w", "b"]
+        screen.query_one(InspectorPanel).show_result(inspect_data.neuron_graph())
+        screen.handle_kernel_event(KernelDied(-9, "killed"))
+        await pilot.pause()
+        panel = screen.query_one(InspectorPanel)
+        assert table.variables == [] and panel.selected is None
+        assert panel.query_one("#detail-switcher").current == "detail-message"

@@ -144,6 +144,7 @@ async def test_help_lists_every_key(fixtures: Path) -> None:
         for words in ("Run all", "Interrupt", "Restart kernel", "Check the exercise", "Quit"):
             assert words in text
         assert "i Interrupt" in text and "?, f1 Help" in text
+        assert "g Inspect: autograd graph" in text and "] Inspect: next 2-D slice" in text and "d Inspect: gradient" in text
         await pilot.press("escape")
         assert isinstance(app.screen, LessonScreen)
         await pilot.press("escape")

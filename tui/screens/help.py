@@ -30,7 +30,7 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
             if not binding.description or binding.key in seen:
                 continue
             seen.add(binding.key)
-            keys = ", ".join(k.strip().replace("question_mark", "?") for k in binding.key.split(","))
+            keys = binding.key_display or ", ".join(k.strip().replace("question_mark", "?") for k in binding.key.split(","))
             rows.append((keys, binding.description))
     return rows
 

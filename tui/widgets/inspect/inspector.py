@@ -44,7 +44,7 @@ GRAPH_NODES = 300
 INSPECT_BINDINGS = [
     Binding("t", "inspect('tensor')", "Inspect: tensor values and statistics", show=False, id="inspect.tensor"),
     Binding("d", "inspect('grad')", "Inspect: gradient beside the value", show=False, id="inspect.grad"),
-    Binding("g", "inspect('graph')", "Graph", id="inspect.graph", tooltip="Autograd graph of the selected variable"),
+    Binding("g", "inspect('graph')", "Inspect: autograd graph of the selected variable", show=False, id="inspect.graph"),
     Binding("m", "inspect('module')", "Inspect: parameter table of a module", show=False, id="inspect.module"),
     Binding("right_square_bracket", "slice(1)", "Inspect: next 2-D slice", show=False, key_display="]", id="inspect.slice_next"),
     Binding("left_square_bracket", "slice(-1)", "Inspect: previous 2-D slice", show=False, key_display="[", id="inspect.slice_previous"),
@@ -227,9 +227,10 @@ class InspectorPanel(Vertical, can_focus=True):
                 return False
             self.show_variables(event)
             return True
-        if isinstance(event, KernelDied):
-            self.inflight, self._wanted = None, None
-            self._update_title()
+        if isinstance(event, KernelDied):  # its namespace died with it: nothing listed is there any more
+            self.inflight, self._wanted, self.selected = None, None, None
+            self.query_one(VariablesPanel).show(protocol.Variables("", self.namespace, []))
+            self._message(t(self.lang, "inspect_hint"))
             return False
         parent = getattr(event, "parent", "")
         if not parent or parent != self.inflight:

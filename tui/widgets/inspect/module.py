@@ -12,9 +12,11 @@ from typing import Any
 
 from rich import box
 from rich.console import Group
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.color import Color
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
@@ -22,11 +24,11 @@ from textual.widgets import DataTable, Static
 from llm_tutor.engine.protocol import InspectResult
 from llm_tutor.engine.textview import format_number
 from llm_tutor.tui.widgets.inspect.render import shape_text
-from llm_tutor.tui.widgets.inspect.variables import VariablesTable
+from llm_tutor.tui.widgets.inspect.variables import RowTable
 
 OPTIMIZER_KEYS = ("lr", "momentum", "weight_decay", "betas", "eps", "nesterov", "param_groups", "params", "elements")
 BAD = "bold reverse"
-"""NaN/inf counts: reversed, so they stand out with or without colour."""
+"""NaN/inf counts: reversed (in the theme's error colour), so they stand out with or without colour."""
 
 
 def is_module_data(data: dict[str, Any]) -> bool:
@@ -57,6 +59,14 @@ def optimizer_table(data: dict[str, Any]) -> Table:
     return table
 
 
+def _alarm_style(colour: str) -> Style:
+    """`BAD` in the theme's error colour (when it parses)."""
+    try:
+        return Style.parse(BAD) + Style(color=Color.parse(colour).rich_color)
+    except Exception:  # noqa: BLE001 - a theme without the variable: reverse alone still stands out
+        return Style.parse(BAD)
+
+
 class ParamChosen(Message):
     """Enter on a parameter row: open `path` (``model.fc1.weight``) in `view` ("tensor" or "grad")."""
 
@@ -74,7 +84,7 @@ class _ParamRows(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="inspect-heading")
-        yield VariablesTable(cursor_type="row", classes="param-table")
+        yield RowTable(cursor_type="row", classes="param-table")
         yield Static("", classes="inspect-footer")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -84,7 +94,7 @@ class _ParamRows(Vertical):
 
     def _fill(self, heading: Text, columns: list[str], rows: list[tuple[str, list[Any]]], footer: Any) -> None:
         self.query_one(".inspect-heading", Static).update(heading)
-        table = self.query_one(VariablesTable)
+        table = self.query_one(RowTable)
         table.clear(columns=True)
         table.add_columns(*columns)
         for key, cells in rows:
@@ -133,6 +143,7 @@ class ParamGradView(_ParamRows):
 
     def show(self, result: InspectResult) -> None:
         rows_in: list[dict[str, Any]] = list(result.data.get("rows") or [])
+        alarm = _alarm_style(self.app.get_css_variables().get("text-error", ""))
         heading = Text("each parameter's gradient; Enter: beside its value", style="dim")
         singles = any(r.get("value") is not None for r in rows_in)
         columns = ["parameter", "shape", "‖grad‖", "nan/inf"] + (["value", "grad"] if singles else [])
@@ -142,8 +153,8 @@ class ParamGradView(_ParamRows):
             cells: list[Any] = [Text(str(r.get("name", "")), style="" if has else "dim"), shape_text(r.get("shape"))]
             if has:
                 bad = r.get("grad_nan") or 0
-                cells.append(Text(format_number(r.get("grad_norm")), justify="right"))
-                cells.append(Text(f" {bad} ", style=BAD, justify="right") if bad else Text("0", style="dim", justify="right"))
+                cells.append(Text(format_number(r.get("grad_norm")), style=alarm if bad else "", justify="right"))
+                cells.append(Text(f" {bad} ", style=alarm, justify="right") if bad else Text("0", style="dim", justify="right"))
             else:
                 cells += [Text("no grad", style="dim"), Text("")]
             if singles:

@@ -35,13 +35,17 @@ def _kind(v: protocol.VariableSummary) -> Text:
     return Text(v.type_name or v.kind, style="dim" if v.kind == "other" else "")
 
 
-class VariablesTable(DataTable[object]):
-    """The variables as rows; j and k move like the lesson's keys."""
+class RowTable(DataTable[object]):
+    """A table of rows to choose from; j and k move like the lesson's keys."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
+
+
+class VariablesTable(RowTable):
+    """The namespace's variables, one row each, keyed by name."""
 
 
 class VariablesPanel(Vertical):
