@@ -44,6 +44,15 @@ LABELS: dict[str, dict[str, str]] = {
         "inspect_triangulate": "gradient check",
         "inspect_value": "value",
         "inspect_ready": "{name}: gradient check ready. Press v to see it.",
+        "key_tensor": "Inspect: tensor values and statistics",
+        "key_grad": "Inspect: gradient beside the value",
+        "key_graph": "Inspect: autograd graph of the selected variable",
+        "key_module": "Inspect: parameter table of a module",
+        "key_slice_next": "Inspect: next 2-D slice",
+        "key_slice_previous": "Inspect: previous 2-D slice",
+        "key_outer_next": "Inspect: next index of the first dimension",
+        "key_outer_previous": "Inspect: previous index of the first dimension",
+        "key_leave_panel": "Back to the lesson",
         "keys": "Keys",
         "kernel_died": "The kernel stopped: {reason}. Your lesson and drafts are safe. Press {key} to restart it.",
         "interrupted": "Interrupted.",
@@ -73,6 +82,9 @@ LABELS: dict[str, dict[str, str]] = {
         "starter_reset": "Starter restored.",
         "confirm_reset": "Press {key} again to replace your code with the starter.",
         "solution_locked": "The solution opens after a pass or {n} attempts.",
+        "edit_exercise": "Edit exercise",
+        "reset_twice": "Reset exercise to starter (press twice)",
+        "leave_editor": "Leave editor",
     },
     "tr": {
         "lessons": "Dersler",
@@ -115,6 +127,15 @@ LABELS: dict[str, dict[str, str]] = {
         "inspect_triangulate": "gradyan kontrolü",
         "inspect_value": "değer",
         "inspect_ready": "{name}: gradyan kontrolü hazır. Görmek için v tuşuna basın.",
+        "key_tensor": "İncele: tensörün değerleri ve istatistikleri",
+        "key_grad": "İncele: değerin yanında gradyanı",
+        "key_graph": "İncele: seçili değişkenin autograd çizgesi",
+        "key_module": "İncele: bir modülün parametre tablosu",
+        "key_slice_next": "İncele: sonraki 2-B dilim",
+        "key_slice_previous": "İncele: önceki 2-B dilim",
+        "key_outer_next": "İncele: ilk boyutta sonraki indis",
+        "key_outer_previous": "İncele: ilk boyutta önceki indis",
+        "key_leave_panel": "Derse dön",
         "keys": "Tuşlar",
         "kernel_died": "Çekirdek durdu: {reason}. Dersiniz ve taslaklarınız güvende. Yeniden başlatmak için {key} tuşuna basın.",
         "interrupted": "Durduruldu.",
@@ -144,6 +165,9 @@ LABELS: dict[str, dict[str, str]] = {
         "starter_reset": "Başlangıç kodu geri yüklendi.",
         "confirm_reset": "Kodunuzu başlangıç koduyla değiştirmek için {key} tuşuna yeniden basın.",
         "solution_locked": "Çözüm, geçtikten sonra ya da {n} denemeden sonra açılır.",
+        "edit_exercise": "Alıştırmayı düzenle",
+        "reset_twice": "Alıştırmayı başlangıç koduna döndür (iki kez basın)",
+        "leave_editor": "Düzenleyiciden çık",
     },
 }
 
@@ -153,3 +177,57 @@ def t(lang: str, name: str, /, **kwargs: object) -> str:
     table = LABELS.get(lang, LABELS["en"])
     text = table.get(name) or LABELS["en"].get(name, name)
     return text.format(**kwargs) if kwargs else text
+
+
+BINDING_LABELS: dict[str, str] = {
+    "app.help": "help",
+    "app.quit": "quit",
+    "app.language": "language",
+    "list.open": "open",
+    "lesson.run": "run",
+    "lesson.run_all": "run_all",
+    "lesson.interrupt": "interrupt",
+    "lesson.restart": "restart",
+    "lesson.next": "next_cell",
+    "lesson.previous": "prev_cell",
+    "lesson.edit": "edit_exercise",
+    "lesson.check": "check",
+    "lesson.hint": "hint",
+    "lesson.solution": "solution",
+    "lesson.reset": "reset_twice",
+    "lesson.panel": "panel",
+    "lesson.back": "lessons",
+    "exercise.check": "check",
+    "exercise.hint": "hint",
+    "exercise.leave": "leave_editor",
+    "inspect.tensor": "key_tensor",
+    "inspect.grad": "key_grad",
+    "inspect.graph": "key_graph",
+    "inspect.module": "key_module",
+    "inspect.slice_next": "key_slice_next",
+    "inspect.slice_previous": "key_slice_previous",
+    "inspect.outer_next": "key_outer_next",
+    "inspect.outer_previous": "key_outer_previous",
+    "inspect.leave": "key_leave_panel",
+}
+"""Binding id -> label name, so the footer and the help screen speak the learner's language."""
+
+
+def translate_bindings(node: object, lang: str) -> None:
+    """Give the bindings of a Textual node (screen, widget or app) descriptions in `lang`.
+
+    Bindings are matched by their id (see `BINDING_LABELS`); the node's own copy of its bindings is
+    changed, so other nodes and the class keep theirs.
+    """
+    import dataclasses
+
+    bindings = getattr(node, "_bindings", None)
+    if bindings is None:
+        return
+    for key, items in list(bindings.key_to_bindings.items()):
+        bindings.key_to_bindings[key] = [
+            dataclasses.replace(b, description=t(lang, BINDING_LABELS[b.id]))
+            if b.id in BINDING_LABELS and b.description
+            else b
+            for b in items
+        ]

@@ -23,7 +23,7 @@ from textual.widgets import ContentSwitcher, Static
 
 from llm_tutor.engine import protocol
 from llm_tutor.engine.kernel import KernelDied
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.inspect.grad import GradView
 from llm_tutor.tui.widgets.inspect.graph import GraphView
 from llm_tutor.tui.widgets.inspect.module import ModuleView, ParamChosen, ParamGradView
@@ -69,6 +69,7 @@ class InspectorPanel(Vertical, can_focus=True):
     def __init__(self, lang: str = "en", namespace: str = "main", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lang = lang
+        translate_bindings(self, lang)
         self.namespace = namespace
         self.selected: str | None = None
         """The variable (or path, such as ``model.fc1.weight``) shown in the detail."""
