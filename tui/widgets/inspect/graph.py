@@ -94,7 +94,7 @@ class GraphView(Tree[GraphItem]):
         if root is None:
             self.reset(Text("(empty graph)", style="dim"))
             return
-        if not root.name and name:
+        if name and (root.is_leaf or not root.name):  # a leaf is named by identity, maybe by an alias: use the asked name
             root = replace(root, name=name)
         outline = len(graph.nodes) > COLLAPSE_AT
         per_module = Counter(n.module for n in graph.nodes if n.module)
