@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widget import Widget
+from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
 from llm_tutor.tui.app import TutorApp, make_app
@@ -29,7 +30,7 @@ LESSONS = Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "inspec
 def drawn(widget: Widget) -> str:
     """What a data-only panel draws, as plain text."""
     out = io.StringIO()
-    Console(file=out, width=200, color_system=None).print(widget.render())
+    Console(file=out, width=200, color_system=None).print(widget.content if isinstance(widget, Static) else widget.render())
     return out.getvalue()
 
 
@@ -165,3 +166,28 @@ async def test_a_dead_kernel_empties_the_panel_and_other_namespaces_are_ignored(
         panel = screen.query_one(InspectorPanel)
         assert table.variables == [] and panel.selected is None
         assert panel.query_one("#detail-switcher").current == "detail-message"
+
+
+async def test_panels_speak_turkish() -> None:
+    """With the UI in Turkish, the panels' own words are Turkish (PyTorch's terms stay as they are)."""
+    from textual.app import App, ComposeResult
+
+    from llm_tutor.tui.widgets.inspect.module import ModuleView
+    from tests.snapshots import inspect_data
+
+    class Panel(App[None]):
+        def compose(self) -> ComposeResult:
+            yield InspectorPanel("tr", inspect_data.NAMESPACE)
+
+    app = Panel()
+    async with app.run_test(size=(80, 30)) as pilot:
+        panel = app.query_one(InspectorPanel)
+        panel.handle_kernel_event(inspect_data.variables())
+        panel.show_result(inspect_data.module())
+        await pilot.pause()
+        assert "toplam 61 parametre" in drawn(panel.query_one(ModuleView).query_one(".inspect-footer", Static))
+        assert "model · modül" in drawn(panel.query_one("#detail-title", Static))
+        panel.show_result(inspect_data.triangulation(False))
+        await pilot.pause()
+        picture = drawn(panel.query_one(TriangulationView))
+        assert "loss_at gradyanları" in picture and "uyuşmuyorlar" in picture and "float64 ile merkezi farklar" in picture

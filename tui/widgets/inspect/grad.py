@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from llm_tutor.engine.protocol import InspectResult, TensorSummary
+from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.inspect.render import (
     GridStyles,
     TensorGrid,
@@ -62,12 +63,12 @@ class GradView(StyledGrid):
         return Group(*parts)
 
     def _side_by_side(self, s: TensorSummary, styles: GridStyles) -> list[RenderableType]:
-        value_title = Text("value", style="bold")
+        value_title = Text(t(self.lang, "insp_value"), style="bold")
         value_stats = stats_text({k: s.stats[k] for k in ("min", "max") if k in s.stats})
         g = s.grad
         if g is None:
             return [Text(""), value_title, value_stats, _grid(s, styles)]
-        grad_title = Text("gradient", style="bold")
+        grad_title = Text(t(self.lang, "insp_gradient"), style="bold")
         grad_stats = stats_text({k: g.stats[k] for k in ("norm", "nan", "inf") if k in g.stats}, styles.bad)
         value_grid, grad_grid = _grid(s, styles), _grid(g, styles)
         left = Group(value_title, value_stats, value_grid)

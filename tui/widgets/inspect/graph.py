@@ -21,6 +21,7 @@ from textual.widgets.tree import TreeNode
 
 from llm_tutor.engine.protocol import Graph, GraphNode
 from llm_tutor.engine.textview import format_number
+from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.inspect.render import shape_text
 
 COLLAPSE_AT = 40
@@ -68,8 +69,9 @@ class GraphView(Tree[GraphItem]):
             super().__init__()
             self.name = name
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, lang: str = "en", **kwargs: object) -> None:
         super().__init__("graph", **kwargs)  # type: ignore[arg-type]
+        self.lang = lang
         self.graph: Graph | None = None
         self.guide_depth = 2
         self.auto_expand = False
@@ -111,14 +113,14 @@ class GraphView(Tree[GraphItem]):
                 continue
             if nid in seen:
                 label = Text(f"{node.name or node.op}", style=self._style("graph--leaf" if node.is_leaf else "graph--op"))
-                label.append("  (drawn above)", style=self._style("graph--dim"))
+                label.append(f"  {t(self.lang, 'insp_drawn_above')}", style=self._style("graph--dim"))
                 parent.add_leaf(label, GraphItem(node, repeat=True))
                 continue
             seen.add(nid)
             if node.module and node.module != context:
                 outside = (parent, context)
                 group_label = Text(node.module, style=self._style("graph--module"))
-                group_label.append(f"  {per_module[node.module]} nodes", style=self._style("graph--dim"))
+                group_label.append(f"  {t(self.lang, 'insp_nodes', n=per_module[node.module])}", style=self._style("graph--dim"))
                 parent = parent.add(group_label, GraphItem(None, node.module), expand=not outline)
                 context = node.module
             kids = inputs.get(nid, [])
@@ -138,7 +140,7 @@ class GraphView(Tree[GraphItem]):
                     later.append((branch, child, context, outside))
             stack.extend(reversed(later))
         if graph.truncated:
-            self.root.add_leaf(Text(f"… graph cut at {len(graph.nodes)} nodes", style=self._style("graph--dim")))
+            self.root.add_leaf(Text(t(self.lang, "insp_graph_cut", n=len(graph.nodes)), style=self._style("graph--dim")))
         self.root.expand()
         self.cursor_line = 0
 

@@ -90,14 +90,14 @@ class InspectorPanel(Vertical, can_focus=True):
             with ContentSwitcher(initial="detail-message", id="detail-switcher"):
                 yield Static(t(self.lang, "inspect_hint"), id="detail-message", classes="panel-empty")
                 with ScrollableContainer(id="detail-tensor", classes="detail-scroll"):
-                    yield TensorView(show_name=False)
+                    yield TensorView(show_name=False, lang=self.lang)
                 with ScrollableContainer(id="detail-grad", classes="detail-scroll"):
-                    yield GradView()
-                yield GraphView(id="detail-graph")
-                yield ModuleView(id="detail-module")
-                yield ParamGradView(id="detail-params")
+                    yield GradView(self.lang)
+                yield GraphView(self.lang, id="detail-graph")
+                yield ModuleView(self.lang, id="detail-module")
+                yield ParamGradView(self.lang, id="detail-params")
                 with ScrollableContainer(id="detail-triangulate", classes="detail-scroll"):
-                    yield TriangulationView()
+                    yield TriangulationView(self.lang)
                 with ScrollableContainer(id="detail-value", classes="detail-scroll"):
                     yield Static("", id="detail-value-text")
 

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Static
 
 from llm_tutor.engine.protocol import InspectResult
 from llm_tutor.engine.textview import format_number
+from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.inspect.render import shape_text
 from llm_tutor.tui.widgets.inspect.variables import RowTable
 
@@ -82,6 +83,10 @@ class _ParamRows(Vertical):
     OPENS = "tensor"
     """The view Enter on a row opens."""
 
+    def __init__(self, lang: str = "en", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lang = lang
+
     def compose(self) -> ComposeResult:
         yield Static("", classes="inspect-heading")
         yield RowTable(cursor_type="row", classes="param-table")
@@ -122,14 +127,14 @@ class ModuleView(_ParamRows):
             trains = bool(p.get("trainable"))
             count = Text(f"{int(p.get('count', 0)):,}", justify="right")
             rows.append((str(p.get("path") or p.get("name")), [
-                str(p.get("name", "")), shape_text(p.get("shape")), count, "yes" if trains else Text("no", style="dim"),
+                str(p.get("name", "")), shape_text(p.get("shape")), count, t(self.lang, "insp_yes") if trains else Text(t(self.lang, "insp_no"), style="dim"),
             ]))
         footer = Text()
-        footer.append(f"total {total:,} parameters", style="bold")
-        footer.append(f", {trainable:,} trainable")
+        footer.append(t(self.lang, "insp_total", total=f"{total:,}"), style="bold")
+        footer.append(t(self.lang, "insp_trainable", n=f"{trainable:,}"))
         buffers = data.get("buffers")
         if isinstance(buffers, int) and buffers:
-            footer.append(f", {buffers:,} buffer elements")
+            footer.append(t(self.lang, "insp_buffers", n=f"{buffers:,}"))
         children = data.get("children") or []
         self._fill(heading, ["parameter", "shape", "count", "trainable"], rows,
                    Group(footer, children_table(children)) if children else footer)
@@ -144,7 +149,7 @@ class ParamGradView(_ParamRows):
     def show(self, result: InspectResult) -> None:
         rows_in: list[dict[str, Any]] = list(result.data.get("rows") or [])
         alarm = _alarm_style(self.app.get_css_variables().get("text-error", ""))
-        heading = Text("each parameter's gradient; Enter: beside its value", style="dim")
+        heading = Text(t(self.lang, "insp_param_grads"), style="dim")
         singles = any(r.get("value") is not None for r in rows_in)
         columns = ["parameter", "shape", "‖grad‖", "nan/inf"] + (["value", "grad"] if singles else [])
         rows = []
@@ -156,7 +161,7 @@ class ParamGradView(_ParamRows):
                 cells.append(Text(format_number(r.get("grad_norm")), style=alarm if bad else "", justify="right"))
                 cells.append(Text(f" {bad} ", style=alarm, justify="right") if bad else Text("0", style="dim", justify="right"))
             else:
-                cells += [Text("no grad", style="dim"), Text("")]
+                cells += [Text(t(self.lang, "insp_no_grad"), style="dim"), Text("")]
             if singles:
                 cells.append(Text(format_number(r.get("value")) if r.get("value") is not None else "", justify="right"))
                 grad = r.get("grad")

@@ -16,6 +16,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from llm_tutor.engine.protocol import TensorSummary
+from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.inspect.render import (
     GridStyles,
     TensorGrid,
@@ -54,6 +55,10 @@ class StyledGrid(Widget):
     StyledGrid > .grid--title { color: $text-accent; text-style: bold; }
     StyledGrid > .grid--note { color: $text-warning; }
     """
+
+    def __init__(self, lang: str = "en", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lang = lang
 
     def grid_width(self) -> int:
         """Columns the widest value grid needs; the widget grows past its container to fit it (and scrolls)."""
@@ -101,8 +106,8 @@ class TensorView(StyledGrid):
     summary: reactive[TensorSummary | None] = reactive(None, layout=True)
     """The tensor shown; None draws nothing."""
 
-    def __init__(self, show_name: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, show_name: bool = True, lang: str = "en", **kwargs: Any) -> None:
+        super().__init__(lang, **kwargs)
         self.show_name = show_name
         """Whether the header repeats the tensor's name (the inspector's title already does)."""
 
@@ -121,6 +126,6 @@ class TensorView(StyledGrid):
             g = s.grad
             line = Text("\ngrad ", style="bold")
             line.append_text(stats_text({k: g.stats[k] for k in ("norm", "nan", "inf") if k in g.stats}, styles.bad))
-            line.append("   d: value beside gradient", style="dim")
+            line.append(f"   {t(self.lang, 'insp_beside')}", style="dim")
             parts.append(line)
         return Group(*parts)

@@ -17,6 +17,7 @@ from textual.reactive import reactive
 
 from llm_tutor.engine.protocol import InspectResult
 from llm_tutor.engine.textview import format_number
+from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.inspect.tensor import StyledGrid
 
 
@@ -40,11 +41,12 @@ class TriangulationView(StyledGrid):
         data = r.data
         ok_style = self.get_component_rich_style("grid--ok", partial=True)
         fail_style = self.get_component_rich_style("grid--fail", partial=True)
-        title = Text(f"gradients of {data.get('fn') or r.name}", style=self.get_component_rich_style("grid--title", partial=True))
+        title_style = self.get_component_rich_style("grid--title", partial=True)
+        title = Text(t(self.lang, "insp_grads_of", fn=data.get("fn") or r.name), style=title_style)
         title.append(f" = {format_number(data.get('value'), 6)}")
         method = Text(
-            f"numeric: central differences in {data.get('numeric_dtype', 'float64')}, eps {format_number(data.get('eps'))}; "
-            f"rtol {format_number(data.get('rtol'))}",
+            t(self.lang, "insp_method", dtype=data.get("numeric_dtype", "float64"), eps=format_number(data.get("eps")),
+              rtol=format_number(data.get("rtol"))),
             style="dim",
         )
         rows: list[dict[str, Any]] = list(data.get("rows") or [])
@@ -68,8 +70,8 @@ class TriangulationView(StyledGrid):
                 Text("ok", style=ok_style) if row.get("ok") else Text("FAIL", style=fail_style),
             ]
             table.add_row(*cells)
-        agree = "all three agree" if manual else "numeric and autograd agree"
-        verdict = Text(agree if data.get("ok") else "they disagree", style=ok_style if data.get("ok") else fail_style)
+        agree = t(self.lang, "insp_all_agree" if manual else "insp_two_agree")
+        verdict = Text(agree if data.get("ok") else t(self.lang, "insp_disagree"), style=ok_style if data.get("ok") else fail_style)
         parts: list[RenderableType] = [title, method, table, verdict]
         note = data.get("note")
         if note:
