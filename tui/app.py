@@ -17,7 +17,7 @@ from textual.screen import Screen
 
 from llm_tutor.engine.course import BrokenLesson, find_lesson, load_course
 from llm_tutor.engine.lesson import Lesson, LessonError
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.messages import KernelEvent
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
 from llm_tutor.tui.widgets.status import KernelStatus
@@ -56,6 +56,7 @@ class TutorApp(App[int]):
         self.low_bandwidth = low_bandwidth
         self.autostart_kernel = autostart_kernel
         self.kernel_env = kernel_env
+        translate_bindings(self, lang)
         self._kernel: Any = None
         self._client: Any = None
         self.course: list[Lesson | BrokenLesson] = []
@@ -131,6 +132,7 @@ class TutorApp(App[int]):
     def switch_language(self) -> None:
         """Switch between English and Turkish, reopening the same lesson if one is open."""
         self.lang = "tr" if self.lang == "en" else "en"
+        translate_bindings(self, self.lang)
         lesson = getattr(self.screen, "lesson", None)
         current = lesson.id if isinstance(lesson, Lesson) else None
         self.course = load_course(self.lessons_dir, self.lang)

@@ -32,6 +32,45 @@ LABELS: dict[str, dict[str, str]] = {
         "prev_cell": "Previous cell",
         "variables": "Variables",
         "no_variables": "Run a cell: its tensors appear here.",
+        "inspect_hint": "Choose a variable with Enter to see it here.\nt tensor · d gradient · g graph · m module · [ ] slices",
+        "inspect_loading": "asking the kernel…",
+        "inspect_gone": "{name} is no longer defined.",
+        "inspect_choose": "Choose a variable first: v, then Enter on its row.",
+        "inspect_no_kernel": "The kernel is not running: press K to start it.",
+        "inspect_tensor": "tensor",
+        "inspect_grad": "gradient",
+        "inspect_graph": "graph",
+        "inspect_module": "module",
+        "inspect_triangulate": "gradient check",
+        "inspect_value": "value",
+        "inspect_ready": "{name}: gradient check ready. Press v to see it.",
+        "insp_value": "value",
+        "insp_gradient": "gradient",
+        "insp_beside": "d: value beside gradient",
+        "insp_drawn_above": "(drawn above)",
+        "insp_nodes": "{n} nodes",
+        "insp_graph_cut": "… graph cut at {n} nodes",
+        "insp_total": "total {total} parameters",
+        "insp_trainable": ", {n} trainable",
+        "insp_buffers": ", {n} buffer elements",
+        "insp_param_grads": "each parameter's gradient; Enter: beside its value",
+        "insp_no_grad": "no grad",
+        "insp_yes": "yes",
+        "insp_no": "no",
+        "insp_grads_of": "gradients of {fn}",
+        "insp_method": "numeric: central differences in {dtype}, eps {eps}; rtol {rtol}",
+        "insp_all_agree": "all three agree",
+        "insp_two_agree": "numeric and autograd agree",
+        "insp_disagree": "they disagree",
+        "key_tensor": "Inspect: tensor values and statistics",
+        "key_grad": "Inspect: gradient beside the value",
+        "key_graph": "Inspect: autograd graph of the selected variable",
+        "key_module": "Inspect: parameter table of a module",
+        "key_slice_next": "Inspect: next 2-D slice",
+        "key_slice_previous": "Inspect: previous 2-D slice",
+        "key_outer_next": "Inspect: next index of the first dimension",
+        "key_outer_previous": "Inspect: previous index of the first dimension",
+        "key_leave_panel": "Back to the lesson",
         "keys": "Keys",
         "kernel_died": "The kernel stopped: {reason}. Your lesson and drafts are safe. Press {key} to restart it.",
         "interrupted": "Interrupted.",
@@ -61,6 +100,9 @@ LABELS: dict[str, dict[str, str]] = {
         "starter_reset": "Starter restored.",
         "confirm_reset": "Press {key} again to replace your code with the starter.",
         "solution_locked": "The solution opens after a pass or {n} attempts.",
+        "edit_exercise": "Edit exercise",
+        "reset_twice": "Reset exercise to starter (press twice)",
+        "leave_editor": "Leave editor",
     },
     "tr": {
         "lessons": "Dersler",
@@ -91,6 +133,45 @@ LABELS: dict[str, dict[str, str]] = {
         "prev_cell": "Önceki hücre",
         "variables": "Değişkenler",
         "no_variables": "Bir hücre çalıştırın: tensörleri burada görünür.",
+        "inspect_hint": "Burada görmek için bir değişken seçip Enter'a basın.\nt tensör · d gradyan · g çizge · m modül · [ ] dilimler",
+        "inspect_loading": "çekirdeğe soruluyor…",
+        "inspect_gone": "{name} artık tanımlı değil.",
+        "inspect_choose": "Önce bir değişken seçin: v, sonra satırında Enter.",
+        "inspect_no_kernel": "Çekirdek çalışmıyor: başlatmak için K tuşuna basın.",
+        "inspect_tensor": "tensör",
+        "inspect_grad": "gradyan",
+        "inspect_graph": "çizge",
+        "inspect_module": "modül",
+        "inspect_triangulate": "gradyan kontrolü",
+        "inspect_value": "değer",
+        "inspect_ready": "{name}: gradyan kontrolü hazır. Görmek için v tuşuna basın.",
+        "insp_value": "değer",
+        "insp_gradient": "gradyan",
+        "insp_beside": "d: değerin yanında gradyan",
+        "insp_drawn_above": "(yukarıda çizildi)",
+        "insp_nodes": "{n} düğüm",
+        "insp_graph_cut": "… çizge {n} düğümde kesildi",
+        "insp_total": "toplam {total} parametre",
+        "insp_trainable": ", {n} eğitilebilir",
+        "insp_buffers": ", {n} tampon elemanı",
+        "insp_param_grads": "her parametrenin gradyanı; Enter: değerinin yanında",
+        "insp_no_grad": "gradyan yok",
+        "insp_yes": "evet",
+        "insp_no": "hayır",
+        "insp_grads_of": "{fn} gradyanları",
+        "insp_method": "sayısal: {dtype} ile merkezi farklar, eps {eps}; rtol {rtol}",
+        "insp_all_agree": "üçü de aynı",
+        "insp_two_agree": "sayısal ve autograd aynı",
+        "insp_disagree": "uyuşmuyorlar",
+        "key_tensor": "İncele: tensörün değerleri ve istatistikleri",
+        "key_grad": "İncele: değerin yanında gradyanı",
+        "key_graph": "İncele: seçili değişkenin autograd çizgesi",
+        "key_module": "İncele: bir modülün parametre tablosu",
+        "key_slice_next": "İncele: sonraki 2-B dilim",
+        "key_slice_previous": "İncele: önceki 2-B dilim",
+        "key_outer_next": "İncele: ilk boyutta sonraki indis",
+        "key_outer_previous": "İncele: ilk boyutta önceki indis",
+        "key_leave_panel": "Derse dön",
         "keys": "Tuşlar",
         "kernel_died": "Çekirdek durdu: {reason}. Dersiniz ve taslaklarınız güvende. Yeniden başlatmak için {key} tuşuna basın.",
         "interrupted": "Durduruldu.",
@@ -120,6 +201,9 @@ LABELS: dict[str, dict[str, str]] = {
         "starter_reset": "Başlangıç kodu geri yüklendi.",
         "confirm_reset": "Kodunuzu başlangıç koduyla değiştirmek için {key} tuşuna yeniden basın.",
         "solution_locked": "Çözüm, geçtikten sonra ya da {n} denemeden sonra açılır.",
+        "edit_exercise": "Alıştırmayı düzenle",
+        "reset_twice": "Alıştırmayı başlangıç koduna döndür (iki kez basın)",
+        "leave_editor": "Düzenleyiciden çık",
     },
 }
 
@@ -129,3 +213,57 @@ def t(lang: str, name: str, /, **kwargs: object) -> str:
     table = LABELS.get(lang, LABELS["en"])
     text = table.get(name) or LABELS["en"].get(name, name)
     return text.format(**kwargs) if kwargs else text
+
+
+BINDING_LABELS: dict[str, str] = {
+    "app.help": "help",
+    "app.quit": "quit",
+    "app.language": "language",
+    "list.open": "open",
+    "lesson.run": "run",
+    "lesson.run_all": "run_all",
+    "lesson.interrupt": "interrupt",
+    "lesson.restart": "restart",
+    "lesson.next": "next_cell",
+    "lesson.previous": "prev_cell",
+    "lesson.edit": "edit_exercise",
+    "lesson.check": "check",
+    "lesson.hint": "hint",
+    "lesson.solution": "solution",
+    "lesson.reset": "reset_twice",
+    "lesson.panel": "panel",
+    "lesson.back": "lessons",
+    "exercise.check": "check",
+    "exercise.hint": "hint",
+    "exercise.leave": "leave_editor",
+    "inspect.tensor": "key_tensor",
+    "inspect.grad": "key_grad",
+    "inspect.graph": "key_graph",
+    "inspect.module": "key_module",
+    "inspect.slice_next": "key_slice_next",
+    "inspect.slice_previous": "key_slice_previous",
+    "inspect.outer_next": "key_outer_next",
+    "inspect.outer_previous": "key_outer_previous",
+    "inspect.leave": "key_leave_panel",
+}
+"""Binding id -> label name, so the footer and the help screen speak the learner's language."""
+
+
+def translate_bindings(node: object, lang: str) -> None:
+    """Give the bindings of a Textual node (screen, widget or app) descriptions in `lang`.
+
+    Bindings are matched by their id (see `BINDING_LABELS`); the node's own copy of its bindings is
+    changed, so other nodes and the class keep theirs.
+    """
+    import dataclasses
+
+    bindings = getattr(node, "_bindings", None)
+    if bindings is None:
+        return
+    for key, items in list(bindings.key_to_bindings.items()):
+        bindings.key_to_bindings[key] = [
+            dataclasses.replace(b, description=t(lang, BINDING_LABELS[b.id]))
+            if b.id in BINDING_LABELS and b.description
+            else b
+            for b in items
+        ]

@@ -231,7 +231,9 @@ class KernelManager:
             if not ready and proc.poll() is not None:
                 # the kernel is gone, yet a process it started still holds a pipe open: stop here
                 break
-            for key, _ in ready:
+            # events first: a request's Status(busy) is written before any of its raw output, so
+            # reading events first attributes raw output to the request that is running
+            for key, _ in sorted(ready, key=lambda item: item[0].data != "out"):
                 try:
                     data = os.read(key.fd, 65536)
                 except BlockingIOError:
