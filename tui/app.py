@@ -21,13 +21,14 @@ from llm_tutor.engine.lesson import Lesson, LessonError
 from llm_tutor.engine import protocol
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.messages import KernelEvent
+from llm_tutor.tui.progress_app import ProgressMixin
 from llm_tutor.tui.screens.help import HelpScreen
 from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
 from llm_tutor.tui.widgets.status import KernelStatus
 
 
-class TutorApp(App[int]):
+class TutorApp(ProgressMixin, App[int]):
     """The llm-tutor app: lesson list, lessons with live cells, a kernel process beside it."""
 
     CSS_PATH = "app.tcss"
@@ -67,9 +68,12 @@ class TutorApp(App[int]):
 
     def on_mount(self) -> None:
         self.course = load_course(self.lessons_dir, self.lang)
+        self.open_progress()
         self.push_screen(LessonListScreen(self.course, self.lang, self.lesson_statuses()))
         if self.start_lesson:
             self.open_lesson_key(self.start_lesson)
+        else:
+            self.resume_last_lesson()
         if self.autostart_kernel:
             self.call_after_refresh(self.start_kernel)
 
@@ -78,15 +82,10 @@ class TutorApp(App[int]):
         self.sync_status()
 
     def on_unmount(self) -> None:
+        self.close_progress()
         self.kernel.shutdown(timeout=1.0)
 
     # -- lessons -----------------------------------------------------------------------------
-
-    def lesson_statuses(self) -> dict[str, str]:
-        return {}
-
-    def solved_count(self, lesson: Lesson) -> int:
-        return 0
 
     def open_lesson_key(self, key: str) -> None:
         """Open a lesson by id (or a broken lesson's row key, or a lesson file path)."""
