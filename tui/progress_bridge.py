@@ -52,6 +52,8 @@ class ExerciseState:
 class _LessonCache:
     exercises: dict[str, ExerciseState] = field(default_factory=dict)
     last_cell: str | None = None
+    predicts: dict[str, str] = field(default_factory=dict)
+    """The learner's answers to the lesson's predict questions, by id."""
     stale: bool = False
     """Read the database again at the next open (another process may have written meanwhile)."""
 
@@ -221,6 +223,7 @@ class ProgressBridge:
             return cache
         progress = self.store.lesson_status(lesson.id, [ex.id for ex in lesson.exercises])
         cache.last_cell = progress.last_cell
+        cache.predicts = {pid: a.answer for pid, a in self.store.predict_answers(lesson.id).items()}
         for ex, ep in zip(lesson.exercises, progress.exercises):
             state = ExerciseState(ep.status, ep.attempts, ep.hints)
             if self.workspace is not None:
@@ -330,14 +333,15 @@ class ProgressBridge:
         self._written_position = position
 
     def record_predict(self, lesson: Lesson, predict_id: str, answer: str) -> None:
+        self.lesson_state(lesson)
+        self._lessons[lesson.id].predicts[predict_id] = answer
         store = self.store
         if store is not None:
             self._submit(lambda: store.record_predict(lesson.id, predict_id, answer))
 
     def predict_answers(self, lesson: Lesson) -> dict[str, str]:
-        if self.store is None or self.busy:
-            return {}
-        return {pid: a.answer for pid, a in self.store.predict_answers(lesson.id).items()}
+        self.lesson_state(lesson)
+        return dict(self._lessons[lesson.id].predicts)
 
     def reset_exercise(self, lesson: Lesson, exercise: Exercise) -> None:
         """The learner put the starter back: the file is kept as ``.bak``; progress stays."""

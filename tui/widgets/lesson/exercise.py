@@ -6,6 +6,8 @@ workspace, for the learner's own editor.
 
 from __future__ import annotations
 
+import os
+
 from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual import events
@@ -22,6 +24,14 @@ from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.lesson.cell import code_view
 
 SOLUTION_AFTER_ATTEMPTS = 3
+
+
+def _short_path(path: str) -> str:
+    """`path` with the home folder as ``~`` (`p` copies the full path)."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and path.startswith(home + os.sep):
+        return "~" + path[len(home):]
+    return path
 
 
 class CodeEditor(TextArea):
@@ -128,7 +138,7 @@ class ExerciseView(Vertical, can_focus=True):
 
     def _file_text(self) -> Text:
         if self.file_path:
-            text = Text(t(self.lang, "workspace_line", path=self.file_path))
+            text = Text(t(self.lang, "workspace_line", path=_short_path(self.file_path)))
             text.append(f"  ({t(self.lang, 'workspace_help')})", style="dim")
             return text
         if self.file_note:
@@ -137,6 +147,7 @@ class ExerciseView(Vertical, can_focus=True):
 
     def _refresh_status(self) -> None:
         text = self._status_text()
+        self.set_class(self.passed_once, "-solved")
         for widget in self.query(".exercise-status").results(Static):
             widget.update(text)
             widget.display = bool(text.plain)
