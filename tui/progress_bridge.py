@@ -187,14 +187,6 @@ class ProgressBridge:
                 with self._count_lock:
                     self._outstanding -= 1
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until every write so far has landed (tests and `llm-tutor` at exit; not the UI)."""
-        if self.saver is not None:
-            self.saver.flush()
-        done = threading.Event()
-        self._submit(done.set)
-        return done.wait(timeout)
-
     def _on_notice(self, notice: StoreNotice) -> None:
         self.post(StoreNoticed(notice.level, notice.message))
 
