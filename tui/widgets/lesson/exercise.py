@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from rich.console import Group
 from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual import events
@@ -216,7 +217,8 @@ class ExerciseView(Vertical, can_focus=True):
         if widget.display:
             widget.display = False
             return False
-        widget.update(code_view(self.exercise.solution))
+        label = Text(t(self.lang, "solution") + ":", style="bold")
+        widget.update(Group(label, code_view(self.exercise.solution)))
         widget.display = True
         return True
 
@@ -261,7 +263,17 @@ class ExerciseView(Vertical, can_focus=True):
         widget.display = True
         self.state = "passed" if result.passed else "failed"
         self._refresh_status()
-        self.call_after_refresh(self.scroll_visible, animate=False)
+        self._bring_into_view()
+
+    def _bring_into_view(self) -> None:
+        """Show the verdict: the cells run before a check change the heights above, so look twice."""
+
+        def scroll() -> None:
+            if self.is_attached:
+                self.scroll_visible(animate=False)
+
+        self.call_after_refresh(scroll)
+        self.set_timer(0.2, scroll)
 
     def show_died(self, reason: str) -> None:
         widget = self.query_one(".exercise-result", Static)
