@@ -18,9 +18,9 @@ from textual.widget import Widget
 from llm_tutor.engine.lesson import Exercise, Lesson
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.messages import ProgressRefreshed, StoreNoticed, WorkspaceFileChanged
-from llm_tutor.tui.progress_bridge import ProgressBridge
 
 if TYPE_CHECKING:
+    from llm_tutor.tui.progress_bridge import ProgressBridge
     from llm_tutor.tui.screens.lesson import LessonScreen
 
 SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
@@ -39,6 +39,8 @@ class ProgressMixin:
 
     def open_progress(self) -> None:
         """Open the learner's progress (once, in `on_mount`, after the course is loaded)."""
+        from llm_tutor.tui.progress_bridge import ProgressBridge
+
         app: Any = self
         self.progress = ProgressBridge(app.data_dir, app.post_message, watch=self.watch_files)
         try:

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from llm_tutor.engine.course import BrokenLesson
 from llm_tutor.engine.lesson import Lesson
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.status import KernelStatus
 
 
@@ -29,10 +29,27 @@ class LessonListScreen(Screen[None]):
         super().__init__()
         self.items = items
         self.lang = lang
+        translate_bindings(self, lang)
         self.statuses = statuses or {}
+        self._columns_lang: str | None = None
+        """The language of the table's column labels (rebuilt only when it changes)."""
+
+    def set_course(self, items: list[Lesson | BrokenLesson], lang: str, statuses: dict[str, str] | None = None) -> None:
+        """Show another course or language in place (the list is the app's base screen)."""
+        self.items, self.lang, self.statuses = items, lang, statuses or {}
+        translate_bindings(self, lang)
+        self.refresh_bindings()
+        self.query_one("#title", Static).update(self._title())
+        for status in self.query(KernelStatus):
+            status.lang = lang
+            status.refresh()
+        self.fill()
+
+    def _title(self) -> Text:
+        return Text(f"llm-tutor · {t(self.lang, 'lessons')}", style="bold")
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"llm-tutor · {t(self.lang, 'lessons')}", style="bold"), id="title")
+        yield Static(self._title(), id="title")
         yield DataTable(id="lessons", cursor_type="row", zebra_stripes=False)
         yield Static("", id="overall")
         yield KernelStatus(self.lang, id="kernel-status")
@@ -58,7 +75,9 @@ class LessonListScreen(Screen[None]):
         if cursor_key is None and table.row_count:
             cursor_key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         table.clear()
-        if not table.columns:
+        if self._columns_lang != self.lang:
+            table.clear(columns=True)
+            self._columns_lang = self.lang
             table.add_column("#", key="order")
             table.add_column(t(self.lang, "lesson"), key="title")
             table.add_column(t(self.lang, "exercises"), key="exercises")
