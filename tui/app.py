@@ -67,14 +67,12 @@ class TutorApp(ProgressMixin, App[int]):
     def get_default_screen(self) -> Screen:
         """The lesson list is the app's base screen."""
         self.course = load_course(self.lessons_dir, self.lang)
-        self.open_progress()
         return LessonListScreen(self.course, self.lang, self.lesson_statuses())
 
     def on_mount(self) -> None:
         if self.start_lesson:
             self.open_lesson_key(self.start_lesson)
-        else:
-            self.resume_last_lesson()
+        self.call_after_refresh(self.start_progress)
         if self.autostart_kernel:
             self.call_after_refresh(self.start_kernel)
 

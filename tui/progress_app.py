@@ -34,13 +34,45 @@ class ProgressMixin:
     """The bridge to the store; None before `open_progress()`."""
     watch_files: bool = True
     """Watch the workspace for exercise files saved in another editor."""
+    _progress_opened: bool = False
 
     # -- start and stop ----------------------------------------------------------------------------
 
+    def start_progress(self) -> None:
+        """After the first paint: open the progress, show it in the list, reopen the last lesson.
+
+        The store (and its modules) load after the list is on screen, as the kernel does; a lesson
+        opened sooner (`llm-tutor LESSON`, or a very quick Enter) opens it on the spot instead.
+        """
+        from llm_tutor.tui.screens.lesson_list import LessonListScreen
+
+        app: Any = self
+        self.open_progress()
+        last = self.last_lesson_id()
+        for screen in app.screen_stack:
+            if isinstance(screen, LessonListScreen) and screen.is_mounted:
+                screen.statuses = self.lesson_statuses()
+                screen.fill(cursor_key=last)
+        if not app.start_lesson and len(app.screen_stack) == 1:
+            self.resume_last_lesson()
+
+    def progress_ready(self) -> bool:
+        """Whether the progress has been read (the list leaves its progress cells blank until then)."""
+        return self._progress_opened
+
+    def _bridge(self) -> ProgressBridge | None:
+        """The bridge, opened now if a lesson needs it before `start_progress` ran."""
+        if not self._progress_opened:
+            self.open_progress()
+        return self.progress
+
     def open_progress(self) -> None:
-        """Open the learner's progress (once, in `on_mount`, after the course is loaded)."""
+        """Open the learner's progress (once; `start_progress` or the first lesson does it)."""
         from llm_tutor.tui.progress_bridge import ProgressBridge
 
+        if self._progress_opened:
+            return
+        self._progress_opened = True
         app: Any = self
         self.progress = ProgressBridge(app.data_dir, app.post_message, watch=self.watch_files)
         try:
@@ -82,19 +114,21 @@ class ProgressMixin:
 
     def progress_saved(self) -> bool:
         """False when progress is kept in memory only (read-only data directory...)."""
-        return self.progress is not None and self.progress.persistent
+        return not self._progress_opened or (self.progress is not None and self.progress.persistent)
 
     def load_draft(self, lesson: Lesson, exercise_id: str) -> str | None:
-        return self.progress.exercise(lesson, exercise_id).code if self.progress else None
+        bridge = self._bridge()
+        return bridge.exercise(lesson, exercise_id).code if bridge else None
 
     def exercise_state(self, lesson: Lesson, exercise_id: str) -> dict[str, Any]:
         """What an `ExerciseView` needs to look as the learner left it."""
-        if self.progress is None:
+        bridge = self._bridge()
+        if bridge is None:
             return {}
-        state = self.progress.exercise(lesson, exercise_id)
+        state = bridge.exercise(lesson, exercise_id)
         hints = len(lesson.exercise(exercise_id).hints)
-        path = self.progress.workspace_path(lesson.id, exercise_id)
-        problem = self.progress.workspace_problem
+        path = bridge.workspace_path(lesson.id, exercise_id)
+        problem = bridge.workspace_problem
         return {
             "hints_shown": min(state.hints, hints),
             "attempts": state.attempts,
@@ -104,36 +138,42 @@ class ProgressMixin:
         }
 
     def save_draft(self, lesson: Lesson, exercise_id: str, code: str) -> None:
-        if self.progress is not None:
-            self.progress.save_draft(lesson, exercise_id, code)
+        bridge = self._bridge()
+        if bridge is not None:
+            bridge.save_draft(lesson, exercise_id, code)
 
     def record_attempt(self, lesson: Lesson, exercise_id: str, passed: bool, code: str) -> None:
-        if self.progress is not None:
-            self.progress.record_attempt(lesson, exercise_id, passed, code)
+        bridge = self._bridge()
+        if bridge is not None:
+            bridge.record_attempt(lesson, exercise_id, passed, code)
 
     def record_hint(self, lesson: Lesson, exercise_id: str, shown: int) -> None:
-        if self.progress is not None:
-            self.progress.record_hint(lesson, exercise_id, shown)
+        bridge = self._bridge()
+        if bridge is not None:
+            bridge.record_hint(lesson, exercise_id, shown)
 
     def record_position(self, lesson: Lesson, cell_id: str | None) -> None:
         """Remember where the learner is: the block they are on, rather than the cell that just ran
         (checking an exercise runs the cells above it, and the learner stays at the exercise)."""
         from llm_tutor.tui.screens.lesson import LessonScreen
 
-        if self.progress is None:
+        bridge = self._bridge()
+        if bridge is None:
             return
         screen: Any = getattr(self, "screen", None)
         if cell_id is not None and isinstance(screen, LessonScreen) and screen.lesson.id == lesson.id:
             cell_id = _block_id(screen.focused_block()) or cell_id
-        self.progress.record_position(lesson, cell_id)
+        bridge.record_position(lesson, cell_id)
 
     def record_predict(self, lesson: Lesson, predict_id: str, answer: str) -> None:
-        if self.progress is not None:
-            self.progress.record_predict(lesson, predict_id, answer)
+        bridge = self._bridge()
+        if bridge is not None:
+            bridge.record_predict(lesson, predict_id, answer)
 
     def reset_exercise(self, lesson: Lesson, exercise: Exercise) -> None:
-        if self.progress is not None:
-            self.progress.reset_exercise(lesson, exercise)
+        bridge = self._bridge()
+        if bridge is not None:
+            bridge.reset_exercise(lesson, exercise)
 
     def refresh_progress(self) -> None:
         """The lesson list is shown again: recount after the writes of the lesson just left."""
@@ -145,7 +185,7 @@ class ProgressMixin:
     def lesson_mounted(self, screen: LessonScreen) -> None:
         """A lesson opened: files for its exercises, its last cell in view, answers, a prerequisite hint."""
         app: Any = self
-        bridge = self.progress
+        bridge = self._bridge()
         if bridge is None:
             return
         lesson = screen.lesson

@@ -46,6 +46,12 @@ def app_for(data: Path, *, kernel: bool = True, **kwargs: Any) -> TutorApp:
     return make_app(lessons_dir=COURSE, device="cpu", data_dir=data, autostart_kernel=kernel, **kwargs)
 
 
+async def progress_shown(pilot: Any, app: TutorApp) -> None:
+    """The progress is read right after the first paint; wait for it."""
+    assert await wait_for(pilot, app.progress_ready)
+    await pilot.pause()
+
+
 async def open_lesson(pilot: Any, app: TutorApp, lesson_id: str) -> LessonScreen:
     """The lesson's screen (the app may already have reopened it where the learner left off)."""
     if not (isinstance(app.screen, LessonScreen) and app.screen.lesson.id == lesson_id):
@@ -297,6 +303,7 @@ async def test_the_lesson_list_shows_progress_and_refreshes_when_a_lesson_is_lef
     app = app_for(data)
     async with app.run_test(size=SIZE) as pilot:
         assert isinstance(app.screen, LessonListScreen)
+        await progress_shown(pilot, app)
         table = app.screen.query_one(DataTable)
         assert row(table, "sums")[2:] == ["███░░░ 1/2", "◐ in progress"]
         assert row(table, "means")[2:] == ["░░░░░░ 0/1", "◐ in progress"]
@@ -326,6 +333,7 @@ async def test_a_corrupt_database_is_moved_aside_and_the_app_opens_with_a_notice
     app = app_for(data, kernel=False)
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         assert isinstance(app.screen, LessonListScreen)
+        await progress_shown(pilot, app)
         assert await wait_for(pilot, lambda: notices.any("was damaged", "moved to", "fresh one"))
         assert app.progress_saved()
         view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
@@ -341,6 +349,7 @@ async def test_an_uncreatable_data_directory_runs_without_saving_and_says_so(tmp
     notices = Notices()
     app = app_for(tmp_path / "file" / "data", kernel=False)
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
+        await progress_shown(pilot, app)
         assert await wait_for(pilot, lambda: notices.any("cannot create the data directory", "will not be saved"))
         assert "NOT being saved" in str(app.screen.query_one("#overall", Static).render())
         view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
@@ -381,6 +390,7 @@ async def test_a_read_only_data_directory_runs_without_saving_and_says_so(tmp_pa
         notices = Notices()
         app = app_for(data, kernel=False)
         async with app.run_test(size=SIZE, message_hook=notices) as pilot:
+            await progress_shown(pilot, app)
             assert await wait_for(pilot, lambda: notices.any("read-only", "will not be saved"))
             assert "NOT being saved" in str(app.screen.query_one("#overall", Static).render())
             table = app.screen.query_one(DataTable)

@@ -30,6 +30,13 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+async def progress_read(pilot: Any) -> None:
+    """The progress is read right after the first paint: wait for it."""
+    while not pilot.app.progress_ready():
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
 class TestLessonListProgress:
     """The first screen with the learner's progress."""
 
@@ -38,7 +45,7 @@ class TestLessonListProgress:
         Reading only "✓ completed" with no exercise count; the line under the table reads
         "Overall: 1/3 exercises solved · 1/3 lessons completed"; the cursor is on the first row."""
         app = make_app(lessons_dir=COURSE, data_dir=data, autostart_kernel=False)
-        assert snap_compare(app, terminal_size=(100, 20))
+        assert snap_compare(app, terminal_size=(100, 20), run_before=progress_read)
 
 
 class TestExerciseProgress:
@@ -51,4 +58,4 @@ class TestExerciseProgress:
         with ProgressStore.open(data) as store:
             store.set_position("sums", "total")
         app = make_app(lessons_dir=COURSE, data_dir=data, autostart_kernel=False, lesson="sums")
-        assert snap_compare(app, terminal_size=(100, 30))
+        assert snap_compare(app, terminal_size=(100, 30), run_before=progress_read)

@@ -82,6 +82,8 @@ class LessonListScreen(Screen[None]):
             table.add_column(t(self.lang, "lesson"), key="title")
             table.add_column(t(self.lang, "exercises"), key="exercises")
             table.add_column(t(self.lang, "status"), key="status")
+        app: Any = self.app
+        ready = app.progress_ready() if hasattr(app, "progress_ready") else True
         solved_total = ex_total = done = lessons = 0
         for item in self.items:
             if isinstance(item, BrokenLesson):
@@ -96,11 +98,15 @@ class LessonListScreen(Screen[None]):
             done += status in ("completed", "solved")
             mark = {"completed": "✓ ", "solved": "✓ ", "in_progress": "◐ ", "attempted": "◐ "}.get(status, "  ")
             label = "" if status == "not_started" else t(self.lang, status)
+            if not ready:  # the progress is read right after the first paint
+                table.add_row(str(item.order), item.title, "", "", key=item.id)
+                continue
             table.add_row(str(item.order), item.title, _bar(solved, n), Text(mark + label), key=item.id)
         overall = self.query_one("#overall", Static)
         text = Text(f"{t(self.lang, 'overall')}: ")
         text.append(t(self.lang, "overall_progress", solved=solved_total, total=ex_total, done=done, lessons=lessons))
-        app: Any = self.app
+        if not ready:
+            text = Text("")
         if hasattr(app, "progress_saved") and not app.progress_saved():
             text.append("  ·  " + t(self.lang, "not_saving"), style="bold")
         overall.update(text)
