@@ -7,7 +7,6 @@ the screens that asked for them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from llm_tutor.engine.kernel import KernelClient, KernelDied, KernelManager
 from llm_tutor.engine.lesson import Lesson, LessonError
 from llm_tutor.engine import protocol
 from llm_tutor.tui.i18n import t
+from llm_tutor.tui.rendering import is_remote, max_redraw_hz
 from llm_tutor.tui.messages import KernelEvent
 from llm_tutor.tui.screens.help import HelpScreen
 from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
@@ -58,6 +58,9 @@ class TutorApp(App[int]):
         self.lessons_dir = lessons_dir
         self.data_dir = data_dir
         self.low_bandwidth = low_bandwidth
+        """True over SSH or with --low-bandwidth: no animation, plots at most `max_redraw_hz()` times a second."""
+        if low_bandwidth:
+            self.animation_level = "none"
         self.autostart_kernel = autostart_kernel
         self.kernel = KernelManager(self._from_kernel_thread, device, env=kernel_env)
         self.client = KernelClient(self.kernel)
@@ -147,6 +150,10 @@ class TutorApp(App[int]):
             else:
                 status.device = self.device if self.device != "auto" else ""
 
+    def max_redraw_hz(self) -> float:
+        """How often live plots may redraw here (twice a second over a remote link)."""
+        return max_redraw_hz(self)
+
     def interrupt_kernel(self) -> None:
         self.kernel.interrupt()
 
@@ -174,7 +181,7 @@ def make_app(
     **kwargs: Any,
 ) -> TutorApp:
     """The app as the CLI opens it; tests and the snapshot suite use the same factory."""
-    if not low_bandwidth and os.environ.get("SSH_CONNECTION"):
+    if not low_bandwidth and is_remote():
         low_bandwidth = True
     return TutorApp(
         lesson=lesson,
