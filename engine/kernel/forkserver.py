@@ -173,7 +173,7 @@ def start_server(socket_path: str | Path, *, env: dict[str, str] | None = None, 
     deadline = time.monotonic() + timeout
     line = b""
     fd = proc.stdout.fileno()
-    while READY_LINE.encode() not in line:
+    while (READY_LINE + "\n").encode() not in line:
         left = deadline - time.monotonic()
         ready, _, _ = select.select([fd], [], [], max(0.0, left))
         if not ready:
@@ -238,7 +238,14 @@ def serve(socket_path: str | Path, *, preload: bool = True, out: IO[str] | None 
     signal.signal(signal.SIGHUP, stop)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     signal.set_wakeup_fd(wake_w)
-    print(READY_LINE, file=out or sys.stdout, flush=True)
+    try:  # one write: the starter may stop reading (and close the pipe) once it has the line
+        if out is not None:
+            out.write(READY_LINE + "\n")
+            out.flush()
+        else:
+            os.write(sys.stdout.fileno(), (READY_LINE + "\n").encode())
+    except OSError:
+        pass
 
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, "listen")
@@ -262,9 +269,13 @@ def serve(socket_path: str | Path, *, preload: bool = True, out: IO[str] | None 
                         pass
                 else:
                     client = state.clients[key.fd]
-                    if client.pid is None:
-                        _serve_request(state, client, sel)
-                    else:
+                    try:
+                        if client.pid is None:
+                            _serve_request(state, client, sel)
+                        else:
+                            _client_left(state, client, sel)
+                    except Exception as exc:  # noqa: BLE001 - one bad client must not end the server
+                        print(f"fork server: dropped a client: {type(exc).__name__}: {exc}", file=sys.stderr)
                         _client_left(state, client, sel)
             _reap(state, sel)
     finally:
