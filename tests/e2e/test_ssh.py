@@ -241,3 +241,55 @@ def test_progress_all_reads_the_lab(lab: LabProcess, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     rows = {row["student"]: row for row in json.loads(out.stdout)["students"]}
     assert rows["carol"]["solved"] == 1 and rows["carol"]["total"] == 1
+
+
+# -- rendering for the client's terminal -------------------------------------------------------------
+
+GREYS = {16, 59, 102, 145, 188, 231, *range(232, 256)}
+"""The 256-colour palette's greys: the grey diagonal of the colour cube and the grey ramp."""
+
+
+def _colours(raw: bytes) -> dict[str, set[int]]:
+    import re
+
+    found: dict[str, set[int]] = {"truecolor": set(), "256": set(), "16": set()}
+    for params in re.findall(rb"\x1b\[([0-9;]*)m", raw):
+        codes = [int(p) for p in params.split(b";") if p]
+        i = 0
+        while i < len(codes):
+            if codes[i] in (38, 48) and i + 1 < len(codes) and codes[i + 1] == 2:
+                found["truecolor"].add(i)
+                i += 5
+            elif codes[i] in (38, 48) and i + 1 < len(codes) and codes[i + 1] == 5:
+                found["256"].add(codes[i + 2])
+                i += 3
+            else:
+                if 30 <= codes[i] <= 37 or 40 <= codes[i] <= 47 or 90 <= codes[i] <= 97 or 100 <= codes[i] <= 107:
+                    found["16"].add(codes[i])
+                i += 1
+    return found
+
+
+@pytest.mark.parametrize(
+    ("term", "env", "expect"),
+    [
+        ("xterm-256color", {}, "256"),
+        ("xterm", {}, "16"),
+        ("xterm-256color", {"NO_COLOR": "1"}, "greys"),
+    ],
+)
+async def test_colours_follow_the_client_terminal(lab: LabProcess, keys: Path, term: str, env: dict[str, str], expect: str) -> None:
+    """Over SSH the app never sends 24-bit colour to a terminal that did not say it has it; NO_COLOR gives greys only."""
+    session = await Terminal.open(lab.port, "bob", private_key(keys, "bob"), term=term, env=env)
+    try:
+        await session.wait_for("kernel: idle", timeout=120)
+    finally:
+        await session.close()
+    colours = _colours(bytes(session.raw))
+    assert not colours["truecolor"]
+    if expect == "256":
+        assert colours["256"]
+    elif expect == "16":
+        assert colours["16"] and not colours["256"]
+    else:
+        assert colours["256"] and colours["256"] <= GREYS and not colours["16"]
