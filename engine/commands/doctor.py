@@ -203,7 +203,7 @@ def check_lab(authorized_keys: Path | None, host_key: Path | None) -> list[Check
                 checks.append(Check("host key", True, f"{host_key} (mode {mode:03o}, {key.get_algorithm()}, {key.get_fingerprint()})"))
             except (OSError, asyncssh.KeyImportError) as exc:
                 checks.append(Check("host key", False, f"{host_key} cannot be read: {exc}",
-                                    f"move it away; serve ssh makes a new one (clients will see a new host key)"))
+                                    "move it away; serve ssh makes a new one (clients will see a new host key)"))
     checks.append(_check_authorized_keys(authorized_keys))
     return checks
 
