@@ -3,3 +3,5 @@
 Nothing in this package imports Textual. The torch-using modules are loaded only inside the
 kernel process (see `llm_tutor.engine.kernel.runtime`).
 """
+
+__version__ = "0.1.0"

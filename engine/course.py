@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_tutor.engine.lesson import Lesson, LessonError, parse_file
+from llm_tutor.engine.lesson import FORMAT_VERSION, Lesson, LessonError, parse_file
 
 LANGS = ("en", "tr")
 
@@ -42,16 +44,83 @@ def lesson_files(root: Path, lang: str) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if p.is_file() and not p.name.startswith(("_", ".")))
 
 
+CACHE_VERSION = 1
+"""Bump when the parsed form of a lesson changes (the pickle cache is then rebuilt)."""
+
+
+def _cache_file() -> Path | None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "llm-tutor" / f"lessons-v{CACHE_VERSION}-f{FORMAT_VERSION}.pickle"
+
+
+def _load_cache(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)
+        return data if isinstance(data, dict) else {}
+    except Exception:  # noqa: BLE001 - a missing or stale cache is simply rebuilt
+        return {}
+
+
+def _save_cache(path: Path | None, data: dict) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def parse_cached(paths: list[Path], lang: str) -> list[Lesson | BrokenLesson]:
+    """Parse lesson files, reusing earlier results for files whose size and mtime are unchanged.
+
+    Parsing needs YAML and markdown-it; the cache lets the app paint its first screen without
+    importing either. A stale or unreadable cache is ignored and rewritten.
+    """
+    cache_path = _cache_file()
+    cache = _load_cache(cache_path)
+    out: list[Lesson | BrokenLesson] = []
+    changed = False
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            out.append(BrokenLesson(path, LessonError(path, 1, f"cannot read the file: {exc.strerror or exc}")))
+            continue
+        key = (str(path.resolve()), lang)
+        stamp = (st.st_mtime_ns, st.st_size)
+        hit = cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            out.append(hit[1])
+            continue
+        try:
+            item: Lesson | BrokenLesson = parse_file(path, lang=lang)
+        except LessonError as exc:
+            item = BrokenLesson(path, exc)
+        cache[key] = (stamp, item)
+        changed = True
+        out.append(item)
+    if changed:
+        _save_cache(cache_path, cache)
+    return out
+
+
 def load_course(root: Path | None = None, lang: str = "en") -> list[Lesson | BrokenLesson]:
     """Every lesson of a language, sorted by `order`; broken files come last, with their error."""
     root = Path(root) if root is not None else default_lessons_dir()
     good: list[Lesson] = []
     bad: list[BrokenLesson] = []
-    for path in lesson_files(root, lang):
-        try:
-            good.append(parse_file(path, lang=lang))
-        except LessonError as exc:
-            bad.append(BrokenLesson(path, exc))
+    for item in parse_cached(lesson_files(root, lang), lang):
+        if isinstance(item, BrokenLesson):
+            bad.append(item)
+        else:
+            good.append(item)
     good.sort(key=lambda lesson: (lesson.order, lesson.id))
     return [*good, *bad]
 

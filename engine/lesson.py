@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
-import yaml
-from markdown_it import MarkdownIt
 
 FORMAT_VERSION = 1
 
@@ -152,7 +150,17 @@ class Lesson:
         }
 
 
-_md = MarkdownIt("commonmark")
+_md = None
+
+
+def _markdown():  # type: ignore[no-untyped-def]
+    """The CommonMark parser, imported on first use (it is not needed to paint the lesson list from cache)."""
+    global _md
+    if _md is None:
+        from markdown_it import MarkdownIt
+
+        _md = MarkdownIt("commonmark")
+    return _md
 
 
 def parse_file(path: Path | str, lang: str | None = None) -> Lesson:
@@ -196,6 +204,8 @@ def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
     except StopIteration:
         raise LessonError(path, 1, "front matter is not closed: expected a line '---' after it") from None
     source = "\n".join(lines[1:end])
+    import yaml
+
     try:
         meta = yaml.safe_load(source) if source.strip() else {}
     except yaml.YAMLError as exc:
@@ -271,7 +281,7 @@ def _need_id(attrs: dict[str, str], key: str, kind: str, path: Path, line: int) 
 
 def _parse_body(lesson: Lesson, body: str, first_line: int, path: Path) -> None:
     lines = body.split("\n")
-    tokens = _md.parse(body)
+    tokens = _markdown().parse(body)
     fences = [t for t in tokens if t.type == "fence" and t.map is not None]
     seen_ids: dict[str, int] = {}
     exercises: dict[str, Exercise] = {}

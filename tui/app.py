@@ -15,14 +15,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from llm_tutor.engine.course import BrokenLesson, find_lesson, load_course
-from llm_tutor.engine.kernel import KernelClient, KernelDied, KernelManager
 from llm_tutor.engine.lesson import Lesson, LessonError
-from llm_tutor.engine import protocol
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.rendering import is_remote, max_redraw_hz
 from llm_tutor.tui.messages import KernelEvent
-from llm_tutor.tui.screens.help import HelpScreen
-from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
 from llm_tutor.tui.widgets.status import KernelStatus
 
@@ -62,26 +58,49 @@ class TutorApp(App[int]):
         if low_bandwidth:
             self.animation_level = "none"
         self.autostart_kernel = autostart_kernel
-        self.kernel = KernelManager(self._from_kernel_thread, device, env=kernel_env)
-        self.client = KernelClient(self.kernel)
+        self.kernel_env = kernel_env
+        translate_bindings(self, lang)
+        self._kernel: Any = None
+        self._client: Any = None
         self.course: list[Lesson | BrokenLesson] = []
 
     # -- start and stop ----------------------------------------------------------------------
 
-    def on_mount(self) -> None:
+    def get_default_screen(self) -> Screen:
+        """The lesson list is the app's base screen."""
         self.course = load_course(self.lessons_dir, self.lang)
-        self.push_screen(LessonListScreen(self.course, self.lang, self.lesson_statuses()))
+        return LessonListScreen(self.course, self.lang, self.lesson_statuses())
+
+    def on_mount(self) -> None:
         if self.start_lesson:
             self.open_lesson_key(self.start_lesson)
         if self.autostart_kernel:
             self.call_after_refresh(self.start_kernel)
+
+    @property
+    def kernel(self) -> Any:
+        """The `KernelManager` (created on first use: the kernel modules load after the first paint)."""
+        if self._kernel is None:
+            from llm_tutor.engine.kernel import KernelClient, KernelManager
+
+            self._kernel = KernelManager(self._from_kernel_thread, self.device, env=self.kernel_env)
+            self._client = KernelClient(self._kernel)
+        return self._kernel
+
+    @property
+    def client(self) -> Any:
+        """The `KernelClient` that sends requests to the kernel."""
+        if self._client is None:
+            self.kernel  # noqa: B018 - creates both
+        return self._client
 
     def start_kernel(self) -> None:
         self.kernel.start()
         self.sync_status()
 
     def on_unmount(self) -> None:
-        self.kernel.shutdown(timeout=1.0)
+        if self._kernel is not None:
+            self._kernel.shutdown(timeout=1.0)
 
     # -- lessons -----------------------------------------------------------------------------
 
@@ -93,6 +112,9 @@ class TutorApp(App[int]):
 
     def open_lesson_key(self, key: str) -> None:
         """Open a lesson by id (or a broken lesson's row key, or a lesson file path)."""
+        # the lesson screen's widgets (editor, Markdown) load on first use, not before the first paint
+        from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
+
         if key.startswith("broken:"):
             path = key.removeprefix("broken:")
             item = next((i for i in self.course if isinstance(i, BrokenLesson) and str(i.path) == path), None)
@@ -113,11 +135,16 @@ class TutorApp(App[int]):
     def switch_language(self) -> None:
         """Switch between English and Turkish, reopening the same lesson if one is open."""
         self.lang = "tr" if self.lang == "en" else "en"
-        current = self.screen.lesson.id if isinstance(self.screen, LessonScreen) else None
+        translate_bindings(self, self.lang)
+        lesson = getattr(self.screen, "lesson", None)
+        current = lesson.id if isinstance(lesson, Lesson) else None
         self.course = load_course(self.lessons_dir, self.lang)
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 1:
             self.pop_screen()
-        self.switch_screen(LessonListScreen(self.course, self.lang, self.lesson_statuses()))
+        base = self.screen_stack[0]
+        if isinstance(base, LessonListScreen):
+            base.set_course(self.course, self.lang, self.lesson_statuses())
+        self.sync_status(base)
         if current:
             self.open_lesson_key(current)
 
@@ -128,6 +155,9 @@ class TutorApp(App[int]):
         self.post_message(KernelEvent(event))
 
     def on_kernel_event(self, message: KernelEvent) -> None:
+        from llm_tutor.engine import protocol
+        from llm_tutor.engine.kernel import KernelDied
+
         event = message.event
         if isinstance(event, KernelDied):
             self.notify(t(self.lang, "kernel_died", reason=event.reason, key="K"), severity="error", timeout=10)
@@ -142,8 +172,11 @@ class TutorApp(App[int]):
         """Show the kernel's state and device on the current screen's status bar."""
         target = screen or self.screen
         for status in target.query(KernelStatus):
-            status.state = self.kernel.state
-            ready = self.kernel.ready
+            if self._kernel is None:
+                status.state = "starting" if self.autostart_kernel else "stopped"
+                continue
+            status.state = self._kernel.state
+            ready = self._kernel.ready
             if ready is not None:
                 status.device = ready.device
                 status.detail = f"torch {ready.torch_version}"
@@ -164,6 +197,8 @@ class TutorApp(App[int]):
     # -- actions -----------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from llm_tutor.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen, self.lang))
 

@@ -34,14 +34,13 @@ def _commands() -> dict[str, object]:
     return found
 
 
-def build_parser() -> tuple[_Parser, _Parser]:
-    """The app's parser (bare `llm-tutor [LESSON]`) and the subcommands' parser."""
-    commands = _commands()
+def build_app_parser() -> _Parser:
+    """The parser of bare `llm-tutor [LESSON]`; it imports no subcommand module."""
     app = _Parser(
         prog="llm-tutor",
         description="A terminal tutor that teaches how large language models learn, from a single tensor "
         "to a tiny GPT trained live. Without a command it opens the app.",
-        epilog="commands: " + ", ".join(commands) + ". Run 'llm-tutor COMMAND --help' for each.",
+        epilog="commands: " + ", ".join(COMMAND_MODULES) + ". Run 'llm-tutor COMMAND --help' for each.",
     )
     app.add_argument("lesson", nargs="?", metavar="LESSON", help="open this lesson (id or file); default: where you left off")
     app.add_argument("--lang", choices=["en", "tr"], default=None, help="lesson and UI language")
@@ -50,7 +49,13 @@ def build_parser() -> tuple[_Parser, _Parser]:
     app.add_argument("--data-dir", metavar="DIR", type=Path, default=None, help="progress and workspace folder")
     app.add_argument("--low-bandwidth", action="store_true", help="fewer redraws and no animation (set automatically over SSH)")
     app.add_argument("--version", action="version", version="llm-tutor " + _version())
+    return app
 
+
+def build_parser() -> tuple[_Parser, _Parser]:
+    """The app's parser (bare `llm-tutor [LESSON]`) and the subcommands' parser."""
+    commands = _commands()
+    app = build_app_parser()
     sub = _Parser(prog="llm-tutor")
     subparsers = sub.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in commands.values():
@@ -59,22 +64,18 @@ def build_parser() -> tuple[_Parser, _Parser]:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from llm_tutor.engine import __version__
 
-        return version("llm-tutor")
-    except Exception:  # noqa: BLE001
-        return "unknown"
+    return __version__
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    app_parser, sub_parser = build_parser()
-    commands = _commands()
-    if argv and argv[0] in commands:
+    if argv and argv[0] in COMMAND_MODULES:
+        _, sub_parser = build_parser()
         args = sub_parser.parse_args(argv)
         return _run_command(args)
-    args = app_parser.parse_args(argv)
+    args = build_app_parser().parse_args(argv)
     return open_app(args)
 
 

@@ -61,6 +61,9 @@ LABELS: dict[str, dict[str, str]] = {
         "starter_reset": "Starter restored.",
         "confirm_reset": "Press {key} again to replace your code with the starter.",
         "solution_locked": "The solution opens after a pass or {n} attempts.",
+        "edit_exercise": "Edit exercise",
+        "reset_twice": "Reset exercise to starter (press twice)",
+        "leave_editor": "Leave editor",
     },
     "tr": {
         "lessons": "Dersler",
@@ -120,6 +123,9 @@ LABELS: dict[str, dict[str, str]] = {
         "starter_reset": "Başlangıç kodu geri yüklendi.",
         "confirm_reset": "Kodunuzu başlangıç koduyla değiştirmek için {key} tuşuna yeniden basın.",
         "solution_locked": "Çözüm, geçtikten sonra ya da {n} denemeden sonra açılır.",
+        "edit_exercise": "Alıştırmayı düzenle",
+        "reset_twice": "Alıştırmayı başlangıç koduna döndür (iki kez basın)",
+        "leave_editor": "Düzenleyiciden çık",
     },
 }
 
@@ -129,3 +135,48 @@ def t(lang: str, name: str, /, **kwargs: object) -> str:
     table = LABELS.get(lang, LABELS["en"])
     text = table.get(name) or LABELS["en"].get(name, name)
     return text.format(**kwargs) if kwargs else text
+
+
+BINDING_LABELS: dict[str, str] = {
+    "app.help": "help",
+    "app.quit": "quit",
+    "app.language": "language",
+    "list.open": "open",
+    "lesson.run": "run",
+    "lesson.run_all": "run_all",
+    "lesson.interrupt": "interrupt",
+    "lesson.restart": "restart",
+    "lesson.next": "next_cell",
+    "lesson.previous": "prev_cell",
+    "lesson.edit": "edit_exercise",
+    "lesson.check": "check",
+    "lesson.hint": "hint",
+    "lesson.solution": "solution",
+    "lesson.reset": "reset_twice",
+    "lesson.panel": "panel",
+    "lesson.back": "lessons",
+    "exercise.check": "check",
+    "exercise.hint": "hint",
+    "exercise.leave": "leave_editor",
+}
+"""Binding id -> label name, so the footer and the help screen speak the learner's language."""
+
+
+def translate_bindings(node: object, lang: str) -> None:
+    """Give the bindings of a Textual node (screen, widget or app) descriptions in `lang`.
+
+    Bindings are matched by their id (see `BINDING_LABELS`); the node's own copy of its bindings is
+    changed, so other nodes and the class keep theirs.
+    """
+    import dataclasses
+
+    bindings = getattr(node, "_bindings", None)
+    if bindings is None:
+        return
+    for key, items in list(bindings.key_to_bindings.items()):
+        bindings.key_to_bindings[key] = [
+            dataclasses.replace(b, description=t(lang, BINDING_LABELS[b.id]))
+            if b.id in BINDING_LABELS and b.description
+            else b
+            for b in items
+        ]

@@ -24,14 +24,22 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     seen: set[str] = set()
     for source in (screen, screen.app):
-        for binding in getattr(source, "BINDINGS", []):
-            if isinstance(binding, tuple):
-                binding = Binding(*binding)
-            if not binding.description or binding.key in seen:
+        # the node's own bindings carry the descriptions translated for the learner's language
+        by_id: dict[str, list[str]] = {}
+        described: dict[str, str] = {}
+        for key, items in source._bindings.key_to_bindings.items():
+            for binding in items:
+                if not binding.description:
+                    continue
+                ident = binding.id or f"{binding.action}:{binding.description}"
+                by_id.setdefault(ident, []).append(key.replace("question_mark", "?"))
+                described[ident] = binding.description
+        for ident, keys in by_id.items():
+            label = ", ".join(k for k in keys if k not in seen)
+            if not label:
                 continue
-            seen.add(binding.key)
-            keys = ", ".join(k.strip().replace("question_mark", "?") for k in binding.key.split(","))
-            rows.append((keys, binding.description))
+            seen.update(keys)
+            rows.append((label, described[ident]))
     return rows
 
 

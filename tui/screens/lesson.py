@@ -16,7 +16,7 @@ from textual.widgets import Footer, Markdown, Static
 from llm_tutor.engine import protocol
 from llm_tutor.engine.kernel import KernelDied
 from llm_tutor.engine.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.inspect.variables import VariablesPanel
 from llm_tutor.tui.widgets.lesson.cell import CellView, code_view
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
@@ -51,6 +51,7 @@ class LessonScreen(Screen[None]):
         super().__init__()
         self.lesson = lesson
         self.lang = lang
+        translate_bindings(self, lang)
         self.namespace = f"{lesson.lang}:{lesson.id}"
         self.pending: dict[str, Widget] = {}
         self.run_queue: list[CellView] = []

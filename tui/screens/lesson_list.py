@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from llm_tutor.engine.course import BrokenLesson
 from llm_tutor.engine.lesson import Lesson
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.status import KernelStatus
 
 
@@ -26,10 +26,25 @@ class LessonListScreen(Screen[None]):
         super().__init__()
         self.items = items
         self.lang = lang
+        translate_bindings(self, lang)
         self.statuses = statuses or {}
 
+    def set_course(self, items: list[Lesson | BrokenLesson], lang: str, statuses: dict[str, str] | None = None) -> None:
+        """Show another course or language in place (the list is the app's base screen)."""
+        self.items, self.lang, self.statuses = items, lang, statuses or {}
+        translate_bindings(self, lang)
+        self.refresh_bindings()
+        self.query_one("#title", Static).update(self._title())
+        for status in self.query(KernelStatus):
+            status.lang = lang
+            status.refresh()
+        self.fill()
+
+    def _title(self) -> Text:
+        return Text(f"llm-tutor · {t(self.lang, 'lessons')}", style="bold")
+
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"llm-tutor · {t(self.lang, 'lessons')}", style="bold"), id="title")
+        yield Static(self._title(), id="title")
         yield DataTable(id="lessons", cursor_type="row", zebra_stripes=False)
         yield Static("", id="overall")
         yield KernelStatus(self.lang, id="kernel-status")

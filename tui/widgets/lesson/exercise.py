@@ -13,7 +13,7 @@ from textual.widgets import Static, TextArea
 
 from llm_tutor.engine import protocol
 from llm_tutor.engine.lesson import Exercise
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.lesson.cell import code_view
 
 SOLUTION_AFTER_ATTEMPTS = 3
@@ -27,6 +27,9 @@ class CodeEditor(TextArea):
         Binding("ctrl+t", "hint", "Hint", id="exercise.hint"),
         Binding("escape", "leave", "Leave editor", id="exercise.leave"),
     ]
+
+    def on_mount(self) -> None:
+        translate_bindings(self, getattr(self._exercise_view(), "lang", "en"))
 
     def action_check(self) -> None:
         self.post_message(ExerciseView.CheckRequested(self._exercise_view()))

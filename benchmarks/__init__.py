@@ -1,0 +1,1 @@
+"""Benchmarks of llm-tutor against peers measured in the same run (see benchmarks/run.py)."""
