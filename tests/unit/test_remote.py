@@ -73,6 +73,13 @@ def test_key_folder_binds_keys_to_names_and_a_file_does_not(tmp_path: Path) -> N
         assert keys is not None and keys.validate(alice.convert_to_public(), "127.0.0.1", "127.0.0.1") is not None
     assert store.keys_for("..") is None
 
+    # OpenSSH's from= option: a key limited to another network does not log in from here
+    (folder / "carol.pub").write_bytes(b'from="10.0.0.0/8" ' + alice.export_public_key())
+    keys = KeyStore(folder).keys_for("carol")
+    assert keys is not None
+    assert keys.validate(alice.convert_to_public(), "127.0.0.1", "127.0.0.1") is None
+    assert keys.validate(alice.convert_to_public(), "10.1.2.3", "10.1.2.3") is not None
+
 
 def test_session_environment_keeps_only_what_the_app_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from llm_tutor.engine.remote.ssh import Lab, LabConfig
