@@ -50,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="share of GPU memory each kernel may use, 0 < F <= 1 (e.g. 1 / max sessions)")
     ssh.add_argument("--no-kernel-pool", action="store_true",
                      help="start a fresh kernel (and import torch) per session instead of forking a warm one")
+    ssh.add_argument("--no-app-pool", action="store_true",
+                     help="start a fresh app process (and import Textual) per session instead of forking a warm one")
     add_lessons_dir(ssh)
     add_device(ssh)
     add_lang(ssh)
@@ -131,7 +133,7 @@ def run_ssh(args: argparse.Namespace) -> int:
         authorized_keys=keys.resolve(), host_key=host_key, data_root=root, host=args.host, port=args.port,
         max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, threads=threads,
         memory_limit_mb=args.memory_limit_mb, gpu_memory_fraction=args.gpu_memory_fraction,
-        kernel_pool=not args.no_kernel_pool, app_args=_app_args(args),
+        kernel_pool=not args.no_kernel_pool, app_pool=not args.no_app_pool, app_args=_app_args(args),
     )
     _setup_logging()
     if not keys.is_dir():

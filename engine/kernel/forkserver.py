@@ -1,24 +1,25 @@
-"""Provides the kernel fork server: one process with torch imported that forks a ready kernel per request.
+"""Provides the kernel fork server's client: a warm process with torch imported forks a kernel per request.
 
 A lab serves many students at once. Without it, each student's app starts its own kernel and
 imports torch afresh (about 2 s of CPU each, on a machine that may have two cores for thirty
 students). The fork server imports torch and warms it once; each request forks a child that runs
 `runtime.main` on the caller's pipes, so a kernel is ready in milliseconds and shares torch's
-pages copy-on-write.
+pages copy-on-write. The SSH lab uses the same protocol for its app processes
+(`llm_tutor.tui.appserver`, Textual preloaded, the child on the session's pty).
 
 The protocol, on a Unix stream socket (mode 0600 in a 0700 folder):
 
-- the client sends one message carrying three file descriptors (SCM_RIGHTS: the kernel's stdin,
+- the client sends one message carrying three file descriptors (SCM_RIGHTS: the child's stdin,
   stdout and stderr) and a length-prefixed JSON body ``{"argv": [...], "env": {...}, "cwd": "..."}``;
 - the server answers one JSON line ``{"pid": N}`` (or ``{"error": "..."}``), and a second line
-  ``{"exit": code}`` when the kernel ends (a negative code is the signal, as with `subprocess`);
-- the connection is the kernel's lifeline: when the client closes it (say its process was killed),
-  the server kills the kernel's process group.
+  ``{"exit": code}`` when the child ends (a negative code is the signal, as with `subprocess`);
+- the connection is the child's lifeline: when the client closes it (say its process was killed),
+  the server kills the child's process group.
 
 It is opt-in: `KernelManager` uses it when ``LLM_TUTOR_KERNEL_SERVER`` names the socket and falls
-back to spawning a kernel when the socket is missing or refuses. This module is the client half
-and is torch-free (it runs in the UI process); the server is `forkserver_main`, run as its own
-process (``python -m llm_tutor.engine.kernel.forkserver_main --socket PATH``).
+back to spawning a kernel when the socket is missing or refuses. This module is torch-free (it
+runs in the UI process); the servers run as their own processes: `forkserver_main` (kernels) and
+`llm_tutor.tui.appserver` (apps), both on the loop in `forkserver_loop`.
 """
 
 from __future__ import annotations
@@ -47,23 +48,24 @@ READY_LINE = "llm-tutor fork server ready"
 # -- client ------------------------------------------------------------------------------------
 
 
-class ForkedKernel:
-    """A kernel forked by the fork server, shaped like the part of `subprocess.Popen` the manager uses.
+class ForkedProcess:
+    """A process forked by a fork server, shaped like the part of `subprocess.Popen` its owner uses.
 
     It is not this process's child, so its exit status comes from the server over the socket,
-    which a small thread waits for.
+    which a small thread waits for. `stdin`/`stdout`/`stderr` are the pipes made for it (a kernel),
+    or None when the caller passed its own descriptors (an app on a pty).
     """
 
-    def __init__(self, pid: int, sock: socket.socket, stdin_fd: int, stdout_fd: int, stderr_fd: int, args: list[str]) -> None:
+    def __init__(self, pid: int, sock: socket.socket, args: list[str], pipes: tuple[int, int, int] | None = None) -> None:
         self.pid = pid
         self.args = args
         self.returncode: int | None = None
-        self.stdin: IO[bytes] = os.fdopen(stdin_fd, "wb")
-        self.stdout: IO[bytes] = os.fdopen(stdout_fd, "rb")
-        self.stderr: IO[bytes] = os.fdopen(stderr_fd, "rb")
+        self.stdin: IO[bytes] | None = os.fdopen(pipes[0], "wb") if pipes else None
+        self.stdout: IO[bytes] | None = os.fdopen(pipes[1], "rb") if pipes else None
+        self.stderr: IO[bytes] | None = os.fdopen(pipes[2], "rb") if pipes else None
         self._sock = sock
         self._ended = threading.Event()
-        threading.Thread(target=self._watch, daemon=True, name=f"kernel-{pid}-exit").start()
+        threading.Thread(target=self._watch, daemon=True, name=f"forked-{pid}-exit").start()
 
     def _watch(self) -> None:
         """Wait for the server's exit line; a closed socket without one means the server is gone."""
@@ -81,7 +83,8 @@ class ForkedKernel:
         try:
             code = int(json.loads(buffer.split(b"\n", 1)[0])["exit"])
         except (ValueError, KeyError, TypeError):
-            # The server died; its kernels die with it (PR_SET_PDEATHSIG in the runtime).
+            # The server died; it took its children with it (they are killed with its connections,
+            # and kernels also have PR_SET_PDEATHSIG).
             code = -int(signal.SIGKILL)
         try:
             self._sock.close()
@@ -113,37 +116,54 @@ class ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
 
-def spawn_kernel(socket_path: str, argv: list[str], env: dict[str, str], cwd: str | None = None,
-                 timeout: float = 5.0) -> ForkedKernel | None:
-    """Ask the fork server at `socket_path` for a kernel; None when it cannot be reached or refuses.
+ForkedKernel = ForkedProcess
+"""A kernel from the kernel fork server (with its three pipes)."""
 
-    `argv` are the runtime's arguments (``--device cpu`` ...), `env` the kernel's environment.
+
+def fork_process(socket_path: str, argv: list[str], env: dict[str, str], cwd: str | None = None,
+                 fds: tuple[int, int, int] | None = None, timeout: float = 5.0) -> ForkedProcess | None:
+    """Ask the fork server at `socket_path` for a process; None when it cannot be reached or refuses.
+
+    The child gets `fds` as its stdin, stdout and stderr (they stay open here), or, without them,
+    three new pipes whose other ends become the result's `stdin`, `stdout` and `stderr`.
     """
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     except OSError:
         return None
-    pipes: list[int] = []
+    mine: list[int] = []
+    """Descriptors made here, closed on failure."""
     try:
         sock.settimeout(timeout)
         sock.connect(socket_path)
-        r0, w0 = os.pipe()
-        r1, w1 = os.pipe()
-        r2, w2 = os.pipe()
-        pipes = [r0, w0, r1, w1, r2, w2]
+        if fds is None:
+            r0, w0 = os.pipe()
+            r1, w1 = os.pipe()
+            r2, w2 = os.pipe()
+            mine = [r0, w0, r1, w1, r2, w2]
+            send, keep = [r0, w1, w2], (w0, r1, r2)
+        else:
+            send, keep = list(fds), None
         body = json.dumps({"argv": argv, "env": env, "cwd": cwd or os.getcwd()}).encode()
-        socket.send_fds(sock, [struct.pack("!I", len(body)) + body], [r0, w1, w2])
-        for fd in (r0, w1, w2):
-            os.close(fd)
-            pipes.remove(fd)
+        socket.send_fds(sock, [struct.pack("!I", len(body)) + body], send)
+        if keep is not None:
+            for fd in send:
+                os.close(fd)
+                mine.remove(fd)
         reply = json.loads(_read_line(sock))
         pid = int(reply["pid"])
     except (OSError, ValueError, KeyError, TypeError):
-        for fd in pipes:
+        for fd in mine:
             os.close(fd)
         sock.close()
         return None
-    return ForkedKernel(pid, sock, w0, r1, r2, [socket_path, *argv])
+    return ForkedProcess(pid, sock, [socket_path, *argv], keep)
+
+
+def spawn_kernel(socket_path: str, argv: list[str], env: dict[str, str], cwd: str | None = None,
+                 timeout: float = 5.0) -> ForkedKernel | None:
+    """Ask the kernel fork server for a kernel; `argv` are the runtime's arguments (``--device cpu`` ...)."""
+    return fork_process(socket_path, argv, env, cwd, None, timeout)
 
 
 def _read_line(sock: socket.socket) -> bytes:
@@ -159,13 +179,19 @@ def _read_line(sock: socket.socket) -> bytes:
     return line
 
 
-def start_server(socket_path: str | Path, *, env: dict[str, str] | None = None, timeout: float = 120.0,
-                 log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
-    """Start a fork server process and return once it accepts requests (it imports torch first).
+KERNEL_SERVER = "llm_tutor.engine.kernel.forkserver_main"
+"""The kernel fork server's module (torch preloaded)."""
+APP_SERVER = "llm_tutor.tui.appserver"
+"""The SSH lab's app fork server's module (Textual and the app preloaded)."""
+
+
+def start_server(socket_path: str | Path, *, module: str = KERNEL_SERVER, env: dict[str, str] | None = None,
+                 timeout: float = 120.0, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """Start a fork server process (`module`) and return once it accepts requests (it preloads first).
 
     Raises `RuntimeError` when it exits or does not become ready within `timeout`.
     """
-    cmd = [sys.executable, "-m", "llm_tutor.engine.kernel.forkserver_main", "--socket", str(socket_path)]
+    cmd = [sys.executable, "-m", module, "--socket", str(socket_path)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL,
                             env=env, start_new_session=True)
     assert proc.stdout is not None
@@ -178,11 +204,11 @@ def start_server(socket_path: str | Path, *, env: dict[str, str] | None = None, 
         if not ready:
             proc.kill()
             proc.wait()
-            raise RuntimeError(f"the kernel fork server did not start within {timeout:.0f} s")
+            raise RuntimeError(f"the fork server {module} did not start within {timeout:.0f} s")
         chunk = os.read(fd, 4096)
         if not chunk:
             code = proc.wait()
-            raise RuntimeError(f"the kernel fork server exited with status {code} before it was ready")
+            raise RuntimeError(f"the fork server {module} exited with status {code} before it was ready")
         line += chunk
     proc.stdout.close()
     return proc

@@ -8,8 +8,9 @@ and workspace live under ``<data-root>/users/<name>/``. Exec requests, subsystem
 (direct and reverse), agent forwarding and X11 are refused; sessions are capped; an idle session
 is warned, then closed; every child (and its kernel) ends when the client drops.
 
-Kernels come from a fork server with torch already imported (`engine.kernel.forkserver`), so a
-session's first cell does not wait for a fresh ``import torch``.
+Apps and kernels come from two fork servers (`engine.kernel.forkserver`): one with Textual and
+the app imported, one with torch imported, so a session's first screen does not wait for Python
+and Textual to start, nor its first cell for a fresh ``import torch``.
 
 All sessions run as the server's Unix user: keeping students' folders apart is a convenience, not
 a wall against a student's own Python code. Labs with untrusted students use system accounts and
@@ -68,6 +69,8 @@ class LabConfig:
     gpu_memory_fraction: float | None = None
     kernel_pool: bool = True
     """Fork kernels from a warm server with torch imported (falls back to spawning while it starts)."""
+    app_pool: bool = True
+    """Fork each session's app from a warm server with Textual imported (falls back to spawning)."""
     app_args: list[str] = field(default_factory=list)
     """Extra `llm-tutor` arguments for every session (``--lessons DIR``, ``--device cpu`` ...)."""
     app_command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "llm_tutor.tui"])
@@ -134,14 +137,17 @@ def _controlling_tty() -> None:
 
 
 class Lab:
-    """The server's state: configuration, sessions, the kernel fork server."""
+    """The server's state: configuration, sessions, the fork servers."""
 
     def __init__(self, config: LabConfig) -> None:
         self.config = config
         self.keys = KeyStore(config.authorized_keys)
         self.sessions: set[TutorSession] = set()
         self.fork_socket: str | None = None
-        self._fork_server: subprocess.Popen[bytes] | None = None
+        """The kernel fork server's socket, once it is ready."""
+        self.app_socket: str | None = None
+        """The app fork server's socket, once it is ready."""
+        self._servers: list[subprocess.Popen[bytes]] = []
         self._run_dir: str | None = None
         self.acceptor: Any = None
         self.pool_started: asyncio.Future[None] | None = None
@@ -187,36 +193,46 @@ class Lab:
             env["LLM_TUTOR_KERNEL_SERVER"] = self.fork_socket
         return env
 
-    # -- kernel pool -------------------------------------------------------------------------
+    # -- warm pools --------------------------------------------------------------------------
 
-    def start_kernel_pool(self) -> None:
-        """Start the fork server (blocking: it imports torch). Sessions before it is ready spawn kernels."""
+    def start_pools(self) -> None:
+        """Start the fork servers (blocking: they import Textual, then torch). Sessions spawn until each is ready."""
+        from llm_tutor.engine.kernel.forkserver import APP_SERVER, KERNEL_SERVER
+
         self._run_dir = tempfile.mkdtemp(prefix="llm-tutor-lab-")  # short path: socket names are ≤ 107 bytes
-        path = os.path.join(self._run_dir, "kernels.sock")
+        if self.config.app_pool:
+            self.app_socket = self._start_pool("app", APP_SERVER)
+        if self.config.kernel_pool:
+            self.fork_socket = self._start_pool("kernel", KERNEL_SERVER)
+
+    def _start_pool(self, kind: str, module: str) -> str | None:
         from llm_tutor.engine.kernel.forkserver import start_server
 
+        assert self._run_dir is not None
+        path = os.path.join(self._run_dir, f"{kind}s.sock")
         started = time.perf_counter()
         try:
-            self._fork_server = start_server(path)
+            proc = start_server(path, module=module)
         except RuntimeError as exc:
-            log.warning("kernel pool unavailable, sessions spawn their own kernels: %s", exc)
-            return
-        self.fork_socket = path
-        log.info("kernel pool ready in %.1f s (fork server pid %d)", time.perf_counter() - started, self._fork_server.pid)
+            log.warning("%s pool unavailable, sessions start their own %ss: %s", kind, kind, exc)
+            return None
+        self._servers.append(proc)
+        log.info("%s pool ready in %.1f s (fork server pid %d)", kind, time.perf_counter() - started, proc.pid)
+        return path
 
-    def stop_kernel_pool(self) -> None:
-        proc = self._fork_server
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
+    def stop_pools(self) -> None:
+        self.fork_socket = self.app_socket = None
+        for proc in self._servers:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self._servers:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.fork_socket = None
         if self._run_dir:
             shutil.rmtree(self._run_dir, ignore_errors=True)
-            self._run_dir = None
 
 
 def _server_class() -> type:
@@ -318,7 +334,8 @@ class TutorSession:
         self.term_type: str | None = None
         self.size = (80, 24, 0, 0)
         self.client_env: dict[str, str] = {}
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Any = None
+        """The app: a `subprocess.Popen`, or a `ForkedProcess` from the app pool."""
         self.master: int | None = None
         self.started = time.monotonic()
         self.last_input = time.monotonic()
@@ -426,9 +443,14 @@ class TutorSession:
             cols, rows, xpix, ypix = self.size
             set_winsize(slave, cols, rows, xpix, ypix)
             env = self.lab.child_env(self, home, os.ttyname(slave))
-            cmd = [*self.lab.config.app_command, "--low-bandwidth", *self.lab.config.app_args]
-            self.proc = subprocess.Popen(
-                cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
+            args = ["--low-bandwidth", *self.lab.config.app_args]
+            proc: Any = None
+            if self.lab.app_socket:
+                from llm_tutor.engine.kernel.forkserver import fork_process
+
+                proc = fork_process(self.lab.app_socket, args, env, str(home), (slave, slave, slave))
+            self.proc = proc or subprocess.Popen(
+                [*self.lab.config.app_command, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
                 start_new_session=True, preexec_fn=_controlling_tty,
             )
         except BaseException:
@@ -567,7 +589,7 @@ class TutorSession:
 
 
 async def start_lab(config: LabConfig) -> Lab:
-    """Check the configuration, start listening and (in the background) the kernel pool."""
+    """Check the configuration, start listening and (in the background) the warm pools."""
     import asyncssh
 
     host_key = load_or_create_host_key(config.host_key)
@@ -588,13 +610,13 @@ async def start_lab(config: LabConfig) -> Lab:
         keepalive_count_max=4,
         gss_host=None,
     )
-    if config.kernel_pool:
-        lab.pool_started = asyncio.get_running_loop().run_in_executor(None, lab.start_kernel_pool)
+    if config.kernel_pool or config.app_pool:
+        lab.pool_started = asyncio.get_running_loop().run_in_executor(None, lab.start_pools)
     return lab
 
 
 async def stop_lab(lab: Lab) -> None:
-    """Stop accepting, end every session and its processes, stop the kernel pool."""
+    """Stop accepting, end every session and its processes, stop the warm pools."""
     if lab.acceptor is not None:
         lab.acceptor.close()
     for session in list(lab.sessions):
@@ -604,7 +626,7 @@ async def stop_lab(lab: Lab) -> None:
         await asyncio.wait(pending, timeout=10)
     if lab.pool_started is not None:
         await asyncio.wait([lab.pool_started], timeout=130)
-    await asyncio.get_running_loop().run_in_executor(None, lab.stop_kernel_pool)
+    await asyncio.get_running_loop().run_in_executor(None, lab.stop_pools)
 
 
 def bound_port(lab: Lab) -> int:

@@ -52,7 +52,7 @@ def lab(keys: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabPro
 
 
 def app_pids(lab: LabProcess) -> set[int]:
-    """Every process the server started, except the kernel fork server itself: apps, and kernels forked for them."""
+    """Every process the server started except its two fork servers: apps, and the kernels they started."""
     found = {pid for pid, _ in descendants(lab.proc.pid)}
     pool = {int(m) for m in __import__("re").findall(r"fork server pid (\d+)", lab.log())}
     return found - pool
@@ -71,6 +71,12 @@ def test_openssh_client_opens_a_lesson_runs_a_cell_and_quits(lab: LabProcess, ke
     try:
         tmux.wait_for("A first tensor")
         tmux.wait_for("kernel: idle")
+        # the app was forked by the app pool, its kernel by the kernel pool
+        app = int(lab.wait_log(r"connect user=alice .* pid=(\d+)").group(1))
+        app_pool = int(lab.wait_log(r"app pool ready in .* pid (\d+)").group(1))
+        kernel_pool = int(lab.wait_log(r"kernel pool ready in .* pid (\d+)").group(1))
+        assert _ppid(app) == app_pool
+        assert [pid for pid, _ in descendants(kernel_pool)]
         tmux.keys("Enter")
         tmux.wait_for("[ ] make")
         tmux.keys("r")
@@ -85,6 +91,11 @@ def test_openssh_client_opens_a_lesson_runs_a_cell_and_quits(lab: LabProcess, ke
     lab.wait_log(r"disconnect user=alice .*app exited \(0\)")
     assert (lab.root / "users" / "alice").is_dir()
     assert wait_until(lambda: not app_pids(lab), 15), app_pids(lab)
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
 
 
 # -- what the server must refuse -------------------------------------------------------------------
@@ -218,7 +229,7 @@ async def test_an_idle_session_is_warned_then_closed(keys: Path, tmp_path: Path)
         await term.wait_for("closed after 4 s without a key press", timeout=60)
         await asyncio.wait_for(term.closed.wait(), 30)
         server.wait_log(r"idle timeout user=alice")
-        assert wait_until(lambda: not descendants(server.proc.pid), 15), descendants(server.proc.pid)
+        assert wait_until(lambda: not app_pids(server), 15), app_pids(server)
     finally:
         assert server.stop() == 0
 
