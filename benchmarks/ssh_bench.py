@@ -261,7 +261,7 @@ async def bench(quick: bool, compare_spawn: bool) -> list[dict[str, Any]]:
         finally:
             server.stop()
         if compare_spawn:
-            spawn = Server(Path(tmp), "--no-kernel-pool")
+            spawn = Server(Path(tmp), "--no-kernel-pool", "--no-app-pool")
             try:
                 results = await first_result(spawn, max(2, runs // 2))
                 records.append(record("ssh_connect_to_first_cell_result_spawn", statistics.median(results), "ms", None,
