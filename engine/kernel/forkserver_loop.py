@@ -87,6 +87,7 @@ def serve(socket_path: str | Path, run: Runner, *, preload: Callable[[], None] |
     except OSError:
         pass
 
+    parent = os.getppid()
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, "listen")
     sel.register(wake_r, selectors.EVENT_READ, "wake")
@@ -118,6 +119,8 @@ def serve(socket_path: str | Path, run: Runner, *, preload: Callable[[], None] |
                         print(f"fork server: dropped a client: {type(exc).__name__}: {exc}", file=sys.stderr)
                         _client_left(state, client, sel)
             _reap(state, sel)
+            if os.getppid() != parent:  # whoever started the server is gone (even by SIGKILL): so are we
+                state.stopping = True
     finally:
         for pid in list(state.kernels):
             _kill_group(pid)

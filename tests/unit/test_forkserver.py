@@ -181,3 +181,31 @@ def test_client_module_stays_torch_free() -> None:
     code = "import sys, llm_tutor.engine.kernel.forkserver as f; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_the_server_and_its_kernels_end_when_its_starter_is_killed(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o700)
+    sock = folder / "k.sock"
+    pids = tmp_path / "pids"
+    starter = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys, time\n"
+        "from llm_tutor.engine.kernel.forkserver import start_server, spawn_kernel\n"
+        f"server = start_server({str(sock)!r})\n"
+        f"kernel = spawn_kernel({str(sock)!r}, ['--device', 'cpu'], dict(os.environ))\n"
+        f"open({str(pids)!r}, 'w').write(f'{{server.pid}} {{kernel.pid}}')\n"
+        "time.sleep(120)\n")])
+    try:
+        deadline = time.monotonic() + 120
+        while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server_pid, kernel_pid = map(int, pids.read_text().split())
+        starter.kill()
+        starter.wait()
+        deadline = time.monotonic() + 15
+        while (_alive(server_pid) or _alive(kernel_pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(server_pid) and not _alive(kernel_pid)
+        assert not sock.exists()
+    finally:
+        starter.kill()
