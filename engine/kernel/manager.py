@@ -239,7 +239,9 @@ class KernelManager:
         out_buf = b""
         open_fds = 2
         while open_fds:
-            for key, _ in sel.select():
+            # events first: a request's Status(busy) is written before any of its raw output, so
+            # reading events first attributes raw output to the request that is running
+            for key, _ in sorted(sel.select(), key=lambda item: item[0].data != "out"):
                 try:
                     data = os.read(key.fd, 65536)
                 except BlockingIOError:

@@ -1,0 +1,326 @@
+"""Provides `llm-tutor train neuron|mlp|gpt --headless`: the training lab without a screen.
+
+With `--json` it prints one JSON object per line: first the run's `config` (for gpt under the
+GPT-2 key names plus `tie_weights`) and `params`, then one object per reported step (`step`,
+`loss`, `steps_per_s`, and `val_loss`, `accuracy`, `tokens_per_s`, `sample` where they apply),
+and last the final figures with `"final": true`. Bad input exits 2 with one line on stderr; a run
+that fails (NaN loss, out of memory) exits 1; Ctrl-C stops between two steps (saving the
+checkpoint if one was asked for) and exits 130.
+
+Without `--headless` the lab screen belongs to the TUI (`llm_tutor.tui.cli` opens it); this
+engine command never imports the UI, so it asks for `--headless`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import time
+from typing import Any, TextIO
+
+from llm_tutor.engine.commands._common import UsageError, add_device, fail
+
+MODELS = ("neuron", "mlp", "gpt")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the `train` subcommand."""
+    p = subparsers.add_parser(
+        "train",
+        help="train the lab's models (neuron, mlp, gpt); --headless prints metrics",
+        description="Train one of the lab's models. --headless --json prints one JSON object per reported step.",
+    )
+    p.add_argument("model", help="neuron, mlp or gpt")
+    p.add_argument("--steps", type=int, default=None, help="step budget (the model's default when omitted)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--batch-size", type=int, default=None, help="examples per step")
+    p.add_argument("--seed", type=int, default=None, help="seed for weights, data and sampling")
+    add_device(p)
+    p.add_argument("--optimizer", default=None, help="sgd, adam or adamw")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model or trainer setting, e.g. emb_dim=64, n_layers=2, dataset=moons (repeatable)",
+    )
+    p.add_argument("--headless", action="store_true", help="train without the lab screen, printing metrics")
+    p.add_argument("--json", action="store_true", help="with --headless: one JSON object per line")
+    p.add_argument("--checkpoint", metavar="FILE", help="save the run here (atomically) periodically and at the end")
+    p.add_argument("--resume", metavar="FILE", help="go on from a checkpoint")
+    p.add_argument("--text", metavar="FILE", help="gpt: train on this UTF-8 text instead of the bundled corpus")
+    p.add_argument("--report-every", type=int, default=None, metavar="N", help="also report every N steps")
+    p.add_argument(
+        "--report-interval", type=float, default=None, metavar="S", help="report at most every S seconds (default 0.5)"
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Train headless; the exit status follows the module docstring."""
+    out = out or sys.stdout
+    try:
+        return _run(args, out)
+    except UsageError as err:
+        return fail(str(err))
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.model not in MODELS:
+        raise UsageError(f"unknown model {args.model!r}: expected one of {', '.join(MODELS)}")
+    if not getattr(args, "headless", False):
+        raise UsageError("the training lab screen opens from the TUI; add --headless to train here and print metrics")
+    from llm_tutor.engine.config import default_device
+    from llm_tutor.engine.train.config import ConfigError, apply_overrides, default_configs, field_names
+
+    try:
+        device = default_device(args.device)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    text = None
+    if args.text:
+        try:
+            with open(args.text, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"cannot read --text {args.text}: {err}") from None
+
+    model_config, train_config = default_configs(args.model)
+    train_config.report_interval_s = 0.5
+    flags = {
+        "steps": args.steps,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "optimizer": args.optimizer,
+        "report_every": args.report_every,
+        "report_interval_s": args.report_interval,
+    }
+    flags = {k: v for k, v in flags.items() if v is not None}
+    for key, value in flags.items():
+        setattr(train_config, key, value)
+    train_config.device = device
+    try:
+        apply_overrides(model_config, train_config, list(args.overrides))
+    except ConfigError as err:
+        raise UsageError(str(err)) from None
+
+    # torch loads only from here on
+    from llm_tutor.engine.train.checkpoint import CheckpointError
+    from llm_tutor.engine.train.trainer import Trainer
+
+    printer = Printer(out, as_json=args.json)
+    try:
+        if args.resume:
+            set_keys = {pair.partition("=")[0].strip() for pair in args.overrides}
+            model_keys = set_keys & set(field_names(model_config))
+            if model_keys - {"drop_rate"}:
+                raise UsageError(
+                    f"cannot change {', '.join(sorted(model_keys - {'drop_rate'}))} when resuming: "
+                    f"the checkpoint fixes the model's shape"
+                )
+            train_keys = set(flags) | (set_keys & set(field_names(train_config))) | {"device", "report_interval_s"}
+            overrides = {key: getattr(train_config, key) for key in train_keys}
+            trainer = Trainer.from_checkpoint(
+                args.resume,
+                emit=printer,
+                text=text,
+                train_overrides=overrides,
+                drop_rate=getattr(model_config, "drop_rate", None) if "drop_rate" in model_keys else None,
+            )
+            if trainer.model_name != args.model:
+                raise UsageError(f"checkpoint {args.resume} holds a {trainer.model_name} model, not {args.model}")
+        else:
+            trainer = Trainer(args.model, model_config, train_config, emit=printer, text=text)
+    except (ConfigError, CheckpointError) as err:
+        raise UsageError(str(err)) from None
+    if args.checkpoint:
+        trainer.autosave_path = args.checkpoint
+        trainer.autosave_interval_s = 30.0
+
+    interrupted = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        interrupted.append(signum)
+        trainer.stop()  # takes effect between two steps: the weights stay consistent
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, on_signal)
+        except ValueError:  # not the main thread
+            pass
+    start_step = trainer.step
+    started = time.perf_counter()
+    try:
+        state = trainer.run(exit_when_done=True, play=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    wall = time.perf_counter() - started
+
+    if state == "stopped" and trainer.train_config.eval_interval_s > 0 and trainer.step > start_step:
+        printer.last_val.update(trainer.evaluate())  # the final line gets a fresh validation
+    saved = None
+    error = trainer.last_error
+    if args.checkpoint and state != "failed":
+        try:
+            saved = str(trainer.save_checkpoint(args.checkpoint))
+        except CheckpointError as err:
+            print(f"llm-tutor: error: {err}", file=sys.stderr)
+            return 1
+    printer.final(trainer, state, start_step, wall, saved)
+    if state == "failed" or (error is not None and error.kind == "oom"):
+        print(f"llm-tutor: error: {error.message if error else 'the run failed'}", file=sys.stderr)
+        return 1
+    if interrupted:
+        return 130
+    return 0
+
+
+class Printer:
+    """Turns trainer events into output lines: JSON objects or short human-readable lines."""
+
+    def __init__(self, out: TextIO, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.pending: dict[str, Any] | None = None
+        """The last step line, held back until the next event so a sample can join it."""
+        self.last_metrics: Any = None
+        self.last_sample = ""
+        self.last_val: dict[str, float] = {}
+
+    def __call__(self, event: Any) -> None:
+        name = type(event).__name__
+        handler = getattr(self, f"on_{name}", None)
+        if handler is not None:
+            handler(event)
+
+    def on_TrainStarted(self, event: Any) -> None:
+        self.flush()
+        data = {k: v for k, v in event.data.items() if k != "points"}
+        head = {
+            "model": event.model,
+            "config": event.config,
+            "params": event.params,
+            "param_counts": event.param_counts,
+            "train": event.train,
+            "card": event.card,
+            "data": data,
+            "step": event.step,
+        }
+        if self.as_json:
+            self._write(head)
+        else:
+            cfg = " ".join(f"{k}={v}" for k, v in event.config.items())
+            self.out.write(
+                f"{event.model}: {event.params:,} parameters on {event.card['device']} "
+                f"(seed {event.card['seed']}, torch {event.card['torch']})\n  {cfg}\n"
+            )
+            self.out.flush()
+
+    def on_TrainMetrics(self, event: Any) -> None:
+        self.flush()
+        self.last_metrics = event
+        line: dict[str, Any] = {"step": event.step, "loss": event.loss, "steps_per_s": event.steps_per_s}
+        if event.tokens_per_s is not None:
+            line["tokens_per_s"] = event.tokens_per_s
+        if event.val_loss is not None:
+            line["val_loss"] = event.val_loss
+            self.last_val["val_loss"] = event.val_loss
+        if event.accuracy is not None:
+            line["accuracy"] = event.accuracy
+            self.last_val["accuracy"] = event.accuracy
+        line.update(lr=event.lr, batch_size=event.batch_size, elapsed_s=event.elapsed_s)
+        if event.eta_s is not None:
+            line["eta_s"] = event.eta_s
+        if event.extras:
+            line.update(event.extras)
+        self.pending = line
+
+    def on_TrainSample(self, event: Any) -> None:
+        self.last_sample = event.text
+        if self.pending is not None:
+            self.pending["sample"] = event.text
+        self.flush()
+
+    def on_TrainError(self, event: Any) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        if self.pending is None:
+            return
+        line, self.pending = self.pending, None
+        if self.as_json:
+            self._write(line)
+            return
+        parts = [f"step {line['step']:>6}", f"loss {line['loss']:.4f}"]
+        if "val_loss" in line:
+            parts.append(f"val {line['val_loss']:.4f}")
+        if "accuracy" in line:
+            parts.append(f"acc {line['accuracy']:.3f}")
+        parts.append(f"{line['steps_per_s']:.1f} steps/s")
+        if "tokens_per_s" in line:
+            parts.append(f"{line['tokens_per_s']:,.0f} tok/s")
+        if "eta_s" in line:
+            parts.append(f"eta {line['eta_s']:.0f}s")
+        self.out.write("  ".join(parts) + "\n")
+        if "sample" in line:
+            self.out.write("  | " + line["sample"].replace("\n", "\n  | ") + "\n")
+        self.out.flush()
+
+    def final(self, trainer: Any, state: str, start_step: int, wall_s: float, checkpoint: str | None) -> None:
+        """The last line: final figures of the run."""
+        self.flush()
+        steps = trainer.step - start_step
+        last = trainer.history.last
+        final: dict[str, Any] = {
+            "final": True,
+            "status": state,
+            "model": trainer.model_name,
+            "step": trainer.step,
+            "loss": self.last_metrics.loss if self.last_metrics is not None else None,
+            "last_loss": last[1] if last else None,
+            "steps_per_s": steps / wall_s if wall_s > 0 else None,
+            "elapsed_s": wall_s,
+            "params": trainer.params,
+        }
+        tokens = trainer.task.tokens_per_step(trainer.train_config.batch_size)
+        if tokens and final["steps_per_s"] is not None:
+            final["tokens_per_s"] = final["steps_per_s"] * tokens
+        final.update(self.last_val)
+        if self.last_sample:
+            final["sample"] = self.last_sample
+        if trainer.last_error is not None:
+            final["error"] = trainer.last_error.message
+        if checkpoint:
+            final["checkpoint"] = checkpoint
+        if self.as_json:
+            self._write(final)
+        else:
+            loss = "n/a" if final["loss"] is None else f"{final['loss']:.4f}"
+            extra = "".join(
+                f"  {k} {final[k]:.4f}" for k in ("val_loss", "accuracy") if final.get(k) is not None
+            )
+            self.out.write(f"{state} at step {trainer.step}: loss {loss}{extra}  ({wall_s:.1f} s)\n")
+            self.out.flush()
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        self.out.write(json.dumps(_finite(obj), separators=(",", ":")) + "\n")
+        self.out.flush()
+
+
+def _finite(value: Any) -> Any:
+    """Strict JSON: NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
