@@ -84,7 +84,12 @@ class KernelManager:
         self.on_event = on_event or (lambda event: None)
         self.device = device
         self.threads = threads
+        if memory_limit_mb is None:
+            from llm_tutor.engine.kernel.limits import default_memory_limit_mb
+
+            memory_limit_mb = default_memory_limit_mb()
         self.memory_limit_mb = memory_limit_mb
+        """MB the kernel may take; None (the default) means LLM_TUTOR_KERNEL_MEMORY_MB or half the memory, 0 none."""
         self.env = env
         self.state = "stopped"
         """"stopped", "starting", "idle", "busy", "dead"."""
@@ -177,10 +182,11 @@ class KernelManager:
         if proc is None:
             return
         self._expect_exit = True
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+        # the group too when the kernel itself is already dead: processes it started may live on
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            if proc.poll() is None:
                 try:
                     proc.kill()
                 except ProcessLookupError:
@@ -239,9 +245,13 @@ class KernelManager:
         out_buf = b""
         open_fds = 2
         while open_fds:
+            ready = sel.select(timeout=0.5)
+            if not ready and proc.poll() is not None:
+                # the kernel is gone, yet a process it started still holds a pipe open: stop here
+                break
             # events first: a request's Status(busy) is written before any of its raw output, so
             # reading events first attributes raw output to the request that is running
-            for key, _ in sorted(sel.select(), key=lambda item: item[0].data != "out"):
+            for key, _ in sorted(ready, key=lambda item: item[0].data != "out"):
                 try:
                     data = os.read(key.fd, 65536)
                 except BlockingIOError:
@@ -253,6 +263,11 @@ class KernelManager:
                     open_fds -= 1
                     if key.data == "err":
                         self._raw_open = False
+                    else:
+                        # the protocol pipe closed: the kernel ended. Its children may keep the raw
+                        # pipe (their stdout) open for ever, so read what is there and stop.
+                        self._drain_raw_now(err_fd)
+                        open_fds = 0
                     continue
                 if gen != self._generation:
                     sel.close()
@@ -297,6 +312,17 @@ class KernelManager:
                 data = b""
             if not data:
                 self._raw_open = False
+                return
+            self._feed_raw(data)
+
+    def _drain_raw_now(self, fd: int, rounds: int = 32) -> None:
+        """Forward raw output already in the pipe, without waiting for more."""
+        for _ in range(rounds):
+            try:
+                data = os.read(fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
                 return
             self._feed_raw(data)
 
