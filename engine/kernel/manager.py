@@ -4,6 +4,8 @@ The manager is torch-free: it runs in the UI process. It speaks to the child ove
 the child's stdin, one JSON event per line on its stdout; anything the child writes to its raw file
 descriptors arrives on stderr and is forwarded as `Stream` events of the request that was running).
 Events are delivered to a callback from a reader thread; `KernelClient` builds requests on top.
+When ``LLM_TUTOR_KERNEL_SERVER`` names a fork server's socket (a lab server sets it), the kernel is
+forked from that warm process instead of spawned (see `forkserver`); otherwise nothing changes.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from llm_tutor.engine import protocol
+
+if TYPE_CHECKING:
+    from llm_tutor.engine.kernel.forkserver import ForkedKernel
+
+KernelProcess = Union["subprocess.Popen[bytes]", "ForkedKernel"]
+"""A spawned kernel, or one forked by the fork server (same methods: poll, wait, kill, pipes)."""
 
 EventHandler = Callable[[Any], None]
 
@@ -88,7 +96,7 @@ class KernelManager:
         self.ready: protocol.Ready | None = None
         self.current: str = ""
         """Id of the request being served (for raw output and crash reports)."""
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: KernelProcess | None = None
         self._write_lock = threading.Lock()
         self._generation = 0
         self._expect_exit = False
@@ -127,7 +135,7 @@ class KernelManager:
         self._raw_open = True
         self.ready = None
         self.current = ""
-        self._proc = subprocess.Popen(
+        self._proc = self._fork(cmd[3:], env) or subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -139,6 +147,16 @@ class KernelManager:
         gen = self._generation
         proc = self._proc
         threading.Thread(target=self._read_events, args=(proc, gen), daemon=True, name="kernel-events").start()
+
+    @staticmethod
+    def _fork(args: list[str], env: dict[str, str]) -> KernelProcess | None:
+        """A kernel from the fork server named by LLM_TUTOR_KERNEL_SERVER (opt-in), else None: spawn one."""
+        path = env.get("LLM_TUTOR_KERNEL_SERVER")
+        if not path:
+            return None
+        from llm_tutor.engine.kernel.forkserver import spawn_kernel
+
+        return spawn_kernel(path, args, env)
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Block until the kernel sent `Ready` (or died); True when ready."""
@@ -208,7 +226,7 @@ class KernelManager:
 
     # -- reader threads ----------------------------------------------------------------------
 
-    def _read_events(self, proc: subprocess.Popen[bytes], gen: int) -> None:
+    def _read_events(self, proc: KernelProcess, gen: int) -> None:
         """One thread reads both pipes: JSON events from stdout, raw fd output from stderr.
 
         The kernel writes a request's end marker to the raw pipe *before* it sends `Done`, so
@@ -356,7 +374,7 @@ class KernelManager:
             self.state = state
 
     @staticmethod
-    def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    def _close_pipes(proc: KernelProcess) -> None:
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             try:
                 if stream is not None:

@@ -447,6 +447,15 @@ def _watch_parent(parent_pid: int) -> None:
         threading.Thread(target=loop, daemon=True, name="parent-watch").start()
 
 
+def _env_number(name: str, kind: type[int] | type[float]) -> Any:
+    """A number from the environment, or None when unset or unreadable."""
+    value = os.environ.get(name, "").strip()
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
+
+
 def _set_memory_limit(limit_mb: int, device: str = "cpu") -> None:
     """Limit the memory learner code may take (see `limits.set_memory_limit`)."""
     global MEMORY_LIMIT_MB
@@ -515,8 +524,10 @@ def main(argv: list[str] | None = None) -> int:
     global KERNEL
     parser = argparse.ArgumentParser(prog="llm-tutor-kernel")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--memory-limit-mb", type=int, default=None)
+    # the environment gives the defaults, so a lab server can limit every kernel it starts
+    parser.add_argument("--threads", type=int, default=_env_number("LLM_TUTOR_KERNEL_THREADS", int))
+    parser.add_argument("--memory-limit-mb", type=int, default=_env_number("LLM_TUTOR_KERNEL_MEMORY_MB", int))
+    parser.add_argument("--gpu-memory-fraction", type=float, default=_env_number("LLM_TUTOR_GPU_MEMORY_FRACTION", float))
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -541,6 +552,11 @@ def main(argv: list[str] | None = None) -> int:
         device = "cpu"
     if args.memory_limit_mb:
         _set_memory_limit(args.memory_limit_mb, device)
+    if args.gpu_memory_fraction and device.startswith("cuda"):
+        try:
+            torch.cuda.set_per_process_memory_fraction(args.gpu_memory_fraction, torch.device(device))
+        except Exception as exc:  # noqa: BLE001 - a limit that cannot be set must not stop the kernel
+            channel.send(protocol.Stream("", "stderr", f"could not limit GPU memory: {exc}\n"))
 
     kernel = Kernel(channel, device)
     kernel.raw_fd = os.dup(2)
