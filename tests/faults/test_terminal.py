@@ -3,18 +3,12 @@ The real `llm-tutor` runs in a pseudo-terminal or in tmux, as a learner's shell 
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import select
 import shutil
 import signal
 import sqlite3
-import struct
 import subprocess
-import termios
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from llm_tutor.engine.progress import ProgressStore
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.lesson.cell import CellView
 from tests.conftest import llm_tutor_cmd
-from tests.faults.conftest import alive, cells, descendants, eventually, write_lesson
+from tests.faults.conftest import PtyApp, alive, cells, descendants, eventually, kernel_of, write_lesson
 from tests.functional.conftest import wait_for
 
 pytestmark = pytest.mark.slow
@@ -194,59 +189,6 @@ def test_no_color_draws_in_greys_only(tmp_path: Path, course: Path) -> None:
 # -- SIGHUP: the SSH link drops while a cell runs ---------------------------------------------------
 
 
-class PtyApp:
-    """`llm-tutor` on a pseudo-terminal that is its controlling terminal, as under sshd."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], size: tuple[int, int] = (100, 30)) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-
-        def controlling_terminal() -> None:
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-                                     preexec_fn=controlling_terminal, close_fds=True)
-        os.close(slave)
-        self.master: int | None = master
-        self.output = bytearray()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        # never block in read(): a blocked read keeps the terminal open after hang_up() closes it
-        while self.master is not None:
-            master = self.master
-            try:
-                ready, _, _ = select.select([master], [], [], 0.05)
-                chunk = os.read(master, 65536) if ready else b""
-            except (OSError, ValueError):
-                return
-            if ready and not chunk:
-                return
-            self.output += chunk
-
-    def seen(self, text: str) -> bool:
-        plain = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", bytes(self.output))
-        return text.encode() in plain
-
-    def keys(self, data: str) -> None:
-        assert self.master is not None
-        os.write(self.master, data.encode())
-
-    def hang_up(self) -> None:
-        """Close the terminal's master side: the kernel sends SIGHUP to the app, as when sshd loses the link."""
-        master, self.master = self.master, None
-        self._reader.join(5)
-        if master is not None:
-            os.close(master)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.hang_up()
-
-
 @pytest.fixture
 def pty_app(tmp_path: Path) -> Iterator[tuple[PtyApp, Path]]:
     folder = tmp_path / "lessons"
@@ -261,17 +203,6 @@ def pty_app(tmp_path: Path) -> Iterator[tuple[PtyApp, Path]]:
         yield app, data
     finally:
         app.kill()
-
-
-def kernel_of(app_pid: int) -> int | None:
-    for pid in descendants(app_pid):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if b"llm_tutor.engine.kernel.runtime" in fh.read():
-                    return pid
-        except OSError:
-            continue
-    return None
 
 
 def test_sighup_mid_cell_ends_the_kernel_and_its_children_and_keeps_progress(pty_app: tuple[PtyApp, Path]) -> None:
@@ -294,7 +225,8 @@ def test_sighup_mid_cell_ends_the_kernel_and_its_children_and_keeps_progress(pty
     assert eventually(lambda: not alive(kernel), 5), "the kernel outlived the app"
     assert eventually(lambda: not any(alive(p) for p in sleeper), 5), "a process the cell started outlived the app"
     assert b"Traceback" not in bytes(app.output)
-    database = data / "progress.sqlite3"
-    if database.exists():
-        with sqlite3.connect(database) as conn:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # progress kept: the database is whole and knows where the learner was
+    with sqlite3.connect(data / "progress.sqlite3") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with ProgressStore.open(data) as store:
+        assert store.lesson_position("faults") in ("first", "long")
