@@ -95,7 +95,7 @@ async def test_cells_that_misbehave_leave_the_kernel_and_the_ui_working(tmp_path
         bomb="hog = []\nwhile True:\n    hog.append(bytearray(100_000_000))",
         huge="import torch\nhuge = torch.empty(10**9)",
         lines="for i in range(1_000_000):\n    print(i)",
-        wide="print('x' * 50_000_000)",
+        wide="print('x' * 5_000_000)",
         fd="import os\nos.write(1, b'raw bytes on fd 1\\n')\nNone",
         stdin="input('your name? ')",
         sysexit="import sys\nsys.exit(2)",
