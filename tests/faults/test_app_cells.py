@@ -63,8 +63,11 @@ async def test_cells_that_end_the_kernel_are_reported_and_the_next_run_starts_a_
               "len(kids)"),
         segv="import ctypes\nctypes.string_at(0)",
         after="'a fresh kernel'",
+        stubborn="import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)",
+        last="'after the restart'",
     ))
     app = make_app(lessons_dir=folder, device="cpu")
+    app.INTERRUPT_NOTICE_S = 0.5
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_lesson(pilot, app)
         kids = await run(pilot, screen, "kids")
@@ -84,6 +87,20 @@ async def test_cells_that_end_the_kernel_are_reported_and_the_next_run_starts_a_
         assert after.state == "ok" and text_of(after, ".cell-result") == "'a fresh kernel'"
         assert app.kernel.pid != first and not alive(first)  # type: ignore[arg-type]
         assert eventually(lambda: not any(alive(pid) for pid in children), 10), [p for p in children if alive(p)]
+
+        # a cell that ignores the interrupt: the learner is told to restart, and K does it
+        stubborn = screen.query_one("#cell-stubborn", CellView)
+        stubborn.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: stubborn.state == "running" and app.kernel.state == "busy")
+        await pilot.pause(0.3)
+        await pilot.press("i")
+        assert await wait_for(pilot, lambda: any("did not stop" in str(n.message) for n in app._notifications), 20)
+        await pilot.press("K")
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle", timeout=120)
+        assert stubborn.state == "interrupted"
+        last = await run(pilot, screen, "last")
+        assert last.state == "ok"
 
 
 async def test_cells_that_misbehave_leave_the_kernel_and_the_ui_working(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
