@@ -19,11 +19,12 @@ from llm_tutor.engine.course import BrokenLesson, find_lesson, load_course
 from llm_tutor.engine.lesson import Lesson, LessonError
 from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.messages import KernelEvent
+from llm_tutor.tui.progress_app import ProgressMixin
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
 from llm_tutor.tui.widgets.status import KernelStatus
 
 
-class TutorApp(App[int]):
+class TutorApp(ProgressMixin, App[int]):
     """The llm-tutor app: lesson list, lessons with live cells, a kernel process beside it."""
 
     CSS_PATH = "app.tcss"
@@ -71,6 +72,7 @@ class TutorApp(App[int]):
     def on_mount(self) -> None:
         if self.start_lesson:
             self.open_lesson_key(self.start_lesson)
+        self.call_after_refresh(self.start_progress)
         if self.autostart_kernel:
             self.call_after_refresh(self.start_kernel)
 
@@ -96,16 +98,11 @@ class TutorApp(App[int]):
         self.sync_status()
 
     def on_unmount(self) -> None:
+        self.close_progress()
         if self._kernel is not None:
             self._kernel.shutdown(timeout=1.0)
 
     # -- lessons -----------------------------------------------------------------------------
-
-    def lesson_statuses(self) -> dict[str, str]:
-        return {}
-
-    def solved_count(self, lesson: Lesson) -> int:
-        return 0
 
     def open_lesson_key(self, key: str) -> None:
         """Open a lesson by id (or a broken lesson's row key, or a lesson file path)."""

@@ -17,6 +17,7 @@ from llm_tutor.engine import protocol
 from llm_tutor.engine.kernel import KernelDied
 from llm_tutor.engine.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
 from llm_tutor.tui.i18n import t, translate_bindings
+from llm_tutor.tui.screens.confirm import ConfirmScreen
 from llm_tutor.tui.widgets.inspect.inspector import INSPECT_BINDINGS, InspectorPanel
 from llm_tutor.tui.widgets.lesson.cell import CellView, code_view
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
@@ -41,7 +42,9 @@ class LessonScreen(Screen[None]):
         Binding("c", "check", "Check exercise", show=False, id="lesson.check"),
         Binding("h", "hint", "Hint", show=False, id="lesson.hint"),
         Binding("s", "solution", "Show solution", show=False, id="lesson.solution"),
-        Binding("x", "reset_exercise", "Reset exercise to starter (press twice)", show=False, id="lesson.reset"),
+        Binding("x", "reset_exercise", "Reset exercise to starter (asks first)", show=False, id="lesson.reset"),
+        Binding("p", "app.copy_exercise_path", "Copy the exercise file's path", show=False, id="lesson.file_path"),
+        Binding("f", "app.check_exercise_file", "Check the exercise file", show=False, id="lesson.check_file"),
         Binding("v", "toggle_panel", "Panel", id="lesson.panel"),
         Binding("L", "switch_language", "Language", show=False, id="app.language"),
         Binding("escape", "back", "Lessons", id="lesson.back"),
@@ -57,7 +60,6 @@ class LessonScreen(Screen[None]):
         self.pending: dict[str, Widget] = {}
         self.run_queue: list[CellView] = []
         self.panel_forced: bool | None = None
-        self._reset_armed: ExerciseView | None = None
         self._last_block: Widget | None = None
 
     # -- layout ------------------------------------------------------------------------------
@@ -84,7 +86,8 @@ class LessonScreen(Screen[None]):
                 yield CellView(seg.id, seg.code, self.lang, raises=seg.raises, id=f"cell-{seg.id}", classes="block")
             elif isinstance(seg, Exercise):
                 draft = app.load_draft(self.lesson, seg.id) if hasattr(app, "load_draft") else None
-                yield ExerciseView(seg, self.lang, draft=draft, id=f"exercise-{seg.id}", classes="block")
+                saved = app.exercise_state(self.lesson, seg.id) if hasattr(app, "exercise_state") else {}
+                yield ExerciseView(seg, self.lang, draft=draft, id=f"exercise-{seg.id}", classes="block", **saved)
 
     def on_mount(self) -> None:
         self._apply_width(self.size.width or self.app.size.width)
@@ -92,6 +95,8 @@ class LessonScreen(Screen[None]):
         if blocks:
             blocks[0].focus(scroll_visible=False)
         self.app.sync_status(self)  # type: ignore[attr-defined]
+        if hasattr(self.app, "lesson_mounted"):
+            self.app.lesson_mounted(self)  # progress: last cell, exercise files
 
     def on_resize(self, event: Any) -> None:
         self._apply_width(event.size.width)
@@ -220,13 +225,21 @@ class LessonScreen(Screen[None]):
         block = self.focused_block()
         if not isinstance(block, ExerciseView):
             return
-        if self._reset_armed is block:
+        name = block.file_path.rsplit("/", 1)[-1]
+        body = t(self.lang, "reset_body", bak=f"{name}.bak") if name else t(self.lang, "reset_body_nofile")
+
+        def done(confirmed: bool | None) -> None:
+            if not confirmed:
+                self.app.notify(t(self.lang, "reset_cancelled"))
+                return
+            app: Any = self.app
+            if hasattr(app, "reset_exercise"):
+                app.reset_exercise(self.lesson, block.exercise)
             block.reset_to_starter()
-            self._reset_armed = None
-            self.app.notify(t(self.lang, "starter_reset"))
-        else:
-            self._reset_armed = block
-            self.app.notify(t(self.lang, "confirm_reset", key="x"))
+            app.notify(t(self.lang, "starter_reset"))
+
+        dialog = ConfirmScreen(t(self.lang, "reset_title"), body, t(self.lang, "reset_keys"), yes_keys=("x", "y"))
+        self.app.push_screen(dialog, done)
 
     def action_toggle_panel(self) -> None:
         """From the lesson: show the panel and move into it; from inside the panel: hide it."""
