@@ -7,7 +7,6 @@ the screens that asked for them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from textual.screen import Screen
 from llm_tutor.engine.course import BrokenLesson, find_lesson, load_course
 from llm_tutor.engine.lesson import Lesson, LessonError
 from llm_tutor.tui.i18n import t, translate_bindings
+from llm_tutor.tui.rendering import is_remote, max_redraw_hz
 from llm_tutor.tui.messages import KernelEvent
 from llm_tutor.tui.progress_app import ProgressMixin
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
@@ -55,6 +55,9 @@ class TutorApp(ProgressMixin, App[int]):
         self.lessons_dir = lessons_dir
         self.data_dir = data_dir
         self.low_bandwidth = low_bandwidth
+        """True over SSH or with --low-bandwidth: no animation, plots at most `max_redraw_hz()` times a second."""
+        if low_bandwidth:
+            self.animation_level = "none"
         self.autostart_kernel = autostart_kernel
         self.kernel_env = kernel_env
         translate_bindings(self, lang)
@@ -177,6 +180,10 @@ class TutorApp(ProgressMixin, App[int]):
             else:
                 status.device = self.device if self.device != "auto" else ""
 
+    def max_redraw_hz(self) -> float:
+        """How often live plots may redraw here (twice a second over a remote link)."""
+        return max_redraw_hz(self)
+
     def interrupt_kernel(self) -> None:
         self.kernel.interrupt()
 
@@ -206,7 +213,7 @@ def make_app(
     **kwargs: Any,
 ) -> TutorApp:
     """The app as the CLI opens it; tests and the snapshot suite use the same factory."""
-    if not low_bandwidth and os.environ.get("SSH_CONNECTION"):
+    if not low_bandwidth and is_remote():
         low_bandwidth = True
     return TutorApp(
         lesson=lesson,

@@ -58,6 +58,8 @@ class LessonScreen(Screen[None]):
         translate_bindings(self, lang)
         self.namespace = f"{lesson.lang}:{lesson.id}"
         self.pending: dict[str, Widget] = {}
+        self.finished: dict[str, Widget] = {}
+        """Cells by the request that ran them, for output a thread prints after its cell ended."""
         self.run_queue: list[CellView] = []
         self.panel_forced: bool | None = None
         self._last_block: Widget | None = None
@@ -341,6 +343,9 @@ class LessonScreen(Screen[None]):
         parent = getattr(event, "parent", "")
         widget = self.pending.get(parent)
         if widget is None:
+            late = self.finished.get(parent)
+            if isinstance(event, protocol.Stream) and isinstance(late, CellView) and late.request_id == parent:
+                late.show_stream(event)  # printed by a thread the cell left running
             return
         if isinstance(widget, ExerciseView):
             if isinstance(event, protocol.CheckResult):
@@ -362,6 +367,9 @@ class LessonScreen(Screen[None]):
             widget.show_error(event)
         elif isinstance(event, protocol.Done):
             self.pending.pop(parent, None)
+            self.finished[parent] = widget
+            if len(self.finished) > 64:
+                self.finished.pop(next(iter(self.finished)))
             widget.finish(event)
             expected_error = event.status == "error" and bool(widget.raises)
             if event.status == "ok" or expected_error:
