@@ -64,6 +64,7 @@ LABELS: dict[str, dict[str, str]] = {
         "edit_exercise": "Edit exercise",
         "reset_twice": "Reset exercise to starter (press twice)",
         "leave_editor": "Leave editor",
+        "training_lab": "Training lab",
     },
     "tr": {
         "lessons": "Dersler",
@@ -126,6 +127,7 @@ LABELS: dict[str, dict[str, str]] = {
         "edit_exercise": "Alıştırmayı düzenle",
         "reset_twice": "Alıştırmayı başlangıç koduna döndür (iki kez basın)",
         "leave_editor": "Düzenleyiciden çık",
+        "training_lab": "Eğitim laboratuvarı",
     },
 }
 
@@ -158,6 +160,8 @@ BINDING_LABELS: dict[str, str] = {
     "exercise.check": "check",
     "exercise.hint": "hint",
     "exercise.leave": "leave_editor",
+    "list.lab": "training_lab",
+    "lesson.lab": "training_lab",
 }
 """Binding id -> label name, so the footer and the help screen speak the learner's language."""
 

@@ -45,6 +45,7 @@ class LessonScreen(Screen[None]):
         Binding("v", "toggle_panel", "Panel", id="lesson.panel"),
         Binding("L", "switch_language", "Language", show=False, id="app.language"),
         Binding("escape", "back", "Lessons", id="lesson.back"),
+        Binding("T", "open_lab", "Training lab", id="lesson.lab"),
     ]
 
     def __init__(self, lesson: Lesson, lang: str) -> None:
@@ -230,6 +231,15 @@ class LessonScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_open_lab(self) -> None:
+        self.app.open_lab("gpt")  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The lab key shows in the footer of the lesson that trains a GPT (the lesson text points at it)."""
+        if action == "open_lab":
+            return self.lesson.id == "train-a-gpt"
+        return True
+
     def action_switch_language(self) -> None:
         self.app.switch_language()  # type: ignore[attr-defined]
 
@@ -281,6 +291,11 @@ class LessonScreen(Screen[None]):
             return
         parent = getattr(event, "parent", "")
         widget = self.pending.get(parent)
+        if isinstance(event, protocol.Metric):  # track() in a cell: a live plot under it
+            from llm_tutor.tui.widgets.train.track_plot import show_metric
+
+            show_metric(self, widget, event)
+            return
         if isinstance(event, protocol.Variables):
             if event.namespace == self.namespace:
                 self.query_one(VariablesPanel).show(event)
