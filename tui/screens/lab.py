@@ -96,6 +96,10 @@ class LabScreen(Screen[None]):
         Binding("g", "sample", "Sample now", show=False, id="lab.sample"),
         Binding("right_square_bracket", "scale_lr(2.0)", "Learning rate ×2", show=False, key_display="]", id="lab.lr_up"),
         Binding("left_square_bracket", "scale_lr(0.5)", "Learning rate ÷2", show=False, key_display="[", id="lab.lr_down"),
+        Binding("1", "show_tab('settings')", "Settings", show=False, id="lab.tab_settings"),
+        Binding("2", "show_tab('model')", "Model and calculator", show=False, id="lab.tab_model"),
+        Binding("3", "show_tab('grads')", "Gradient norms", show=False, id="lab.tab_grads"),
+        Binding("4", "show_tab('card')", "Reproducibility card", show=False, id="lab.tab_card"),
         Binding("escape", "back", "Back", id="lab.back"),
     ]
 
@@ -583,6 +587,9 @@ class LabScreen(Screen[None]):
         self.query_one("#form-live", ConfigForm).set_value("lr", lr)
         self._live_change("lr", lr, committed=True)
         self.query_one(RunStatus).show(lr=lr)
+
+    def action_show_tab(self, name: str) -> None:
+        self.query_one("#lab-side", TabbedContent).active = f"tab-{name}"
 
     def action_back(self) -> None:
         focused = self.focused

@@ -38,8 +38,10 @@ class ReproCard(Widget):
         table.add_column()
         table.title = lt(self.lang, "card_title")
         table.title_style = "bold"
-        for key, value in list(self.extra.items()) + [(k, self.card[k]) for k in FIELDS if k in self.card]:
-            if value is None or value == "":
+        for key, value in [*self.extra.items(), *((k, self.card[k]) for k in FIELDS if k in self.card)]:
+            if value is None or value == "" or key == "devices":
                 continue
+            if key == "device_name" and str(value) == str(self.card.get("device", "")):
+                continue  # "cpu" twice says nothing
             table.add_row(key, str(value))
         return table

@@ -26,7 +26,7 @@ class ConfigForm(Vertical):
 
     DEFAULT_CSS = """
     ConfigForm { height: auto; }
-    ConfigForm .form-row { height: 1; margin: 0 0 1 0; }
+    ConfigForm .form-row { height: 1; }
     ConfigForm .form-label { width: 15; height: 1; padding: 0 1 0 0; color: $text-muted; }
     ConfigForm Input { width: 1fr; }
     ConfigForm Input.-invalid { background: $error 25%; }

@@ -292,7 +292,9 @@ def _legend(lines: list[PlotSeries], width: int, title: str, styles: PlotStyles)
 
     if title:
         put(title + "  ", styles.label)
-    for s in lines:
+    for i, s in enumerate(lines):
+        if i and not len(s.series):
+            continue  # a curve with no points yet (validation, lesson) stays out of the legend
         put("━ ", s.style)
         last = s.series.last
         value = f" {format_value(last[1])}" if s.show_last and last is not None else ""

@@ -71,19 +71,21 @@ class RunStatus(Widget):
 
     def render(self) -> Text:
         lang = self.lang
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{STATE_MARKS.get(self.state, '·')} {lt(lang, 'state_' + self.state)}", style="bold")
-        text.append(f"   {lt(lang, 'step')} {self.step:,}")
+        width = self.content_size.width or 80
+        first = Text(no_wrap=True, overflow="ellipsis")
+        first.append(f"{STATE_MARKS.get(self.state, '·')} {lt(lang, 'state_' + self.state)}", style="bold")
+        first.append(f"  {lt(lang, 'step')} {self.step:,}")
         if self.total:
-            text.append(f"/{self.total:,} ")
+            first.append(f"/{self.total:,} ")
             fraction = self.progress if self.progress is not None else self.step / self.total
-            text.append(progress_bar(fraction, 16), style="bold")
-            text.append(f" {fraction * 100:3.0f}%  {lt(lang, 'eta')} {format_eta(self.eta_s if self.state == 'running' else None)}")
+            first.append(progress_bar(fraction, 16 if width >= 100 else 8), style="bold")
+            first.append(f" {fraction * 100:3.0f}%")
+            if self.state == "running":
+                first.append(f"  {lt(lang, 'eta')} {format_eta(self.eta_s)}")
         if self.steps_per_s is not None and self.state == "running":
-            text.append(f"   {self.steps_per_s:,.1f} {lt(lang, 'steps_s')}")
+            first.append(f"  {self.steps_per_s:,.1f} {lt(lang, 'steps_s')}")
             if self.tokens_per_s:
-                text.append(f"   {self.tokens_per_s:,.0f} {lt(lang, 'tok_s')}")
-        text.append("\n")
+                first.append(f"  {self.tokens_per_s:,.0f} {lt(lang, 'tok_s')}")
         parts = []
         if self.loss is not None:
             parts.append(f"{lt(lang, 'loss')} {format_value(self.loss)}")
@@ -101,5 +103,7 @@ class RunStatus(Widget):
             parts.append(f"{calc.format_count(self.params)} {lt(lang, 'params')}")
         if self.device:
             parts.append(self.device)
-        text.append("   ".join(parts), style="dim" if self.state != "running" else "")
-        return text
+        second = Text("   ".join(parts), style="dim" if self.state != "running" else "", no_wrap=True, overflow="ellipsis")
+        first.truncate(width, overflow="ellipsis")
+        second.truncate(width, overflow="ellipsis")
+        return Text("\n").join([first, second])
