@@ -127,6 +127,9 @@ class RunMonitor:
         self.state = event.state
         self.reason = event.reason
         self.step = event.step
+        if event.state == "running" and self.fault is not None and self.fault.kind == "oom":
+            self.fault = None  # out of memory pauses a run; playing again means it was dealt with
+            self._changed.add("fault")
         self._changed.add("state")
 
     def on_TrainError(self, event: events.TrainError) -> None:

@@ -85,6 +85,8 @@ class LabScreen(Screen[None]):
     """The training lab for one model; switching the model opens a fresh lab screen in its place."""
 
     CSS_PATH = "lab.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("space", "play_pause", "Play/Pause", id="lab.play"),
         Binding("n", "step", "Step", id="lab.step"),
@@ -158,10 +160,12 @@ class LabScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         lang = self.lang
         yield Static(self._title_text(), id="lab-title")
-        yield RunStatus(lang, id="lab-status")
         yield FaultBanner(id="lab-fault")
         with Horizontal(id="lab-body"):
             with Vertical(id="lab-main"):
+                # the status sits above the chart, not across the screen: what changes every frame then
+                # lies in one column, and Textual repaints that column instead of the whole width
+                yield RunStatus(lang, id="lab-status")
                 with Horizontal(id="lab-plots"):
                     yield LossChart(
                         [
@@ -295,7 +299,8 @@ class LabScreen(Screen[None]):
         if fault is not None and fault.kind == "config":
             banner.show_fault("config", lt(self.lang, "config_error", message=fault.message))
         else:
-            banner.show_fault("dead", lt(self.lang, "dead", reason=message.reason))
+            reason = message.reason[:1].upper() + message.reason[1:]
+            banner.show_fault("dead", lt(self.lang, "dead", reason=reason))
         self._show_state()
 
     def _notice(self, notice: Any) -> None:
@@ -338,7 +343,9 @@ class LabScreen(Screen[None]):
                 steps_per_s=metrics.steps_per_s, tokens_per_s=metrics.tokens_per_s, loss=metrics.loss,
                 val_loss=val_loss, accuracy=accuracy, lr=metrics.lr, batch_size=metrics.batch_size,
             )
-            self.query_one(GradNorms).show(metrics.grad_norms)
+            if self.query_one("#lab-side", TabbedContent).active == "tab-grads":
+                # refreshing a widget on a hidden tab makes Textual lay out the whole screen again
+                self.query_one(GradNorms).show(metrics.grad_norms)
             if self.model == "neuron" and metrics.extras:
                 self._show_neuron(metrics.extras)
         if "sample" in dirty and self.model == "gpt":
@@ -587,6 +594,13 @@ class LabScreen(Screen[None]):
         self.query_one("#form-live", ConfigForm).set_value("lr", lr)
         self._live_change("lr", lr, committed=True)
         self.query_one(RunStatus).show(lr=lr)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "tab-grads":
+            with self.monitor.lock:
+                metrics = self.monitor.metrics
+            self.query_one(GradNorms).show(metrics.grad_norms if metrics is not None else {})
 
     def action_show_tab(self, name: str) -> None:
         self.query_one("#lab-side", TabbedContent).active = f"tab-{name}"

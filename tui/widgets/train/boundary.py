@@ -18,6 +18,8 @@ from textual.widget import Widget
 
 LEVELS = 16
 """Colour steps per side of 0.5 (the picture is a probability map; finer steps are invisible)."""
+STRENGTH = 0.5
+"""How far a certain cell goes from the background to its class colour: points, at full colour, stay visible."""
 
 
 class BoundaryView(Widget):
@@ -76,9 +78,9 @@ class BoundaryView(Widget):
         zero = self.get_component_styles("boundary--zero").color
         one = self.get_component_styles("boundary--one").color
         # index 0: certainly class 0 ... LEVELS: undecided ... 2·LEVELS: certainly class 1
-        colours = [background.blend(zero, 0.85 * (LEVELS - i) / LEVELS) for i in range(LEVELS)]
+        colours = [background.blend(zero, STRENGTH * (LEVELS - i) / LEVELS) for i in range(LEVELS)]
         colours.append(background)
-        colours += [background.blend(one, 0.85 * i / LEVELS) for i in range(1, LEVELS + 1)]
+        colours += [background.blend(one, STRENGTH * i / LEVELS) for i in range(1, LEVELS + 1)]
         return colours, zero, one
 
     def _render(self) -> list[Strip]:
@@ -115,17 +117,30 @@ class BoundaryView(Widget):
                 continue
             top, bottom = level[2 * cy], level[2 * cy + 1]
             segs: list[Segment] = []
+            run_style: Style | None = None
+            run = ""
             for cx in range(cols):
                 a, b = top[cx], bottom[cx]
                 mark = marks.get((cx, cy))
                 if mark is not None:
-                    bg = colours[(a + b) // 2]
-                    segs.append(Segment("●", Style(color=(one if mark else zero).rich_color, bgcolor=bg.rich_color)))
-                    continue
-                style = styles.get((a, b))
-                if style is None:
-                    style = styles[(a, b)] = Style(color=colours[a].rich_color, bgcolor=colours[b].rich_color)
-                segs.append(Segment("▀", style))
+                    char = "●"
+                    key = (-1 - mark, (a + b) // 2)
+                    style = styles.get(key)
+                    if style is None:
+                        bg = colours[(a + b) // 2]
+                        style = styles[key] = Style(color=(one if mark else zero).rich_color, bgcolor=bg.rich_color)
+                else:
+                    char = "▀"
+                    style = styles.get((a, b))
+                    if style is None:
+                        style = styles[(a, b)] = Style(color=colours[a].rich_color, bgcolor=colours[b].rich_color)
+                if style is not run_style and run:  # cells of one colour go out as one segment
+                    segs.append(Segment(run, run_style))
+                    run = ""
+                run_style = style
+                run += char
+            if run:
+                segs.append(Segment(run, run_style))
             if width > cols:
                 segs.append(Segment(" " * (width - cols), base))
             strips.append(Strip(segs, width))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ContextManager
 
-from rich.segment import Segment
+from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -69,6 +69,7 @@ class LossChart(Widget, can_focus=True):
         self._lock = lock or contextlib.nullcontext
         self._plot = LinePlot()
         self._strips: list[Strip] | None = None
+        self._styles: tuple[PlotStyles, dict[str, Style]] | None = None
         self._key: tuple[Any, ...] = ()
         self.draw_count = 0
         """How many times the plot was actually drawn (tests and benchmarks read it)."""
@@ -99,10 +100,25 @@ class LossChart(Widget, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips = None
+        self._styles = None
 
     def render_line(self, y: int) -> Strip:
         strips = self._render_strips()
         return strips[y] if 0 <= y < len(strips) else Strip.blank(self.size.width, self.rich_style)
+
+    def _plot_styles(self) -> tuple[PlotStyles, dict[str, Style]]:
+        """The theme's colours with the widget's own style folded in (looked up once per theme change)."""
+        if self._styles is None:
+            base = self.rich_style
+            styles = PlotStyles(
+                axis=base + self.get_component_rich_style("loss-chart--axis"),
+                label=base + self.get_component_rich_style("loss-chart--label"),
+                empty=base + self.get_component_rich_style("loss-chart--empty"),
+                blank=base,
+            )
+            lines = {name: base + self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+            self._styles = (styles, lines)
+        return self._styles
 
     def _render_strips(self) -> list[Strip]:
         width, height = self.size.width, self.size.height
@@ -110,20 +126,13 @@ class LossChart(Widget, can_focus=True):
         if self._strips is not None and key == self._key:
             return self._strips
         start = time.perf_counter()
-        styles = PlotStyles(
-            axis=self.get_component_rich_style("loss-chart--axis"),
-            label=self.get_component_rich_style("loss-chart--label"),
-            empty=self.get_component_rich_style("loss-chart--empty"),
-        )
-        lines = [
-            PlotSeries(s.name, s.series, self.get_component_rich_style(s.component)) for s in self.sources
-        ]
+        styles, line_styles = self._plot_styles()
+        lines = [PlotSeries(s.name, s.series, line_styles[s.component]) for s in self.sources]
         title = self.title + ("  [log]" if self.log_scale else "")
         with self._lock():
             rows = self._plot.draw(lines, width, height, log=self.log_scale, styles=styles,
                                    empty_text=self.empty_text, title=title)
-        base = self.rich_style
-        self._strips = [Strip(_pad(row, width), width).apply_style(base) for row in rows]
+        self._strips = [Strip(row, width) for row in rows]
         self._key = key
         self.draw_count += 1
         self.last_draw_s = time.perf_counter() - start
@@ -133,10 +142,3 @@ class LossChart(Widget, can_focus=True):
         """The drawn rows as plain text (for tests)."""
         for strip in self._render_strips():
             yield strip.text
-
-
-def _pad(row: list[Segment], width: int) -> list[Segment]:
-    used = sum(len(s.text) for s in row)
-    if used < width:
-        row = row + [Segment(" " * (width - used))]
-    return row

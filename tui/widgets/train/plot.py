@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from itertools import groupby
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -47,6 +48,8 @@ class PlotStyles:
     axis: Style = Style()
     label: Style = Style()
     empty: Style = Style()
+    blank: Style | None = None
+    """For cells with nothing drawn (the widget's own style, so no segment needs it added later)."""
 
 
 def format_value(v: float) -> str:
@@ -218,7 +221,7 @@ class LinePlot:
         rows.append(legend)
         tick_rows = _tick_rows(plot_h)
         line_styles = [s.style for s, _ in columns]
-        blank = Segment(" " * Y_LABEL_WIDTH)
+        blank = Segment(" " * Y_LABEL_WIDTH, styles.blank)
         bar = Segment("│", styles.axis)
         tick = Segment("┤", styles.axis)
         for cy in range(plot_h):
@@ -232,15 +235,12 @@ class LinePlot:
                 segs.append(blank)
                 segs.append(bar)
             base = cy * plot_w
-            row_bits = cells[base : base + plot_w]
-            row_owner = owner[base : base + plot_w]
+            row_text = "".join(map(_CHARS.__getitem__, cells[base : base + plot_w]))
             start = 0
-            for cx in range(1, plot_w + 1):
-                if cx == plot_w or row_owner[cx] != row_owner[start]:
-                    who = row_owner[start]
-                    text = "".join(_CHARS[b] for b in row_bits[start:cx])
-                    segs.append(Segment(text, line_styles[who] if who >= 0 else None))
-                    start = cx
+            for who, run in groupby(owner[base : base + plot_w]):
+                end = start + len(tuple(run))
+                segs.append(Segment(row_text[start:end], line_styles[who] if who >= 0 else styles.blank))
+                start = end
             rows.append(segs)
         rows.append(_x_axis(x0, x1, plot_w, width, styles))
         return rows
@@ -300,5 +300,5 @@ def _legend(lines: list[PlotSeries], width: int, title: str, styles: PlotStyles)
         value = f" {format_value(last[1])}" if s.show_last and last is not None else ""
         put(f"{s.name}{value}  ", styles.label)
     if used < width:
-        segs.append(Segment(" " * (width - used)))
+        segs.append(Segment(" " * (width - used), styles.blank))
     return segs

@@ -11,7 +11,7 @@ from llm_tutor.engine.train import calc
 from llm_tutor.tui.widgets.train.labels import lt
 from llm_tutor.tui.widgets.train.plot import format_value
 
-STATE_MARKS = {"running": "▶", "paused": "⏸", "finished": "✓", "stopped": "■", "failed": "✗", "dead": "✗", "starting": "…"}
+STATE_MARKS = {"running": "▶", "paused": "‖", "finished": "✓", "stopped": "■", "failed": "✗", "dead": "✗", "starting": "…"}
 
 
 def format_eta(seconds: float | None) -> str:
@@ -37,7 +37,7 @@ class RunStatus(Widget):
     """State, step of budget with a progress bar and ETA, steps/s and tokens/s; then the figures."""
 
     DEFAULT_CSS = """
-    RunStatus { height: 2; padding: 0 1; background: $panel; }
+    RunStatus { height: 3; padding: 0 1; background: $panel; }
     RunStatus.-running { color: $text; }
     RunStatus.-failed, RunStatus.-dead { color: $error; }
     """
@@ -71,39 +71,55 @@ class RunStatus(Widget):
 
     def render(self) -> Text:
         lang = self.lang
-        width = self.content_size.width or 80
-        first = Text(no_wrap=True, overflow="ellipsis")
-        first.append(f"{STATE_MARKS.get(self.state, '·')} {lt(lang, 'state_' + self.state)}", style="bold")
-        first.append(f"  {lt(lang, 'step')} {self.step:,}")
+        width = max(self.content_size.width or 80, 10)
+        head = Text(f"{STATE_MARKS.get(self.state, '·')} {lt(lang, 'state_' + self.state)}", style="bold")
+        parts: list[Text] = [head, Text(f"{lt(lang, 'step')} {self.step:,}" + (f"/{self.total:,}" if self.total else ""))]
         if self.total:
-            first.append(f"/{self.total:,} ")
             fraction = self.progress if self.progress is not None else self.step / self.total
-            first.append(progress_bar(fraction, 16 if width >= 100 else 8), style="bold")
-            first.append(f" {fraction * 100:3.0f}%")
+            bar = Text(progress_bar(fraction, 16 if width >= 70 else 8), style="bold")
+            bar.append(f" {fraction * 100:3.0f}%", style="not bold")
+            parts.append(bar)
             if self.state == "running":
-                first.append(f"  {lt(lang, 'eta')} {format_eta(self.eta_s)}")
+                parts.append(Text(f"{lt(lang, 'eta')} {format_eta(self.eta_s)}"))
         if self.steps_per_s is not None and self.state == "running":
-            first.append(f"  {self.steps_per_s:,.1f} {lt(lang, 'steps_s')}")
+            parts.append(Text(f"{self.steps_per_s:,.1f} {lt(lang, 'steps_s')}"))
             if self.tokens_per_s:
-                first.append(f"  {self.tokens_per_s:,.0f} {lt(lang, 'tok_s')}")
-        parts = []
+                parts.append(Text(f"{self.tokens_per_s:,.0f} {lt(lang, 'tok_s')}"))
+        figures: list[str] = []
         if self.loss is not None:
-            parts.append(f"{lt(lang, 'loss')} {format_value(self.loss)}")
+            figures.append(f"{lt(lang, 'loss')} {format_value(self.loss)}")
         if self.val_loss is not None:
-            parts.append(f"{lt(lang, 'val')} {format_value(self.val_loss)}")
+            figures.append(f"{lt(lang, 'val')} {format_value(self.val_loss)}")
         if self.accuracy is not None:
-            parts.append(f"{lt(lang, 'acc')} {self.accuracy:.3f}")
+            figures.append(f"{lt(lang, 'acc')} {self.accuracy:.3f}")
         if self.lr is not None:
-            parts.append(f"{lt(lang, 'lr')} {self.lr:g}")
+            figures.append(f"{lt(lang, 'lr')} {self.lr:g}")
         if self.batch_size is not None:
-            parts.append(f"{lt(lang, 'batch')} {self.batch_size}")
+            figures.append(f"{lt(lang, 'batch')} {self.batch_size}")
         if self.drop_rate:
-            parts.append(f"{lt(lang, 'dropout')} {self.drop_rate:g}")
+            figures.append(f"{lt(lang, 'dropout')} {self.drop_rate:g}")
         if self.params is not None:
-            parts.append(f"{calc.format_count(self.params)} {lt(lang, 'params')}")
+            figures.append(f"{calc.format_count(self.params)} {lt(lang, 'params')}")
         if self.device:
-            parts.append(self.device)
-        second = Text("   ".join(parts), style="dim" if self.state != "running" else "", no_wrap=True, overflow="ellipsis")
-        first.truncate(width, overflow="ellipsis")
-        second.truncate(width, overflow="ellipsis")
-        return Text("\n").join([first, second])
+            figures.append(self.device)
+        dim = "dim" if self.state != "running" else ""
+        lines = _pack(parts, width) + _pack([Text(f, style=dim) for f in figures], width)
+        return Text("\n").join(line for line in lines[: max(self.content_size.height, 1)])
+
+
+def _pack(parts: list[Text], width: int) -> list[Text]:
+    """Parts laid left to right, two spaces apart, wrapping to a new line (never inside a part)."""
+    lines: list[Text] = []
+    line = Text(no_wrap=True, overflow="ellipsis")
+    for part in parts:
+        if line.cell_len and line.cell_len + 2 + part.cell_len > width:
+            lines.append(line)
+            line = Text(no_wrap=True, overflow="ellipsis")
+        if line.cell_len:
+            line.append("  ")
+        line.append_text(part)
+    if line.cell_len:
+        lines.append(line)
+    for line in lines:
+        line.truncate(width, overflow="ellipsis")
+    return lines
