@@ -68,7 +68,8 @@ def first_paint(argv: list[str], marker: bytes, env: dict[str, str], timeout: fl
     return elapsed
 
 
-def measure(runs: int = 5) -> list[dict]:
+def measure(quick: bool = False, runs: int | None = None) -> list[dict]:
+    runs = runs or (3 if quick else 9)
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
     data = tempfile.mkdtemp(prefix="llm-tutor-bench-")
     env["LLM_TUTOR_DATA_DIR"] = data
@@ -97,4 +98,4 @@ def measure(runs: int = 5) -> list[dict]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 5), indent=2))
+    print(json.dumps(measure(runs=int(sys.argv[1]) if len(sys.argv) > 1 else None), indent=2))

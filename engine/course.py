@@ -116,13 +116,37 @@ def load_course(root: Path | None = None, lang: str = "en") -> list[Lesson | Bro
     root = Path(root) if root is not None else default_lessons_dir()
     good: list[Lesson] = []
     bad: list[BrokenLesson] = []
-    for item in parse_cached(lesson_files(root, lang), lang):
+    inside, outside = _split_escaping(root, lesson_files(root, lang))
+    bad.extend(outside)
+    for item in parse_cached(inside, lang):
         if isinstance(item, BrokenLesson):
             bad.append(item)
         else:
             good.append(item)
     good.sort(key=lambda lesson: (lesson.order, lesson.id))
     return [*good, *bad]
+
+
+def _split_escaping(root: Path, paths: list[Path]) -> tuple[list[Path], list[BrokenLesson]]:
+    """Lesson files inside `root`, and those that are links to somewhere outside it (never read)."""
+    if not root.is_dir():
+        return paths, []
+    try:
+        base = root.resolve()
+    except OSError:
+        return paths, []
+    inside: list[Path] = []
+    outside: list[BrokenLesson] = []
+    for path in paths:
+        try:
+            target = path.resolve()
+        except OSError:
+            target = path
+        if target == base or base in target.parents:
+            inside.append(path)
+        else:
+            outside.append(BrokenLesson(path, LessonError(path, 1, "this file is a link to outside the lessons folder, so it is not read; copy the lesson into the folder instead")))
+    return inside, outside
 
 
 def find_lesson(lesson_id: str, root: Path | None = None, lang: str = "en") -> Lesson:

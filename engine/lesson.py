@@ -38,14 +38,30 @@ _REQUIRED_FRONT = ("id", "title", "order")
 _ALLOWED_FRONT = {"id", "title", "order", "prerequisites", "lang", "summary", "format", "minutes"}
 
 
+MAX_MESSAGE = 400
+"""Characters of a `LessonError` message; values quoted from the file are cut to keep it one short line."""
+
+
 class LessonError(Exception):
-    """A lesson file is malformed. `str()` gives ``file:line: message``."""
+    """A lesson file is malformed. `str()` gives ``file:line: message``, always on one line."""
 
     def __init__(self, path: Path | str, line: int, message: str) -> None:
         self.path = Path(path)
         self.line = line
+        message = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", message).split())
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
         self.message = message
         super().__init__(f"{self.path}:{line}: {message}")
+
+
+def _brief(value: object) -> str:
+    """A short repr of a value from the file (which may be a huge or deeply aliased YAML structure)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 2, 4, 4, 40, 40
+    return short.repr(value)
 
 
 @dataclass(frozen=True)
@@ -180,18 +196,25 @@ def parse_file(path: Path | str, lang: str | None = None) -> Lesson:
 def parse_text(text: str, path: Path | str = "<lesson>", lang: str = "en") -> Lesson:
     """Parse lesson source text (see `parse_file`)."""
     path = Path(path)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    meta, body, body_line = _front_matter(text, path)
-    lesson = Lesson(
-        id=meta["id"],
-        title=meta["title"],
-        order=meta["order"],
-        lang=str(meta.get("lang") or lang),
-        path=path,
-        prerequisites=meta.get("prerequisites") or [],
-        summary=str(meta.get("summary") or ""),
-    )
-    _parse_body(lesson, body, body_line, path)
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        meta, body, body_line = _front_matter(text, path)
+        lesson = Lesson(
+            id=meta["id"],
+            title=meta["title"],
+            order=meta["order"],
+            lang=str(meta.get("lang") or lang),
+            path=path,
+            prerequisites=meta.get("prerequisites") or [],
+            summary=str(meta.get("summary") or ""),
+        )
+        _parse_body(lesson, body, body_line, path)
+    except LessonError:
+        raise
+    except RecursionError:
+        raise LessonError(path, 1, "the file is nested too deeply to read (lists, quotes or brackets inside each other)") from None
+    except Exception as exc:  # noqa: BLE001 - the contract: a bad file gives a LessonError, never a traceback
+        raise LessonError(path, 1, f"cannot read this file as a lesson ({type(exc).__name__}: {exc})") from None
     return lesson
 
 
@@ -208,6 +231,10 @@ def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
 
     try:
         meta = yaml.safe_load(source) if source.strip() else {}
+    except RecursionError:
+        raise LessonError(path, 2, "front matter is nested too deeply (brackets inside brackets)") from None
+    except ValueError as exc:  # e.g. an integer with thousands of digits
+        raise LessonError(path, 2, f"front matter has a value that cannot be read: {exc}") from None
     except yaml.YAMLError as exc:
         # the context mark is where the broken construct began (an unclosed '[' on its own line)
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
@@ -232,13 +259,25 @@ def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
     for key in meta:
         if key not in _ALLOWED_FRONT:
             allowed = ", ".join(sorted(_ALLOWED_FRONT))
-            raise LessonError(path, key_line(str(key)), f"unknown front matter key '{key}' (expected one of: {allowed})")
+            raise LessonError(path, key_line(str(key)), f"unknown front matter key {_brief(key)} (expected one of: {allowed})")
+    seen: dict[str, int] = {}
+    for i in range(1, end):
+        head = re.match(r"^([A-Za-z_][\w-]*)\s*:", lines[i])
+        if head:
+            if head.group(1) in seen:
+                raise LessonError(path, i + 1, f"front matter key '{head.group(1)}' is given twice (first on line {seen[head.group(1)]})")
+            seen[head.group(1)] = i + 1
     if not isinstance(meta["id"], str) or not _ID_RE.match(meta["id"]):
         raise LessonError(path, key_line("id"), "'id' must be lower-case letters, digits, '-' or '_' (e.g. tensors)")
     if not isinstance(meta["title"], str):
         raise LessonError(path, key_line("title"), "'title' must be text")
     if isinstance(meta["order"], bool) or not isinstance(meta["order"], int):
-        raise LessonError(path, key_line("order"), f"'order' must be a whole number, got {meta['order']!r}")
+        raise LessonError(path, key_line("order"), f"'order' must be a whole number, got {_brief(meta['order'])}")
+    for key in ("summary", "lang"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise LessonError(path, key_line(key), f"'{key}' must be text, got {_brief(meta[key])}")
+    if meta.get("minutes") is not None and (isinstance(meta["minutes"], bool) or not isinstance(meta["minutes"], (int, float))):
+        raise LessonError(path, key_line("minutes"), f"'minutes' must be a number, got {_brief(meta['minutes'])}")
     prereq = meta.get("prerequisites") or []
     if isinstance(prereq, str):
         prereq = [prereq]
@@ -246,7 +285,7 @@ def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
         raise LessonError(path, key_line("prerequisites"), "'prerequisites' must be a list of lesson ids")
     meta["prerequisites"] = prereq
     if "format" in meta and meta["format"] != FORMAT_VERSION:
-        raise LessonError(path, key_line("format"), f"unsupported format {meta['format']!r} (this version reads {FORMAT_VERSION})")
+        raise LessonError(path, key_line("format"), f"unsupported format {_brief(meta['format'])} (this version reads {FORMAT_VERSION})")
     body = "\n".join(lines[end + 1 :])
     return meta, body, end + 2
 

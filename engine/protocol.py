@@ -230,14 +230,14 @@ class GraphNode:
     value: float | None = None
     """The forward value, for single-element outputs where it is known."""
     grad: float | None = None
-    """A single-element leaf's ``.grad``."""
+    """A single-element leaf's ``.grad`` (or a named intermediate's, after ``retain_grad()``)."""
     is_leaf: bool = False
     module: str = ""
     """The module whose parameters this node holds or uses directly (``model.fc1``), so the UI can group."""
     backward: str = ""
     """The autograd node's class name (``MulBackward0``, ``AccumulateGrad``)."""
     grad_norm: float | None = None
-    """The L2 norm of a leaf's ``.grad``, for leaves of any size."""
+    """The L2 norm of a leaf's (or a retained intermediate's) ``.grad``, for tensors of any size."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ the screens that asked for them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,14 @@ from textual.screen import Screen
 from llm_tutor.engine.course import BrokenLesson, find_lesson, load_course
 from llm_tutor.engine.lesson import Lesson, LessonError
 from llm_tutor.tui.i18n import t, translate_bindings
+from llm_tutor.tui.rendering import is_remote, max_redraw_hz
 from llm_tutor.tui.messages import KernelEvent
+from llm_tutor.tui.progress_app import ProgressMixin
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
 from llm_tutor.tui.widgets.status import KernelStatus
 
 
-class TutorApp(App[int]):
+class TutorApp(ProgressMixin, App[int]):
     """The llm-tutor app: lesson list, lessons with live cells, a kernel process beside it."""
 
     CSS_PATH = "app.tcss"
@@ -54,6 +55,9 @@ class TutorApp(App[int]):
         self.lessons_dir = lessons_dir
         self.data_dir = data_dir
         self.low_bandwidth = low_bandwidth
+        """True over SSH or with --low-bandwidth: no animation, plots at most `max_redraw_hz()` times a second."""
+        if low_bandwidth:
+            self.animation_level = "none"
         self.autostart_kernel = autostart_kernel
         self.kernel_env = kernel_env
         translate_bindings(self, lang)
@@ -73,6 +77,7 @@ class TutorApp(App[int]):
     def on_mount(self) -> None:
         if self.start_lesson:
             self.open_lesson_key(self.start_lesson)
+        self.call_after_refresh(self.start_progress)
         if self.start_lab is not None:
             self.open_lab(**self.start_lab)
         if self.autostart_kernel:
@@ -100,16 +105,11 @@ class TutorApp(App[int]):
         self.sync_status()
 
     def on_unmount(self) -> None:
+        self.close_progress()
         if self._kernel is not None:
             self._kernel.shutdown(timeout=1.0)
 
     # -- lessons -----------------------------------------------------------------------------
-
-    def lesson_statuses(self) -> dict[str, str]:
-        return {}
-
-    def solved_count(self, lesson: Lesson) -> int:
-        return 0
 
     def open_lesson_key(self, key: str) -> None:
         """Open a lesson by id (or a broken lesson's row key, or a lesson file path)."""
@@ -191,6 +191,10 @@ class TutorApp(App[int]):
             else:
                 status.device = self.device if self.device != "auto" else ""
 
+    def max_redraw_hz(self) -> float:
+        """How often live plots may redraw here (twice a second over a remote link)."""
+        return max_redraw_hz(self)
+
     def interrupt_kernel(self) -> None:
         self.kernel.interrupt()
 
@@ -220,7 +224,7 @@ def make_app(
     **kwargs: Any,
 ) -> TutorApp:
     """The app as the CLI opens it; tests and the snapshot suite use the same factory."""
-    if not low_bandwidth and os.environ.get("SSH_CONNECTION"):
+    if not low_bandwidth and is_remote():
         low_bandwidth = True
     return TutorApp(
         lesson=lesson,

@@ -29,3 +29,32 @@ class LessonOpened(Message):
 
     lesson_id: str
     lang: str
+
+
+@dataclass
+class StoreNoticed(Message):
+    """The progress store has something to tell the learner (damaged file moved aside, read-only, locked)."""
+
+    level: str
+    """"info", "warning" or "error"."""
+    message: str
+
+
+@dataclass
+class ProgressRefreshed(Message):
+    """A fresh summary of the course's progress, computed after every queued write landed."""
+
+    summary: Any
+    """A `llm_tutor.engine.progress.CourseProgress`."""
+
+
+@dataclass
+class WorkspaceFileChanged(Message):
+    """An exercise's file in the workspace was saved outside the app (or `f` asked to check it)."""
+
+    lesson_id: str
+    exercise_id: str
+    code: str
+    path: str
+    forced: bool = False
+    """True when the learner asked for it (`f`), not the watcher."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from llm_tutor.engine.inspect.gradcheck import numeric_grad, relative_error, triangulate
+from llm_tutor.engine.inspect.gradcheck import Triangulation, numeric_grad, relative_error, triangulate
 from llm_tutor.engine.inspect.graph import build_graph, op_name, record_forward
 from llm_tutor.engine.inspect.modules import grad_note, grad_row, module_table
 from llm_tutor.engine.inspect.paths import PathError, resolve, tensor_names
@@ -25,6 +25,7 @@ from llm_tutor.engine.protocol import InspectResult
 
 __all__ = [
     "INSPECTORS",
+    "Triangulation",
     "build_graph",
     "inspect_object",
     "numeric_grad",
@@ -118,6 +119,8 @@ def _module(parent: str, name: str, ns: dict[str, object], options: dict[str, An
 def _triangulate(parent: str, name: str, ns: dict[str, object], options: dict[str, Any]) -> InspectResult:
     fn_name = options.get("fn") or name
     f = resolve(str(fn_name), ns)
+    if isinstance(f, Triangulation):  # a check the lesson already ran: `check = triangulate(...)`
+        return InspectResult(parent, name, "triangulate", data={"fn": str(fn_name), **f})
     if not callable(f):
         raise InspectError(f"{fn_name} is a {type(f).__name__}; triangulation needs a function returning a scalar")
     names = options.get("params")

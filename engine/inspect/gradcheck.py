@@ -138,6 +138,14 @@ def autograd_grad(f: Callable[..., Any], params: Sequence[torch.Tensor]) -> list
     return list(grads)
 
 
+class Triangulation(dict):  # type: ignore[type-arg]
+    """What `triangulate` returns: a plain dict whose type name tells the UI to draw it as a gradient check.
+
+    A lesson that keeps the result in a variable (``check = triangulate(...)``) gets the check
+    shown in the inspector's gradient-check view after the cell runs.
+    """
+
+
 def triangulate(
     f: Callable[..., Any],
     params: Mapping[str, torch.Tensor | float],
@@ -204,7 +212,7 @@ def triangulate(
         for i, n in enumerate(num.reshape(-1).tolist()):
             label = name if t.numel() == 1 else f"{name}[{', '.join(str(j) for j in _unravel(i, t.shape))}]"
             rows.append(_row(label, man[i] if man else None, n, ag_flat[i], rtol, atol, manual_rtol))
-    return {
+    return Triangulation({
         "rows": rows,
         "value": result_value,
         "numeric_dtype": _dtype_name(out_dtype),
@@ -214,7 +222,8 @@ def triangulate(
         "manual_rtol": manual_rtol,
         "ok": all(r["ok"] for r in rows),
         "note": note,
-    }
+        **({"fn": f.__name__} if getattr(f, "__name__", "").isidentifier() else {}),
+    })
 
 
 def _row(label: str, manual: float | None, numeric: float, auto: float | None, rtol: float, atol: float,

@@ -10,7 +10,8 @@ keeps, best source first:
 - single-element forward values: the named tensor itself, a value recorded by `record_forward`,
   the node's ``_saved_result``, or the consumer's ``_saved_self``/``_saved_other`` (saved tensors
   are freed by ``backward()``, so after it only named tensors and recorded values remain);
-- gradients: a leaf's ``.grad`` (its value if single-element, its norm always).
+- gradients: a leaf's ``.grad`` (its value if single-element, its norm always), and the ``.grad`` of
+  a named intermediate result that called ``retain_grad()`` (``z.retain_grad()`` in the autograd lesson).
 
 An operation node is grouped under a module when the parameters it uses directly (or through one
 view-like step such as ``t()``) all belong to that module.
@@ -134,7 +135,21 @@ def _op_node(nid: str, fn: Any, named: tuple[str, torch.Tensor] | None, hint: fl
         value = safe_scalar(_saved(fn, "_saved_result"))
     if value is None:
         value = hint
-    return GraphNode(id=nid, op=op_name(fn), name=name, shape=shape, value=value, backward=type(fn).__name__)
+    grad = _retained_grad(tensor)
+    return GraphNode(
+        id=nid, op=op_name(fn), name=name, shape=shape, value=value, backward=type(fn).__name__,
+        grad=safe_scalar(grad), grad_norm=safe_norm(grad),
+    )
+
+
+def _retained_grad(t: torch.Tensor | None) -> torch.Tensor | None:
+    """A named intermediate result's ``.grad``, kept only when the learner called ``retain_grad()``."""
+    try:
+        if t is None or not t.retains_grad:
+            return None
+        return t.grad
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _saved_input_hint(consumer: Any, k: int, child: Any, hints: dict[int, float]) -> None:

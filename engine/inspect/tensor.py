@@ -12,6 +12,10 @@ is still counted. Measured on the two-core development machine (shared, load ave
 to about 1.3 s); bfloat16 and transposed views cost about the same, since permuted views are read in
 memory order. Sampling would be faster but could miss the one NaN that matters.
 
+Reading is exact but bounded in time: the tensor panel stops after ``STATS_BUDGET_S`` seconds (a
+10^9-element tensor takes 10-30 s on two cores), and the summary then says how many elements the
+statistics cover, so one click on a huge tensor never holds the kernel for half a minute.
+
 ``min``/``max``/``mean``/``std`` are of the *finite* values; ``nan`` and ``inf`` count the rest.
 Tensors whose data cannot be read (meta, freed storage, nested, broken devices) come back with
 their metadata and a `label` saying why, never an exception.
@@ -20,6 +24,7 @@ their metadata and a `label` saying why, never an exception.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +37,8 @@ MAX_ROWS = 12
 MAX_COLS = 12
 CHUNK_CPU = 1 << 22
 CHUNK_DEVICE = 1 << 24
+STATS_BUDGET_S = 2.0
+"""Seconds `summarize_tensor` spends on statistics; past it they cover the elements read so far."""
 _LOW_FLOATS = {torch.float16, torch.bfloat16} | {
     getattr(torch, n) for n in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz") if hasattr(torch, n)
 }
@@ -69,7 +76,12 @@ def summarize_tensor(
         data = _data_view(t, readable, notes)
         if data is not None:
             try:
-                stats = tensor_stats(data, norm=norm)
+                stats, counted = _stats(data, norm, time.perf_counter() + STATS_BUDGET_S)
+                if counted < meta["numel"]:
+                    notes.append(
+                        f"statistics of the first {counted:,} of {meta['numel']:,} elements "
+                        f"(stopped after {STATS_BUDGET_S:g} s)"
+                    )
             except Exception as exc:  # noqa: BLE001 - any backend may refuse an op
                 notes.append(f"statistics unavailable: {_short(exc)}")
         if readable and (t.layout == torch.strided or meta["numel"] <= max_rows * max_cols):
@@ -189,11 +201,17 @@ def tensor_stats(t: torch.Tensor, norm: bool = False) -> dict[str, float | int |
     Reads `t` in bounded chunks on its own device; see the module docstring for why and how fast.
     Bool tensors report min/max as False/True and ``mean`` as the fraction of True.
     """
+    return _stats(t, norm, None)[0]
+
+
+def _stats(t: torch.Tensor, norm: bool, deadline: float | None) -> tuple[dict[str, float | int | None], int]:
+    """`tensor_stats`, stopping between chunks once `deadline` (perf_counter) passed; also the elements read."""
     stats: dict[str, float | int | None] = {"min": None, "max": None, "mean": None, "std": None, "nan": 0, "inf": 0}
     if norm:
         stats["norm"] = None
     if t.numel() == 0:
-        return stats
+        return stats, 0
+    counted = 0
     acc = _Accumulator()
     kind = "bool" if t.dtype == torch.bool else "complex" if t.is_complex() else "float" if _floatish(t) else "int"
     chunk = CHUNK_CPU if t.device.type == "cpu" else CHUNK_DEVICE
@@ -211,7 +229,10 @@ def tensor_stats(t: torch.Tensor, norm: bool = False) -> dict[str, float | int |
             if c.dtype in _LOW_FLOATS:
                 c = c.float()
             acc.add_float(c, wide)
-    return acc.result(stats, kind, norm)
+        counted += c.numel()
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+    return acc.result(stats, kind, norm), counted
 
 
 def _floatish(t: torch.Tensor) -> bool:

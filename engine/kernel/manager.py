@@ -4,6 +4,8 @@ The manager is torch-free: it runs in the UI process. It speaks to the child ove
 the child's stdin, one JSON event per line on its stdout; anything the child writes to its raw file
 descriptors arrives on stderr and is forwarded as `Stream` events of the request that was running).
 Events are delivered to a callback from a reader thread; `KernelClient` builds requests on top.
+When ``LLM_TUTOR_KERNEL_SERVER`` names a fork server's socket (a lab server sets it), the kernel is
+forked from that warm process instead of spawned (see `forkserver`); otherwise nothing changes.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from llm_tutor.engine import protocol
+
+if TYPE_CHECKING:
+    from llm_tutor.engine.kernel.forkserver import ForkedKernel
+
+KernelProcess = Union["subprocess.Popen[bytes]", "ForkedKernel"]
+"""A spawned kernel, or one forked by the fork server (same methods: poll, wait, kill, pipes)."""
 
 EventHandler = Callable[[Any], None]
 
@@ -76,14 +84,19 @@ class KernelManager:
         self.on_event = on_event or (lambda event: None)
         self.device = device
         self.threads = threads
+        if memory_limit_mb is None:
+            from llm_tutor.engine.kernel.limits import default_memory_limit_mb
+
+            memory_limit_mb = default_memory_limit_mb()
         self.memory_limit_mb = memory_limit_mb
+        """MB the kernel may take; None (the default) means LLM_TUTOR_KERNEL_MEMORY_MB or half the memory, 0 none."""
         self.env = env
         self.state = "stopped"
         """"stopped", "starting", "idle", "busy", "dead"."""
         self.ready: protocol.Ready | None = None
         self.current: str = ""
         """Id of the request being served (for raw output and crash reports)."""
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: KernelProcess | None = None
         self._write_lock = threading.Lock()
         self._generation = 0
         self._expect_exit = False
@@ -122,7 +135,7 @@ class KernelManager:
         self._raw_open = True
         self.ready = None
         self.current = ""
-        self._proc = subprocess.Popen(
+        self._proc = self._fork(cmd[3:], env) or subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -134,6 +147,16 @@ class KernelManager:
         gen = self._generation
         proc = self._proc
         threading.Thread(target=self._read_events, args=(proc, gen), daemon=True, name="kernel-events").start()
+
+    @staticmethod
+    def _fork(args: list[str], env: dict[str, str]) -> KernelProcess | None:
+        """A kernel from the fork server named by LLM_TUTOR_KERNEL_SERVER (opt-in), else None: spawn one."""
+        path = env.get("LLM_TUTOR_KERNEL_SERVER")
+        if not path:
+            return None
+        from llm_tutor.engine.kernel.forkserver import spawn_kernel
+
+        return spawn_kernel(path, args, env)
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Block until the kernel sent `Ready` (or died); True when ready."""
@@ -159,10 +182,11 @@ class KernelManager:
         if proc is None:
             return
         self._expect_exit = True
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+        # the group too when the kernel itself is already dead: processes it started may live on
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            if proc.poll() is None:
                 try:
                     proc.kill()
                 except ProcessLookupError:
@@ -202,7 +226,7 @@ class KernelManager:
 
     # -- reader threads ----------------------------------------------------------------------
 
-    def _read_events(self, proc: subprocess.Popen[bytes], gen: int) -> None:
+    def _read_events(self, proc: KernelProcess, gen: int) -> None:
         """One thread reads both pipes: JSON events from stdout, raw fd output from stderr.
 
         The kernel writes a request's end marker to the raw pipe *before* it sends `Done`, so
@@ -221,9 +245,13 @@ class KernelManager:
         out_buf = b""
         open_fds = 2
         while open_fds:
+            ready = sel.select(timeout=0.5)
+            if not ready and proc.poll() is not None:
+                # the kernel is gone, yet a process it started still holds a pipe open: stop here
+                break
             # events first: a request's Status(busy) is written before any of its raw output, so
             # reading events first attributes raw output to the request that is running
-            for key, _ in sorted(sel.select(), key=lambda item: item[0].data != "out"):
+            for key, _ in sorted(ready, key=lambda item: item[0].data != "out"):
                 try:
                     data = os.read(key.fd, 65536)
                 except BlockingIOError:
@@ -235,6 +263,11 @@ class KernelManager:
                     open_fds -= 1
                     if key.data == "err":
                         self._raw_open = False
+                    else:
+                        # the protocol pipe closed: the kernel ended. Its children may keep the raw
+                        # pipe (their stdout) open for ever, so read what is there and stop.
+                        self._drain_raw_now(err_fd)
+                        open_fds = 0
                     continue
                 if gen != self._generation:
                     sel.close()
@@ -279,6 +312,17 @@ class KernelManager:
                 data = b""
             if not data:
                 self._raw_open = False
+                return
+            self._feed_raw(data)
+
+    def _drain_raw_now(self, fd: int, rounds: int = 32) -> None:
+        """Forward raw output already in the pipe, without waiting for more."""
+        for _ in range(rounds):
+            try:
+                data = os.read(fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
                 return
             self._feed_raw(data)
 
@@ -330,7 +374,7 @@ class KernelManager:
             self.state = state
 
     @staticmethod
-    def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    def _close_pipes(proc: KernelProcess) -> None:
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             try:
                 if stream is not None:

@@ -74,15 +74,22 @@ class Capture(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         with self.lock:
             k = self.kernel
-            if k.output_bytes >= OUTPUT_CAP_BYTES:
+            room = OUTPUT_CAP_BYTES - k.output_bytes
+            if room <= 0:
                 k.dropped_lines += text.count("\n")
                 return len(text)
+            if len(text) > room:  # one huge print is cut too, not only many small ones
+                k.dropped_lines += text.count("\n", room)
+                k.dropped_chars += len(text) - room
+                text = text[:room]
             k.output_bytes += len(text)
             self.buffer_parts.append(text)
             self.size += len(text)
             now = time.monotonic()
-            if self.size > 65536 or now - self.last_flush > FLUSH_INTERVAL_S:
+            if self.size > 65536 or now - self.last_flush > FLUSH_INTERVAL_S or k.output_bytes >= OUTPUT_CAP_BYTES:
                 self.flush()
+            else:
+                k.flusher.wake.set()  # sent within FLUSH_INTERVAL_S even if nothing else is printed
         return len(text)
 
     def flush(self) -> None:
@@ -93,7 +100,33 @@ class Capture(io.TextIOBase):
             self.buffer_parts.clear()
             self.size = 0
             self.last_flush = time.monotonic()
-            self.kernel.channel.send(protocol.Stream(parent=self.kernel.current, name=self.name, text=text))
+            # output of a thread still running after its cell ended goes to that cell
+            parent = self.kernel.current or self.kernel.last
+            self.kernel.channel.send(protocol.Stream(parent=parent, name=self.name, text=text))
+
+
+class Flusher(threading.Thread):
+    """Sends buffered output at most `FLUSH_INTERVAL_S` after it was printed.
+
+    Without it, the last lines printed before a long computation (or by a thread after its cell
+    ended) would wait in the buffer for the next print or the end of the next request.
+    """
+
+    def __init__(self, streams: list[Capture]) -> None:
+        super().__init__(daemon=True, name="output-flusher")
+        self.streams = streams
+        self.wake = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            self.wake.wait()
+            time.sleep(FLUSH_INTERVAL_S)
+            self.wake.clear()
+            for stream in self.streams:
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001 - output lost to a broken channel must not end the thread
+                    pass
 
 
 class NoStdin(io.TextIOBase):
@@ -109,17 +142,41 @@ class NoStdin(io.TextIOBase):
         return self.read()
 
 
+MEMORY_LIMIT_MB: int | None = None
+"""The memory limit set on this kernel (see `limits`), named in out-of-memory errors."""
+PROCESS_LIMIT: int | None = None
+
+
+def _memory_note() -> str:
+    if MEMORY_LIMIT_MB:
+        return (f"the kernel's memory limit ({MEMORY_LIMIT_MB} MB, set by LLM_TUTOR_KERNEL_MEMORY_MB) was hit, "
+                "so this cell was stopped before it could take the machine down. Use smaller tensors, "
+                "free big variables with del, or restart the kernel (K).")
+    return "the kernel ran out of memory; use smaller tensors or free big variables with del."
+
+
 def _explain(exc: BaseException) -> str:
     """A short note for errors learners meet in these lessons."""
     text = str(exc)
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in text):
+        return _memory_note()
+    if type(exc).__name__ == "OutOfMemoryError" or (isinstance(exc, RuntimeError) and "out of memory" in text):
+        return "the GPU ran out of memory; use smaller tensors or batches, free big variables with del, or restart the kernel (K)."
+    if isinstance(exc, (BlockingIOError, RuntimeError)) and (
+        getattr(exc, "errno", None) == 11 or "can't start new thread" in text
+    ):
+        limit = f" ({PROCESS_LIMIT} processes and threads for this user)" if PROCESS_LIMIT else ""
+        return (f"the kernel could not start another process or thread: the process limit{limit} or memory is "
+                "used up. Restart the kernel (K) to end the processes this lesson started.")
+    if isinstance(exc, NameError) and getattr(exc, "name", None):
+        return (f"'{exc.name}' does not exist (yet): run the cells above this one first (a runs them all), "
+                "or define it here.")
     if isinstance(exc, RuntimeError) and "view size is not compatible" in text:
         return ".view() needs a contiguous tensor; a transposed tensor is not. Use .reshape() or .contiguous().view()."
     if isinstance(exc, ValueError) and "Using a target size" in text:
         return "the target (label) must have the same shape as the model's output, e.g. torch.tensor([[1.0]]) for a (1, 1) output."
     if isinstance(exc, RuntimeError) and "mat1 and mat2 shapes cannot be multiplied" in text:
         return "in A @ B the number of columns of A must equal the number of rows of B."
-    if isinstance(exc, MemoryError):
-        return "the kernel ran out of memory (it has a memory limit so one cell cannot take the machine down); use smaller tensors."
     if isinstance(exc, RuntimeError) and "trying to backward through the graph a second time" in text:
         return "backward() frees the graph; build it again (re-run the forward pass) or pass retain_graph=True."
     return ""
@@ -133,13 +190,20 @@ class Kernel:
         self.device = device
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.current = ""
+        self.last = ""
+        """The request served last: output written while idle (by a thread) is sent to it."""
         self.busy = False
         self.output_bytes = 0
         self.dropped_lines = 0
+        self.dropped_chars = 0
         self.counter = 0
         self.last_error: protocol.Error | None = None
         self.stdout = Capture(self, "stdout")
         self.stderr = Capture(self, "stderr")
+        self.stdin = NoStdin()
+        self.flusher = Flusher([self.stdout, self.stderr])
+        self.raw_fd = 2
+        """Where request-end markers go: a private duplicate of the raw-output pipe (see `main`)."""
 
     # -- namespaces --------------------------------------------------------------------------
 
@@ -147,9 +211,12 @@ class Kernel:
         ns = self.namespaces.get(name)
         if ns is None:
             ns = {"__name__": "__main__", "__builtins__": __builtins__}
-            ns["device"] = self.device
-            ns["track"] = self._make_track()
             self.namespaces[name] = ns
+        # a cell may have deleted them (``globals().clear()``): lesson cells rely on both
+        if "device" not in ns:
+            ns["device"] = self.device
+        if "track" not in ns:
+            ns["track"] = self._make_track()
         return ns
 
     def _make_track(self) -> Any:
@@ -174,8 +241,11 @@ class Kernel:
         if handler is None:
             return
         self.current = getattr(request, "id", "")
+        self.last = self.current
         self.output_bytes = 0
         self.dropped_lines = 0
+        self.dropped_chars = 0
+        self._restore_std_streams()
         self.channel.send(protocol.Status("busy", self.current))
         start = time.perf_counter()
         status = "ok"
@@ -184,23 +254,29 @@ class Kernel:
         finally:
             self._finish_output()
             # mark the end of this request's raw fd output, so the UI orders it before Done
+            # (on the kernel's own copy of the raw pipe: a cell may have closed fd 2)
             try:
-                os.write(2, RAW_END + self.current.encode() + b"\x1e\n")
+                os.write(self.raw_fd, RAW_END + self.current.encode() + b"\x1e\n")
             except OSError:
                 pass
             self.channel.send(protocol.Done(self.current, status, time.perf_counter() - start))
             self.channel.send(protocol.Status("idle", self.current))
             self.current = ""
 
+    def _restore_std_streams(self) -> None:
+        """A cell that replaced ``sys.stdout`` (or closed it) must not silence every later cell."""
+        sys.stdout, sys.stderr, sys.stdin = self.stdout, self.stderr, self.stdin
+
     def _finish_output(self) -> None:
         self.stdout.flush()
         self.stderr.flush()
-        if self.dropped_lines or self.output_bytes >= OUTPUT_CAP_BYTES:
+        if self.dropped_lines or self.dropped_chars or self.output_bytes >= OUTPUT_CAP_BYTES:
+            more = f"{self.dropped_lines} more lines" if self.dropped_lines > 1 else f"{self.dropped_chars} more characters"
             self.channel.send(
                 protocol.Stream(
                     self.current,
                     "stderr",
-                    f"\n[output truncated after {OUTPUT_CAP_BYTES // 1_000_000} MB; {self.dropped_lines} more lines not shown]\n",
+                    f"\n[output truncated after {OUTPUT_CAP_BYTES // 1_000_000} MB; {more} not shown]\n",
                 )
             )
 
@@ -274,6 +350,8 @@ class Kernel:
         if status != "ok":
             self.channel.send(protocol.CheckResult(self.current, req.exercise_id, False, [], self.last_error))
             return status
+        if "torch" in sys.modules:
+            scratch["torch"] = sys.modules["torch"]  # the checks' torch, even if the learner rebound the name
         self.busy = True
         try:
             results = run_checks(req.checks, scratch)
@@ -293,10 +371,17 @@ class Kernel:
         except ImportError:
             self.channel.send(protocol.InspectResult(self.current, req.name, req.what, error="inspectors are not available"))
             return "error"
+        self.busy = True  # a big tensor's summary can be interrupted like a cell
         try:
             result = inspect_object(self.current, req.name, ns, req.what, dict(req.options))
+        except KeyboardInterrupt:
+            self.busy = False
+            self.channel.send(protocol.InspectResult(self.current, req.name, req.what, error="interrupted"))
+            return "interrupted"
         except Exception as exc:  # noqa: BLE001 - inspectors must never take the kernel down
             result = protocol.InspectResult(self.current, req.name, req.what, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.busy = False
         self.channel.send(result)
         return "ok" if not result.error else "error"
 
@@ -362,22 +447,41 @@ def _watch_parent(parent_pid: int) -> None:
         threading.Thread(target=loop, daemon=True, name="parent-watch").start()
 
 
-def _set_memory_limit(limit_mb: int) -> None:
-    import resource
+def _env_number(name: str, kind: type[int] | type[float]) -> Any:
+    """A number from the environment, or None when unset or unreadable."""
+    value = os.environ.get(name, "").strip()
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
 
-    try:
-        with open("/proc/self/status") as fh:
-            vm = next((int(l.split()[1]) for l in fh if l.startswith("VmSize:")), 0)
-    except OSError:
-        vm = 0
-    limit = vm * 1024 + limit_mb * 1024 * 1024
-    try:
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ValueError, OSError):
-        pass
+
+def _set_memory_limit(limit_mb: int, device: str = "cpu") -> None:
+    """Limit the memory learner code may take (see `limits.set_memory_limit`)."""
+    global MEMORY_LIMIT_MB
+    from llm_tutor.engine.kernel import limits
+
+    if device.startswith("cuda"):
+        # CUDA maps its driver state when it starts; count that before the limit, not against it
+        try:
+            import torch
+
+            torch.cuda.init()
+        except Exception:  # noqa: BLE001 - the first CUDA call will report the problem
+            pass
+    if limits.set_memory_limit(limit_mb):
+        MEMORY_LIMIT_MB = limit_mb
+
+
+def _guard_processes() -> None:
+    """A process limit for fork loops, and forked children that end with the kernel."""
+    global PROCESS_LIMIT
+    from llm_tutor.engine.kernel import limits
+
+    limits.children_die_with_the_kernel()
+    extra = limits.default_extra_procs()
+    if extra:
+        PROCESS_LIMIT = limits.set_process_limit(extra)
 
 
 def _warm_optimizer() -> None:
@@ -420,8 +524,10 @@ def main(argv: list[str] | None = None) -> int:
     global KERNEL
     parser = argparse.ArgumentParser(prog="llm-tutor-kernel")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--memory-limit-mb", type=int, default=None)
+    # the environment gives the defaults, so a lab server can limit every kernel it starts
+    parser.add_argument("--threads", type=int, default=_env_number("LLM_TUTOR_KERNEL_THREADS", int))
+    parser.add_argument("--memory-limit-mb", type=int, default=_env_number("LLM_TUTOR_KERNEL_MEMORY_MB", int))
+    parser.add_argument("--gpu-memory-fraction", type=float, default=_env_number("LLM_TUTOR_GPU_MEMORY_FRACTION", float))
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -433,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)  # raw writes to fd 1 reach the UI through the stderr pipe
     channel = Channel(proto_out)
     _watch_parent(int(os.environ.get("LLM_TUTOR_KERNEL_PARENT", "0") or 0))
+    _guard_processes()
 
     t0 = time.perf_counter()
     import torch
@@ -444,13 +551,18 @@ def main(argv: list[str] | None = None) -> int:
         channel.send(protocol.Stream("", "stderr", f"CUDA is not available here; using the CPU instead of {device}.\n"))
         device = "cpu"
     if args.memory_limit_mb:
-        _set_memory_limit(args.memory_limit_mb)
+        _set_memory_limit(args.memory_limit_mb, device)
+    if args.gpu_memory_fraction and device.startswith("cuda"):
+        try:
+            torch.cuda.set_per_process_memory_fraction(args.gpu_memory_fraction, torch.device(device))
+        except Exception as exc:  # noqa: BLE001 - a limit that cannot be set must not stop the kernel
+            channel.send(protocol.Stream("", "stderr", f"could not limit GPU memory: {exc}\n"))
 
     kernel = Kernel(channel, device)
+    kernel.raw_fd = os.dup(2)
+    kernel.flusher.start()
     KERNEL = kernel
-    sys.stdout = kernel.stdout
-    sys.stderr = kernel.stderr
-    sys.stdin = NoStdin()
+    kernel._restore_std_streams()
     mps = getattr(torch.backends, "mps", None)
     channel.send(
         protocol.Ready(

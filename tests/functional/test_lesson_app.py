@@ -144,6 +144,7 @@ async def test_help_lists_every_key(fixtures: Path) -> None:
         for words in ("Run all", "Interrupt", "Restart kernel", "Check the exercise", "Quit"):
             assert words in text
         assert "i Interrupt" in text and "?, f1 Help" in text
+        assert "g Inspect: autograd graph" in text and "] Inspect: next 2-D slice" in text and "d Inspect: gradient" in text
         await pilot.press("escape")
         assert isinstance(app.screen, LessonScreen)
         await pilot.press("escape")
@@ -181,9 +182,13 @@ async def test_side_panel_uses_the_room(fixtures: Path, size: tuple[int, int]) -
     async with app.run_test(size=size) as pilot:
         await pilot.press("enter")
         side = app.screen.query_one("#side")
+        content = app.screen.query_one("#content")
         assert side.display is (size[0] >= 110)
-        await pilot.press("v")
-        assert side.display is not (size[0] >= 110)
+        await pilot.press("v")  # into the panel: shown beside the lesson when wide, in its place when narrow
+        assert side.display and side.has_focus_within
+        assert content.display is (size[0] >= 110)
+        await pilot.press("v")  # from inside the panel: hide it, the lesson is back
+        assert not side.display and content.display
 
 
 async def test_language_switch_translates_the_ui(fixtures: Path, tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ def app_for(folder: Path, **kwargs: object):
 
 class TestLessonList:
     def test_lesson_list(self, snap_compare) -> None:
-        """The lesson list: title bar, one row 'A first tensor' with 0/1 exercises and 'not started', the overall
-        line, the kernel status line ('kernel: stopped') and the footer keys."""
+        """The lesson list: title bar, one row 'A first tensor' with an empty bar and 0/1 exercises and no status yet,
+        the overall line '0/1 exercises solved · 0/1 lessons completed', the kernel status line ('kernel: stopped')
+        and the footer keys."""
         assert snap_compare(app_for(FIXTURES / "good"), terminal_size=SIZE)
 
     def test_lesson_list_with_a_broken_lesson(self, snap_compare, monkeypatch) -> None:

@@ -85,6 +85,22 @@ def test_triangulating_the_neuron_closure_and_function() -> None:
     assert ns["w"].grad is None, "triangulation must not touch the learner's .grad"  # type: ignore[attr-defined]
 
 
+def test_a_check_the_lesson_kept_in_a_variable_is_listed_and_served_as_it_is() -> None:
+    """`check = triangulate(...)` in a cell: the variables panel sees a Triangulation, the inspector returns it."""
+    from llm_tutor.engine.inspect import Triangulation, summarize_variables
+
+    ns = _neuron_ns()
+    check = triangulate(ns["loss_of"], {"w": ns["w"], "b": ns["b"]})  # type: ignore[arg-type]
+    ns["check"] = check
+    assert isinstance(check, Triangulation) and isinstance(check, dict) and check["fn"] == "loss_of"
+    row = next(v for v in summarize_variables(ns) if v.name == "check")
+    assert row.type_name == "Triangulation" and row.kind == "other"
+    r = inspect_object("p", "check", ns, "triangulate", {})
+    assert r.error == "" and r.data["fn"] == "loss_of" and r.data["ok"]
+    assert [row["param"] for row in r.data["rows"]] == ["w", "b"]
+    assert round(r.data["rows"][0]["autograd"], 4) == -0.0898
+
+
 def test_a_wrong_manual_gradient_is_flagged() -> None:
     ns = _neuron_ns()
     ns["dw"] = torch.tensor([-0.5])

@@ -65,6 +65,22 @@ def test_the_neuron_graph_names_ops_leaves_and_gradients() -> None:
     assert protocol.decode(protocol.encode(r)) == r
 
 
+def test_named_intermediates_show_their_gradient_after_retain_grad() -> None:
+    """The autograd lesson calls z.retain_grad(), a.retain_grad(), loss.retain_grad(): the graph shows dL/dz = a - y."""
+    ns = _neuron()
+    plain = {n.op: n for n in build_graph(ns["loss"], "loss", ns).nodes}  # type: ignore[arg-type]
+    assert plain["Add"].grad is None and plain["Add"].grad_norm is None  # no backward yet, nothing retained
+    for name in ("z", "a", "loss"):
+        ns[name].retain_grad()  # type: ignore[attr-defined]
+    ns["loss"].backward()  # type: ignore[attr-defined]
+    ops = {n.op: n for n in build_graph(ns["loss"], "loss", ns).nodes}  # type: ignore[arg-type]
+    a_minus_y = (ns["a"] - ns["y"]).item()  # type: ignore[operator]
+    assert ops["Add"].name == "z" and abs(ops["Add"].grad - a_minus_y) < 1e-7  # type: ignore[operator]
+    assert round(ops["Sigmoid"].grad, 4) == -1.0889  # type: ignore[arg-type]
+    assert ops["BinaryCrossEntropy"].grad == 1.0
+    assert ops["Mul"].grad is None  # unnamed and not retained: autograd kept nothing
+
+
 def test_saved_inputs_give_values_before_backward_and_recording_keeps_them_after() -> None:
     ns = _neuron()
     del ns["a"], ns["z"]  # only what autograd saved is left to read values from

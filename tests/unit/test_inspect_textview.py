@@ -158,6 +158,10 @@ def test_panels_after_each_cell_through_a_real_kernel() -> None:
         assert "\nx " not in second, "unchanged variables are not repeated"
         third = cell("loss.backward()")
         assert "w          [1]      2.2  -0.08983" in third and "b          [1]        0  -0.08166" in third
+        fourth = cell("z = x * w + b\na = torch.sigmoid(z)\nloss2 = F.binary_cross_entropy(a, torch.tensor([1.0]))")
+        assert fourth.count("autograd graph of") == 1, "one graph per cell: the last result's holds the others"
+        graph_at = fourth.index("autograd graph of loss2:")
+        assert "z = Add" in fourth[graph_at:] and graph_at < fourth.index("\nz: [1] float32"), "the graph comes first"
         assert cell("n = 1 + 1").splitlines()[-1].split() == ["n", "number", "2"]
         assert cell("pass") == ""
         bad = kernel.inspect("nope", "tensor", "panels").first(InspectResult)

@@ -32,7 +32,7 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
                 if not binding.description:
                     continue
                 ident = binding.id or f"{binding.action}:{binding.description}"
-                by_id.setdefault(ident, []).append(key.replace("question_mark", "?"))
+                by_id.setdefault(ident, []).append(binding.key_display or key.replace("question_mark", "?"))
                 described[ident] = binding.description
         for ident, keys in by_id.items():
             label = ", ".join(k for k in keys if k not in seen)

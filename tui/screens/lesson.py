@@ -1,4 +1,4 @@
-"""Provides `LessonScreen`: prose and runnable cells of one lesson, with the variables panel beside them."""
+"""Provides `LessonScreen`: prose and runnable cells of one lesson, with the inspector panel beside them."""
 
 from __future__ import annotations
 
@@ -17,14 +17,15 @@ from llm_tutor.engine import protocol
 from llm_tutor.engine.kernel import KernelDied
 from llm_tutor.engine.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
 from llm_tutor.tui.i18n import t, translate_bindings
-from llm_tutor.tui.widgets.inspect.variables import VariablesPanel
+from llm_tutor.tui.screens.confirm import ConfirmScreen
+from llm_tutor.tui.widgets.inspect.inspector import INSPECT_BINDINGS, InspectorPanel
 from llm_tutor.tui.widgets.lesson.cell import CellView, code_view
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
 from llm_tutor.tui.widgets.lesson.predict import PredictView
 from llm_tutor.tui.widgets.status import KernelStatus
 
 WIDE = 110
-"""At this width and above the side panel shows beside the lesson; below, `v` toggles it."""
+"""At this width and above the side panel shows beside the lesson; below, `v` shows it in the lesson's place."""
 
 
 class LessonScreen(Screen[None]):
@@ -41,11 +42,14 @@ class LessonScreen(Screen[None]):
         Binding("c", "check", "Check exercise", show=False, id="lesson.check"),
         Binding("h", "hint", "Hint", show=False, id="lesson.hint"),
         Binding("s", "solution", "Show solution", show=False, id="lesson.solution"),
-        Binding("x", "reset_exercise", "Reset exercise to starter (press twice)", show=False, id="lesson.reset"),
+        Binding("x", "reset_exercise", "Reset exercise to starter (asks first)", show=False, id="lesson.reset"),
+        Binding("p", "app.copy_exercise_path", "Copy the exercise file's path", show=False, id="lesson.file_path"),
+        Binding("f", "app.check_exercise_file", "Check the exercise file", show=False, id="lesson.check_file"),
         Binding("v", "toggle_panel", "Panel", id="lesson.panel"),
         Binding("L", "switch_language", "Language", show=False, id="app.language"),
         Binding("escape", "back", "Lessons", id="lesson.back"),
         Binding("T", "open_lab", "Training lab", id="lesson.lab"),
+        *INSPECT_BINDINGS,
     ]
 
     def __init__(self, lesson: Lesson, lang: str) -> None:
@@ -55,9 +59,11 @@ class LessonScreen(Screen[None]):
         translate_bindings(self, lang)
         self.namespace = f"{lesson.lang}:{lesson.id}"
         self.pending: dict[str, Widget] = {}
+        self.finished: dict[str, Widget] = {}
+        """Cells by the request that ran them, for output a thread prints after its cell ended."""
         self.run_queue: list[CellView] = []
         self.panel_forced: bool | None = None
-        self._reset_armed: ExerciseView | None = None
+        self._last_block: Widget | None = None
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -66,7 +72,7 @@ class LessonScreen(Screen[None]):
         with Horizontal(id="body"):
             with VerticalScroll(id="content"):
                 yield from self._segments()
-            yield VariablesPanel(self.lang, id="side")
+            yield InspectorPanel(self.lang, self.namespace, id="side")
         yield KernelStatus(self.lang, id="kernel-status")
         yield Footer()
 
@@ -83,7 +89,8 @@ class LessonScreen(Screen[None]):
                 yield CellView(seg.id, seg.code, self.lang, raises=seg.raises, id=f"cell-{seg.id}", classes="block")
             elif isinstance(seg, Exercise):
                 draft = app.load_draft(self.lesson, seg.id) if hasattr(app, "load_draft") else None
-                yield ExerciseView(seg, self.lang, draft=draft, id=f"exercise-{seg.id}", classes="block")
+                saved = app.exercise_state(self.lesson, seg.id) if hasattr(app, "exercise_state") else {}
+                yield ExerciseView(seg, self.lang, draft=draft, id=f"exercise-{seg.id}", classes="block", **saved)
 
     def on_mount(self) -> None:
         self._apply_width(self.size.width or self.app.size.width)
@@ -91,13 +98,19 @@ class LessonScreen(Screen[None]):
         if blocks:
             blocks[0].focus(scroll_visible=False)
         self.app.sync_status(self)  # type: ignore[attr-defined]
+        if hasattr(self.app, "lesson_mounted"):
+            self.app.lesson_mounted(self)  # progress: last cell, exercise files
 
     def on_resize(self, event: Any) -> None:
         self._apply_width(event.size.width)
 
     def _apply_width(self, width: int) -> None:
-        show = width >= WIDE if self.panel_forced is None else self.panel_forced
-        self.query_one("#side").display = show
+        wide = width >= WIDE
+        show = wide if self.panel_forced is None else self.panel_forced
+        side = self.query_one("#side")
+        side.display = show
+        side.set_class(not wide, "-overlay")  # narrow: the panel takes the lesson's place
+        self.query_one("#content").display = wide or not show
 
     def blocks(self) -> list[Widget]:
         return list(self.query(".block").results(Widget))
@@ -215,18 +228,64 @@ class LessonScreen(Screen[None]):
         block = self.focused_block()
         if not isinstance(block, ExerciseView):
             return
-        if self._reset_armed is block:
+        name = block.file_path.rsplit("/", 1)[-1]
+        body = t(self.lang, "reset_body", bak=f"{name}.bak") if name else t(self.lang, "reset_body_nofile")
+
+        def done(confirmed: bool | None) -> None:
+            if not confirmed:
+                self.app.notify(t(self.lang, "reset_cancelled"))
+                return
+            app: Any = self.app
+            if hasattr(app, "reset_exercise"):
+                app.reset_exercise(self.lesson, block.exercise)
             block.reset_to_starter()
-            self._reset_armed = None
-            self.app.notify(t(self.lang, "starter_reset"))
-        else:
-            self._reset_armed = block
-            self.app.notify(t(self.lang, "confirm_reset", key="x"))
+            app.notify(t(self.lang, "starter_reset"))
+
+        dialog = ConfirmScreen(t(self.lang, "reset_title"), body, t(self.lang, "reset_keys"), yes_keys=("x", "y"))
+        self.app.push_screen(dialog, done)
 
     def action_toggle_panel(self) -> None:
-        side = self.query_one("#side")
-        self.panel_forced = not side.display
-        side.display = self.panel_forced
+        """From the lesson: show the panel and move into it; from inside the panel: hide it."""
+        panel = self.query_one(InspectorPanel)
+        if panel.display and panel.has_focus_within:
+            self.panel_forced = False
+            self._apply_width(self.size.width)
+            self._focus_lesson()
+        else:
+            self.reveal_panel().focus_variables()
+
+    def reveal_panel(self) -> InspectorPanel:
+        """Show the inspector (in the lesson's place when narrow) and return it."""
+        panel = self.query_one(InspectorPanel)
+        if not panel.has_focus_within:
+            self._last_block = self.focused_block()
+        if not panel.display:
+            self.panel_forced = True
+            self._apply_width(self.size.width)
+            if panel.has_class("-overlay"):
+                panel.focus_variables()
+        return panel
+
+    def _focus_lesson(self) -> None:
+        block = self._last_block
+        if block is None or not block.is_mounted:
+            blocks = self.blocks()
+            block = blocks[0] if blocks else None
+        if block is not None:
+            block.focus(scroll_visible=False)
+
+    @on(InspectorPanel.Leave)
+    def _leave_panel(self, message: InspectorPanel.Leave) -> None:
+        if self.query_one(InspectorPanel).has_class("-overlay"):
+            self.panel_forced = False
+            self._apply_width(self.size.width)
+        self._focus_lesson()
+
+    def action_inspect(self, what: str) -> None:
+        self.reveal_panel().show_view(what)
+
+    def action_slice(self, step: int, outer: bool = False) -> None:
+        self.query_one(InspectorPanel).step_slice(step, outer)
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -281,6 +340,8 @@ class LessonScreen(Screen[None]):
     # -- kernel events (routed by the app) -----------------------------------------------------
 
     def handle_kernel_event(self, event: Any) -> None:
+        if self.query_one(InspectorPanel).handle_kernel_event(event) or isinstance(event, protocol.Variables):
+            return
         if isinstance(event, KernelDied):
             reason = t(self.lang, "kernel_died", reason=event.reason, key="K")
             for widget in self.pending.values():
@@ -296,11 +357,10 @@ class LessonScreen(Screen[None]):
 
             show_metric(self, widget, event)
             return
-        if isinstance(event, protocol.Variables):
-            if event.namespace == self.namespace:
-                self.query_one(VariablesPanel).show(event)
-            return
         if widget is None:
+            late = self.finished.get(parent)
+            if isinstance(event, protocol.Stream) and isinstance(late, CellView) and late.request_id == parent:
+                late.show_stream(event)  # printed by a thread the cell left running
             return
         if isinstance(widget, ExerciseView):
             if isinstance(event, protocol.CheckResult):
@@ -322,6 +382,9 @@ class LessonScreen(Screen[None]):
             widget.show_error(event)
         elif isinstance(event, protocol.Done):
             self.pending.pop(parent, None)
+            self.finished[parent] = widget
+            if len(self.finished) > 64:
+                self.finished.pop(next(iter(self.finished)))
             widget.finish(event)
             expected_error = event.status == "error" and bool(widget.raises)
             if event.status == "ok" or expected_error:

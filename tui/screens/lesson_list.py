@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -29,6 +32,8 @@ class LessonListScreen(Screen[None]):
         self.lang = lang
         translate_bindings(self, lang)
         self.statuses = statuses or {}
+        self._columns_lang: str | None = None
+        """The language of the table's column labels (rebuilt only when it changes)."""
 
     def set_course(self, items: list[Lesson | BrokenLesson], lang: str, statuses: dict[str, str] | None = None) -> None:
         """Show another course or language in place (the list is the app's base screen)."""
@@ -52,18 +57,35 @@ class LessonListScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.fill()
+        app: Any = self.app
+        last = app.last_lesson_id() if hasattr(app, "last_lesson_id") else None
+        self.fill(cursor_key=last)
         self.query_one(DataTable).focus()
         self.app.sync_status(self)  # type: ignore[attr-defined]
 
-    def fill(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Back from a lesson: the app recounts the progress and calls `fill()` again."""
+        app: Any = self.app
+        app.sync_status(self)
+        if hasattr(app, "refresh_progress"):
+            app.refresh_progress()
+
+    def fill(self, cursor_key: str | None = None) -> None:
+        """(Re)build the table; the cursor stays on its lesson (or moves to `cursor_key`)."""
         table = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_column("#", key="order")
-        table.add_column(t(self.lang, "lesson"), key="title")
-        table.add_column(t(self.lang, "exercises"), key="exercises")
-        table.add_column(t(self.lang, "status"), key="status")
-        solved_total = ex_total = 0
+        if cursor_key is None and table.row_count:
+            cursor_key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        table.clear()
+        if self._columns_lang != self.lang:
+            table.clear(columns=True)
+            self._columns_lang = self.lang
+            table.add_column("#", key="order")
+            table.add_column(t(self.lang, "lesson"), key="title")
+            table.add_column(t(self.lang, "exercises"), key="exercises")
+            table.add_column(t(self.lang, "status"), key="status")
+        app: Any = self.app
+        ready = app.progress_ready() if hasattr(app, "progress_ready") else True
+        solved_total = ex_total = done = lessons = 0
         for item in self.items:
             if isinstance(item, BrokenLesson):
                 table.add_row("!", Text(item.title), "", Text(t(self.lang, "error"), style="bold"), key=f"broken:{item.path}")
@@ -73,10 +95,25 @@ class LessonListScreen(Screen[None]):
             solved = self.app.solved_count(item) if hasattr(self.app, "solved_count") else 0  # type: ignore[attr-defined]
             solved_total += solved
             ex_total += n
-            mark = {"solved": "✓ ", "attempted": "◐ ", "not_started": "  "}.get(status, "  ")
-            table.add_row(str(item.order), item.title, f"{solved}/{n}", mark + t(self.lang, status), key=item.id)
+            lessons += 1
+            done += status in ("completed", "solved")
+            mark = {"completed": "✓ ", "solved": "✓ ", "in_progress": "◐ ", "attempted": "◐ "}.get(status, "  ")
+            label = "" if status == "not_started" else t(self.lang, status)
+            if not ready:  # the progress is read right after the first paint
+                table.add_row(str(item.order), item.title, "", "", key=item.id)
+                continue
+            table.add_row(str(item.order), item.title, _bar(solved, n), Text(mark + label), key=item.id)
         overall = self.query_one("#overall", Static)
-        overall.update(f"{t(self.lang, 'overall')}: {solved_total}/{ex_total} {t(self.lang, 'exercises').lower()}")
+        text = Text(f"{t(self.lang, 'overall')}: ")
+        text.append(t(self.lang, "overall_progress", solved=solved_total, total=ex_total, done=done, lessons=lessons))
+        if not ready:
+            text = Text("")
+        if hasattr(app, "progress_saved") and not app.progress_saved():
+            text.append("  ·  " + t(self.lang, "not_saving"), style="bold")
+        overall.update(text)
+        keys = [str(k.value) for k in table.rows]
+        if cursor_key in keys:
+            table.move_cursor(row=keys.index(cursor_key), animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -96,3 +133,14 @@ class LessonListScreen(Screen[None]):
 
     def action_switch_language(self) -> None:
         self.app.switch_language()  # type: ignore[attr-defined]
+
+
+def _bar(solved: int, total: int, width: int = 6) -> Text:
+    """"███░░░ 3/6": how many of a lesson's exercises are solved."""
+    if not total:
+        return Text("")
+    full = round(width * solved / total)
+    text = Text("█" * full, style="bold")
+    text.append("░" * (width - full), style="dim")
+    text.append(f" {solved}/{total}")
+    return text

@@ -14,6 +14,14 @@ from llm_tutor.tui.i18n import t
 
 MAX_OUTPUT_LINES = 200
 """Lines of printed output kept on screen per cell; earlier lines are counted, not drawn."""
+MAX_LINE_CHARS = 2000
+"""Characters of one printed line drawn; a longer line (``print('x' * 10**7)``) is cut, so wrapping it stays cheap."""
+
+
+def _clip(line: str) -> str:
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    return line[:MAX_LINE_CHARS] + f" … ({len(line) - MAX_LINE_CHARS:,} more characters)"
 
 
 def code_view(code: str) -> Syntax:
@@ -41,7 +49,9 @@ class OutputView(Static):
     def append(self, text: str) -> None:
         parts = (self.partial + text).split("\n")
         self.partial = parts.pop()
-        self.lines.extend(parts)
+        if len(self.partial) > MAX_LINE_CHARS * 4:  # a line without end: keep a bounded head of it
+            self.partial = self.partial[: MAX_LINE_CHARS * 4]
+        self.lines.extend(_clip(line) for line in parts)
         extra = len(self.lines) - MAX_OUTPUT_LINES
         if extra > 0:
             del self.lines[:extra]
@@ -52,7 +62,7 @@ class OutputView(Static):
         text = Text()
         if self.hidden:
             text.append(t(self.lang, "output_hidden", n=self.hidden) + "\n", style="dim")
-        body = "\n".join(self.lines + ([self.partial] if self.partial else []))
+        body = "\n".join(self.lines + ([_clip(self.partial)] if self.partial else []))
         text.append(body)
         self.update(text)
         self.display = bool(body or self.hidden)

@@ -1,9 +1,17 @@
-"""Provides `ExerciseView`: an exercise's editor, its check results (expected vs got) and graded hints."""
+"""Provides `ExerciseView`: an exercise's editor, its check results (expected vs got) and graded hints.
+
+It also shows where the learner stands (solved, attempts, hints) and the exercise's file in the
+workspace, for the learner's own editor.
+"""
 
 from __future__ import annotations
 
+import os
+
+from rich.console import Group
 from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -19,6 +27,14 @@ from llm_tutor.tui.widgets.lesson.cell import code_view
 SOLUTION_AFTER_ATTEMPTS = 3
 
 
+def _short_path(path: str) -> str:
+    """`path` with the home folder as ``~`` (`p` copies the full path)."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and path.startswith(home + os.sep):
+        return "~" + path[len(home):]
+    return path
+
+
 class CodeEditor(TextArea):
     """The exercise editor: Python, line numbers, Tab indents; Escape leaves it."""
 
@@ -31,11 +47,25 @@ class CodeEditor(TextArea):
     def on_mount(self) -> None:
         translate_bindings(self, getattr(self._exercise_view(), "lang", "en"))
 
+    async def _on_key(self, event: events.Key) -> None:
+        # With tab_behavior="indent" a TextArea moves focus on to the next widget on Escape;
+        # here Escape goes back to the exercise, so j/k, c, h, s and x work from there.
+        if event.key == "escape":
+            event.stop()
+            event.prevent_default()
+            self.action_leave()
+            return
+        await super()._on_key(event)
+
     def action_check(self) -> None:
         self.post_message(ExerciseView.CheckRequested(self._exercise_view()))
 
     def action_hint(self) -> None:
-        self._exercise_view().reveal_hint()
+        screen_hint = getattr(self.screen, "action_hint", None)
+        if screen_hint is not None:
+            screen_hint()  # the screen also records it
+        else:
+            self._exercise_view().reveal_hint()
 
     def action_leave(self) -> None:
         self._exercise_view().focus()
@@ -66,15 +96,20 @@ class ExerciseView(Vertical, can_focus=True):
     """"idle", "running", "passed", "failed"."""
 
     def __init__(self, exercise: Exercise, lang: str = "en", draft: str | None = None, hints_shown: int = 0,
-                 attempts: int = 0, **kwargs: object) -> None:
+                 attempts: int = 0, passed: bool = False, file_path: str = "", file_note: str = "",
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.exercise = exercise
         self.lang = lang
         self.draft = draft
         self.hints_shown = hints_shown
         self.attempts = attempts
+        self.file_path = file_path
+        """The exercise's file in the workspace ('' when there is none)."""
+        self.file_note = file_note
+        """Why there is no file, if there is none."""
         self.request_id = ""
-        self.passed_once = False
+        self.passed_once = passed
         self.hints_text = ""
         """The revealed hints, as the Markdown shown."""
 
@@ -84,12 +119,42 @@ class ExerciseView(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"✎ {t(self.lang, 'exercise')}: {self.exercise.title}", style="bold"), classes="exercise-title")
+        yield Static(self._status_text(), classes="exercise-status")
         editor = CodeEditor(self.draft if self.draft is not None else self.exercise.starter, language=None,
                             show_line_numbers=True, tab_behavior="indent", classes="exercise-editor")
         yield editor
         yield Static("", classes="exercise-result")
         yield Static("", classes="exercise-hints")
         yield Static("", classes="exercise-solution")
+        yield Static(self._file_text(), classes="exercise-file")
+        yield Static(Text(t(self.lang, "exercise_keys")), classes="exercise-keys")
+
+    def _status_text(self) -> Text:
+        """"✓ solved · 3 attempts · hints 1/2", or nothing before the first check."""
+        parts = []
+        if self.passed_once:
+            parts.append("✓ " + t(self.lang, "solved_before"))
+        if self.attempts:
+            parts.append(t(self.lang, "attempts_n", n=self.attempts))
+        if self.hints_shown:
+            parts.append(t(self.lang, "hints_n", n=self.hints_shown, total=len(self.exercise.hints)))
+        return Text(" · ".join(parts))
+
+    def _file_text(self) -> Text:
+        if self.file_path:
+            text = Text(t(self.lang, "workspace_line", path=_short_path(self.file_path)))
+            text.append(f"  ({t(self.lang, 'workspace_help')})", style="dim")
+            return text
+        if self.file_note:
+            return Text(t(self.lang, "workspace_unavailable", reason=self.file_note))
+        return Text("")
+
+    def _refresh_status(self) -> None:
+        text = self._status_text()
+        self.set_class(self.passed_once, "-solved")
+        for widget in self.query(".exercise-status").results(Static):
+            widget.update(text)
+            widget.display = bool(text.plain)
 
     def on_mount(self) -> None:
         try:
@@ -98,6 +163,8 @@ class ExerciseView(Vertical, can_focus=True):
             pass
         for cls in (".exercise-result", ".exercise-hints", ".exercise-solution"):
             self.query_one(cls, Static).display = False
+        self.query_one(".exercise-file", Static).display = bool(self.file_path or self.file_note)
+        self._refresh_status()
         if self.hints_shown:
             self._show_hints()
 
@@ -130,17 +197,31 @@ class ExerciseView(Vertical, can_focus=True):
         self.hints_text = "\n\n".join(parts)
         widget.update(RichMarkdown(self.hints_text))
         widget.display = bool(parts)
+        self._refresh_status()
 
     def reset_to_starter(self) -> None:
         self.query_one(CodeEditor).load_text(self.exercise.starter)
 
+    def replace_code(self, code: str) -> None:
+        """Put `code` in the editor as one edit, so ctrl+z brings the previous text back."""
+        editor = self.query_one(CodeEditor)
+        editor.replace(code, (0, 0), editor.document.end)
+
+    @property
+    def solution_unlocked(self) -> bool:
+        return self.passed_once or self.attempts >= SOLUTION_AFTER_ATTEMPTS
+
     def show_solution(self) -> bool:
-        """Show the solution if it is unlocked (after a pass or several attempts)."""
-        if not (self.passed_once or self.attempts >= SOLUTION_AFTER_ATTEMPTS):
+        """Show (or hide again) the solution if it is unlocked (after a pass or several attempts)."""
+        if not self.solution_unlocked:
             self.app.notify(t(self.lang, "solution_locked", n=SOLUTION_AFTER_ATTEMPTS))
             return False
         widget = self.query_one(".exercise-solution", Static)
-        widget.update(code_view(self.exercise.solution))
+        if widget.display:
+            widget.display = False
+            return False
+        label = Text(t(self.lang, "solution") + ":", style="bold")
+        widget.update(Group(label, code_view(self.exercise.solution)))
         widget.display = True
         return True
 
@@ -160,6 +241,7 @@ class ExerciseView(Vertical, can_focus=True):
         if result.passed:
             self.passed_once = True
             text.append("✓ " + t(self.lang, "passed"), style="bold")
+            text.append("   " + t(self.lang, "solution_offer_pass"))
         elif result.error is not None:
             err = result.error
             for line in err.traceback:
@@ -177,9 +259,24 @@ class ExerciseView(Vertical, can_focus=True):
                 if e.detail:
                     text.append(f"  ({e.detail})", style="dim")
                 text.append("\n")
+        text.rstrip()
+        if not result.passed and self.attempts >= SOLUTION_AFTER_ATTEMPTS and self.exercise.solution:
+            text.append("\n" + t(self.lang, "solution_offer_fail", n=self.attempts), style="bold")
         widget.update(text)
         widget.display = True
         self.state = "passed" if result.passed else "failed"
+        self._refresh_status()
+        self._bring_into_view()
+
+    def _bring_into_view(self) -> None:
+        """Show the verdict: the cells run before a check change the heights above, so look twice."""
+
+        def scroll() -> None:
+            if self.is_attached:
+                self.scroll_visible(animate=False)
+
+        self.call_after_refresh(scroll)
+        self.set_timer(0.2, scroll)
 
     def show_died(self, reason: str) -> None:
         widget = self.query_one(".exercise-result", Static)
