@@ -303,6 +303,7 @@ BINDING_LABELS: dict[str, str] = {
     "inspect.leave": "key_leave_panel",
     "list.lab": "training_lab",
     "lesson.lab": "training_lab",
+    "lesson.lab_any": "training_lab",
 }
 """Binding id -> label name, so the footer and the help screen speak the learner's language."""
 

@@ -218,3 +218,23 @@ async def test_track_in_a_lesson_cell_draws_a_live_loss_plot_under_it(tmp_path: 
         plot = cell.query_one(TrackPlot)
         assert await wait_for(pilot, lambda: len(plot.by_name["loss"]) == 50)
         assert await wait_for(pilot, lambda: "loss 0.020" in next(plot.text_lines()))
+
+
+async def test_T_opens_the_lab_from_a_lesson_and_its_footer_shows_it_in_train_a_gpt(fixtures: Path) -> None:
+    from llm_tutor.tui.screens.lesson import LessonScreen
+
+    app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen))
+        lesson = app.screen
+        assert lesson.check_action("open_lab", ()) is False  # not in this lesson's footer...
+        await pilot.press("T")  # ...but the key works
+        assert isinstance(app.screen, LabScreen)
+        await pilot.press("escape")
+        assert app.screen is lesson
+    course = make_app(lesson="train-a-gpt", device="cpu", autostart_kernel=False)
+    async with course.run_test(size=(100, 30)) as pilot:
+        assert await wait_for(pilot, lambda: isinstance(course.screen, LessonScreen))
+        assert course.screen.check_action("open_lab", ()) is True
+        assert any(b.binding.action == "open_lab" for b in course.screen.active_bindings.values())

@@ -49,6 +49,7 @@ class LessonScreen(Screen[None]):
         Binding("L", "switch_language", "Language", show=False, id="app.language"),
         Binding("escape", "back", "Lessons", id="lesson.back"),
         Binding("T", "open_lab", "Training lab", id="lesson.lab"),
+        Binding("T", "open_lab_here", "Training lab", show=False, id="lesson.lab_any"),
         *INSPECT_BINDINGS,
     ]
 
@@ -293,10 +294,13 @@ class LessonScreen(Screen[None]):
     def action_open_lab(self) -> None:
         self.app.open_lab("gpt")  # type: ignore[attr-defined]
 
+    def action_open_lab_here(self) -> None:
+        self.app.open_lab("gpt")  # type: ignore[attr-defined]
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The lab key shows in the footer of the lesson that trains a GPT (the lesson text points at it)."""
-        if action == "open_lab":
-            return self.lesson.id == "train-a-gpt"
+        """T opens the lab from any lesson; its footer entry shows in the lesson that trains a GPT."""
+        if action in ("open_lab", "open_lab_here"):
+            return (self.lesson.id == "train-a-gpt") == (action == "open_lab")
         return True
 
     def action_switch_language(self) -> None:
