@@ -64,6 +64,8 @@ class TutorApp(ProgressMixin, App[int]):
         self._kernel: Any = None
         self._client: Any = None
         self.course: list[Lesson | BrokenLesson] = []
+        self.start_lab: dict[str, Any] | None = None
+        """Options of a training lab to open at start (`llm-tutor train MODEL`)."""
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -76,6 +78,8 @@ class TutorApp(ProgressMixin, App[int]):
         if self.start_lesson:
             self.open_lesson_key(self.start_lesson)
         self.call_after_refresh(self.start_progress)
+        if self.start_lab is not None:
+            self.open_lab(**self.start_lab)
         if self.autostart_kernel:
             self.call_after_refresh(self.start_kernel)
 
@@ -128,6 +132,13 @@ class TutorApp(ProgressMixin, App[int]):
                 self.notify(f"unknown lesson: {key}", severity="error")
                 return
         self.push_screen(LessonScreen(lesson, self.lang))
+
+    def open_lab(self, model: str = "gpt", **options: Any) -> None:
+        """Open the training lab (from the lesson list, the train-a-gpt lesson, or `llm-tutor train`)."""
+        from llm_tutor.tui.screens.lab import LabScreen
+
+        options.setdefault("device", self.device)
+        self.push_screen(LabScreen(model, lang=self.lang, data_dir=self.data_dir, **options))
 
     def switch_language(self) -> None:
         """Switch between English and Turkish, reopening the same lesson if one is open."""

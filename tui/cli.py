@@ -71,6 +71,11 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from llm_tutor.tui.lab_cli import open_lab, wants_lab
+
+    if wants_lab(argv):  # `train MODEL` without --headless: the lab screen
+        _, sub_parser = build_parser()
+        return open_lab(sub_parser.parse_args(argv))
     if argv and argv[0] in COMMAND_MODULES:
         _, sub_parser = build_parser()
         args = sub_parser.parse_args(argv)

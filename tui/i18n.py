@@ -130,6 +130,7 @@ LABELS: dict[str, dict[str, str]] = {
         "copy_file_path": "Copy the exercise file's path",
         "check_file": "Check the exercise file (saved in your editor)",
         "leave_editor": "Leave editor",
+        "training_lab": "Training lab",
     },
     "tr": {
         "lessons": "Dersler",
@@ -258,6 +259,7 @@ LABELS: dict[str, dict[str, str]] = {
         "copy_file_path": "Alıştırma dosyasının yolunu kopyala",
         "check_file": "Alıştırma dosyasını kontrol et (editörünüzde kaydedilen)",
         "leave_editor": "Düzenleyiciden çık",
+        "training_lab": "Eğitim laboratuvarı",
     },
 }
 
@@ -301,6 +303,9 @@ BINDING_LABELS: dict[str, str] = {
     "inspect.outer_next": "key_outer_next",
     "inspect.outer_previous": "key_outer_previous",
     "inspect.leave": "key_leave_panel",
+    "list.lab": "training_lab",
+    "lesson.lab": "training_lab",
+    "lesson.lab_any": "training_lab",
 }
 """Binding id -> label name, so the footer and the help screen speak the learner's language."""
 

@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ssh.add_argument("--threads", type=int, default=None, metavar="N",
                      help="torch threads per kernel (default: CPU cores / max sessions, at least 1)")
     ssh.add_argument("--memory-limit-mb", type=int, default=None, metavar="MB",
-                     help="memory each kernel may take (RLIMIT_DATA; default: 90%% of the memory / max sessions, at least 512)")
+                     help="memory each kernel may take (RLIMIT_DATA; default: 80%% of the memory / max sessions, "
+                     "at least 512; 0: no limit)")
     ssh.add_argument("--gpu-memory-fraction", type=float, default=None, metavar="F",
                      help="share of GPU memory each kernel may use, 0 < F <= 1 (e.g. 1 / max sessions)")
     ssh.add_argument("--no-kernel-pool", action="store_true",
@@ -130,14 +131,21 @@ def run_ssh(args: argparse.Namespace) -> int:
     root = (args.data_root or config.data_dir() / "lab").expanduser().resolve()
     host_key = (args.host_key or root / "ssh_host_ed25519_key").expanduser().resolve()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.max_sessions)
+    memory = args.memory_limit_mb
+    if memory is None:
+        from llm_tutor.engine.kernel.limits import total_memory_mb
+
+        total = total_memory_mb()
+        memory = max(512, int(total * 0.8 / args.max_sessions)) if total else 0
+    if memory < 0:
+        raise UsageError("--memory-limit-mb must be 0 (no limit) or more")
 
     from llm_tutor.engine.remote import ssh
 
     lab_config = ssh.LabConfig(
         authorized_keys=keys.resolve(), host_key=host_key, data_root=root, host=args.host, port=args.port,
         max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, login_timeout=args.login_timeout,
-        threads=threads, memory_limit_mb=args.memory_limit_mb or _lab_memory_mb(args.max_sessions),
-        gpu_memory_fraction=args.gpu_memory_fraction,
+        threads=threads, memory_limit_mb=memory, gpu_memory_fraction=args.gpu_memory_fraction,
         kernel_pool=not args.no_kernel_pool, app_pool=not args.no_app_pool, app_args=_app_args(args),
     )
     _setup_logging()
@@ -151,15 +159,6 @@ def run_ssh(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-
-
-def _lab_memory_mb(max_sessions: int) -> int | None:
-    """A kernel's share of the machine when every session runs one: one student's memory bomb stops in
-    their own kernel instead of the system killing someone else's."""
-    from llm_tutor.engine.kernel.limits import total_memory_mb
-
-    total = total_memory_mb()
-    return max(512, int(total * 0.9 / max_sessions)) if total else None
 
 
 def run_web(args: argparse.Namespace) -> int:

@@ -195,8 +195,8 @@ class Lab:
         cfg = self.config
         if cfg.threads:
             env["LLM_TUTOR_KERNEL_THREADS"] = str(cfg.threads)
-        if cfg.memory_limit_mb:
-            env["LLM_TUTOR_KERNEL_MEMORY_MB"] = str(cfg.memory_limit_mb)
+        if cfg.memory_limit_mb is not None:
+            env["LLM_TUTOR_KERNEL_MEMORY_MB"] = str(cfg.memory_limit_mb)  # 0: no limit
         if cfg.gpu_memory_fraction:
             env["LLM_TUTOR_GPU_MEMORY_FRACTION"] = str(cfg.gpu_memory_fraction)
         if self.fork_socket:
@@ -687,6 +687,9 @@ def run(config: LabConfig, ready: Any = None) -> int:
         log.info("listening on %s:%d (max %d sessions, idle timeout %s, keys %s%s)", config.host, bound_port(lab),
                  config.max_sessions, f"{config.idle_timeout:.0f} s" if config.idle_timeout else "off",
                  config.authorized_keys, " per student" if lab.keys.per_user else "")
+        log.info("per kernel: torch threads %s, memory %s, GPU memory %s", config.threads or "default",
+                 f"{config.memory_limit_mb} MB" if config.memory_limit_mb else "unlimited",
+                 f"{config.gpu_memory_fraction:.0%}" if config.gpu_memory_fraction else "unlimited")
         if ready is not None:
             ready(lab)
         stop = asyncio.Event()

@@ -92,6 +92,17 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def available_devices() -> list[str]:
+    """The devices this torch can train on here, for the lab's device choice."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        devices += ["cuda"] + ([f"cuda:{i}" for i in range(count)] if count > 1 else [])
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
 def build_task(model: str, model_config: Any, train_config: TrainConfig, device: torch.device, text: str | None = None) -> Task:
     """Seed torch, then build the task (weights and data) for `model`."""
     torch.manual_seed(train_config.seed)
@@ -249,6 +260,7 @@ class Trainer:
             "deterministic": torch.are_deterministic_algorithms_enabled(),
             "threads": torch.get_num_threads(),
             "dtype": "float32",
+            "devices": available_devices(),
         }
 
     def started_event(self) -> TrainStarted:

@@ -48,6 +48,8 @@ class LessonScreen(Screen[None]):
         Binding("v", "toggle_panel", "Panel", id="lesson.panel"),
         Binding("L", "switch_language", "Language", show=False, id="app.language"),
         Binding("escape", "back", "Lessons", id="lesson.back"),
+        Binding("T", "open_lab", "Training lab", id="lesson.lab"),
+        Binding("T", "open_lab_here", "Training lab", show=False, id="lesson.lab_any"),
         *INSPECT_BINDINGS,
     ]
 
@@ -290,6 +292,18 @@ class LessonScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_open_lab(self) -> None:
+        self.app.open_lab("gpt")  # type: ignore[attr-defined]
+
+    def action_open_lab_here(self) -> None:
+        self.app.open_lab("gpt")  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """T opens the lab from any lesson; its footer entry shows in the lesson that trains a GPT."""
+        if action in ("open_lab", "open_lab_here"):
+            return (self.lesson.id == "train-a-gpt") == (action == "open_lab")
+        return True
+
     def action_switch_language(self) -> None:
         self.app.switch_language()  # type: ignore[attr-defined]
 
@@ -343,6 +357,11 @@ class LessonScreen(Screen[None]):
             return
         parent = getattr(event, "parent", "")
         widget = self.pending.get(parent)
+        if isinstance(event, protocol.Metric):  # track() in a cell: a live plot under it
+            from llm_tutor.tui.widgets.train.track_plot import show_metric
+
+            show_metric(self, widget, event)
+            return
         if widget is None:
             late = self.finished.get(parent)
             if isinstance(event, protocol.Stream) and isinstance(late, CellView) and late.request_id == parent:

@@ -23,6 +23,7 @@ class LessonListScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open_lesson", "Open", id="list.open"),
         Binding("L", "switch_language", "Language", id="app.language"),
+        Binding("t", "open_lab", "Training lab", id="list.lab"),
     ]
 
     def __init__(self, items: list[Lesson | BrokenLesson], lang: str, statuses: dict[str, str] | None = None) -> None:
@@ -126,6 +127,9 @@ class LessonListScreen(Screen[None]):
 
     def _open(self, key: str) -> None:
         self.app.open_lesson_key(key)  # type: ignore[attr-defined]
+
+    def action_open_lab(self) -> None:
+        self.app.open_lab()  # type: ignore[attr-defined]
 
     def action_switch_language(self) -> None:
         self.app.switch_language()  # type: ignore[attr-defined]

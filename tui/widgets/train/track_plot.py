@@ -1,0 +1,102 @@
+"""Provides `TrackPlot`, the small live loss plot under a lesson cell that calls `track(...)`, and `show_metric`.
+
+`track(step=i, loss=...)` in a cell sends `protocol.Metric` events; the lesson screen hands each
+one to `show_metric`, which mounts a `TrackPlot` under the cell on the first event of a run and
+feeds it after that. Every key of `values` becomes a curve. Redraws are capped (10 Hz, 2 Hz on a
+low-bandwidth link) however fast the cell calls `track()`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.widget import Widget
+
+from llm_tutor.engine import protocol
+from llm_tutor.engine.series import Series
+from llm_tutor.tui.widgets.train.chart import ChartSource, LossChart
+
+COMPONENTS = ("loss-chart--train", "loss-chart--val", "loss-chart--lesson")
+
+
+def max_redraw_hz(app: Any) -> float:
+    """How often live plots may redraw: the app's own cap if it has one, else 10 Hz (2 Hz over SSH)."""
+    cap = getattr(app, "max_redraw_hz", None)
+    if callable(cap):
+        try:
+            return float(cap())
+        except Exception:  # a helper that is not ready yet must not break plotting
+            pass
+    return 2.0 if getattr(app, "low_bandwidth", False) else 10.0
+
+
+class Throttle:
+    """Runs `callback` at most `hz` times a second on a widget's timer, the last call always landing."""
+
+    def __init__(self, owner: Widget, callback: Any) -> None:
+        self.owner = owner
+        self.callback = callback
+        self.last = 0.0
+        self.timer: Any = None
+
+    def __call__(self) -> None:
+        hz = max_redraw_hz(self.owner.app)
+        wait = self.last + 1.0 / hz - time.monotonic()
+        if wait <= 0:
+            self._fire()
+        elif self.timer is None:
+            self.timer = self.owner.set_timer(wait, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        self.last = time.monotonic()
+        self.callback()
+
+
+class TrackPlot(LossChart):
+    """A compact loss chart fed by `protocol.Metric` events of one cell run."""
+
+    DEFAULT_CSS = """
+    TrackPlot { height: 9; min-height: 6; margin: 1 0 0 0; }
+    """
+
+    def __init__(self, title: str = "track()", **kwargs: Any) -> None:
+        super().__init__([], title=title, **kwargs)
+        self.can_focus = False
+        self.parent_id = ""
+        self.by_name: dict[str, Series] = {}
+        self._throttle = Throttle(self, self.redraw)
+
+    def add(self, event: protocol.Metric) -> None:
+        """Append one `track()` call's values (a new run of the cell starts fresh curves)."""
+        if event.parent != self.parent_id:
+            self.parent_id = event.parent
+            self.by_name.clear()
+            self.sources.clear()
+        for name, value in event.values.items():
+            series = self.by_name.get(name)
+            if series is None:
+                series = self.by_name[name] = Series(name)
+                component = COMPONENTS[min(len(self.sources), len(COMPONENTS) - 1)]
+                if name in ("val_loss", "val"):
+                    component = "loss-chart--val"
+                self.sources.append(ChartSource(name, series, component))
+            last = series.last
+            if last is not None and event.step < last[0]:
+                series.clear()
+            series.append(event.step, value)
+        self._throttle()
+
+
+def show_metric(screen: Any, view: Widget | None, event: protocol.Metric) -> TrackPlot | None:
+    """Route a `track()` event to the plot under `view` (the cell that is running), mounting it once."""
+    if view is None or not view.is_mounted:
+        return None
+    found = list(view.query(TrackPlot))
+    plot = found[0] if found else None
+    if plot is None:
+        plot = TrackPlot(id=f"track-{view.id or 'cell'}")
+        view.mount(plot)
+    plot.add(event)
+    return plot
