@@ -14,6 +14,7 @@ from llm_tutor.tui.app import TutorApp, make_app
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.lesson.cell import MAX_OUTPUT_LINES, CellView, OutputView
 from llm_tutor.tui.widgets.status import KernelStatus
+from llm_tutor.tui.widgets.train.track_plot import TrackPlot
 from tests.faults.conftest import alive, cells, descendants, eventually, write_lesson
 from tests.functional.conftest import wait_for
 
@@ -123,6 +124,7 @@ async def test_cells_that_misbehave_leave_the_kernel_and_the_ui_working(tmp_path
                  "        print('late line', i)\n"
                  "threading.Thread(target=chatter, daemon=True).start()\n"
                  "print('cell done')"),
+        nanloss="for step, loss in enumerate([2.5, float('inf'), 1.5, float('nan'), 1.0]):\n    track(step=step, loss=loss)",
         rebind="torch = None",
         wipe="globals().clear()",
         uses_kept="kept",
@@ -183,6 +185,14 @@ async def test_cells_that_misbehave_leave_the_kernel_and_the_ui_working(tmp_path
         chatter = await run(pilot, screen, "chatter")
         assert chatter.state == "ok"
         assert await wait_for(pilot, lambda: "late line 4" in text_of(chatter, "output"), timeout=20)
+
+        # losses that are not numbers: the curve keeps the finite ones and the plot says what it left out
+        nanloss = await run(pilot, screen, "nanloss")
+        assert nanloss.state == "ok"
+        assert await wait_for(pilot, lambda: bool(nanloss.query(TrackPlot)))
+        plot = nanloss.query_one(TrackPlot)
+        assert await wait_for(pilot, lambda: len(plot.by_name["loss"]) == 3)
+        assert await wait_for(pilot, lambda: "2 NaN/inf not plotted" in next(plot.text_lines()))
 
         rebind = await run(pilot, screen, "rebind")
         assert rebind.state == "ok"
