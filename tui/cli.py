@@ -129,8 +129,8 @@ def open_app(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
-HANGUP_GRACE_S = 5.0
-"""After SIGHUP or SIGTERM, how long the app may take to stop its kernel and save before it is ended."""
+HANGUP_GRACE_S = 10.0
+"""After SIGHUP or SIGTERM, how long the app may take to save (a locked database waits 5 s) before it is ended."""
 
 
 def _run_ending_on_hangup(app: object) -> None:
