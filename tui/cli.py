@@ -125,8 +125,46 @@ def open_app(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         low_bandwidth=args.low_bandwidth,
     )
-    app.run()
+    _run_ending_on_hangup(app)
     return app.return_code or 0
+
+
+HANGUP_GRACE_S = 5.0
+"""After SIGHUP or SIGTERM, how long the app may take to stop its kernel and save before it is ended."""
+
+
+def _run_ending_on_hangup(app: object) -> None:
+    """Run the app; SIGHUP (the terminal or SSH link went away) and SIGTERM end it the normal way.
+
+    Without this the default action ends the process at once: the kernel still dies with it, but what
+    the kernel started and any progress not yet written would be left behind. Handled, the app exits as
+    on `q`: the kernel's process group is ended and the progress store is closed.
+    """
+    import asyncio
+    import signal
+    import threading
+
+    loop = asyncio.new_event_loop()
+
+    def hang_up() -> None:
+        kernel = getattr(app, "_kernel", None)
+        if kernel is not None:
+            kernel.kill()  # first: the learner is gone, and what their cell started must not outlive them
+        app.exit(return_code=129)  # type: ignore[attr-defined]
+        # a terminal that is gone can block the last writes; never hang on it
+        timer = threading.Timer(HANGUP_GRACE_S, os._exit, (129,))
+        timer.daemon = True
+        timer.start()
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, hang_up)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not POSIX
+            pass
+    try:
+        app.run(loop=loop)  # type: ignore[attr-defined]
+    finally:
+        loop.close()
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         trainer.stop()  # takes effect between two steps: the weights stay consistent
 
     previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the SSH session dropped
         try:
             previous[sig] = signal.signal(sig, on_signal)
         except ValueError:  # not the main thread
