@@ -151,15 +151,22 @@ def _run_ending_on_hangup(app: object) -> None:
         if kernel is not None:
             kernel.kill()  # first: the learner is gone, and what their cell started must not outlive them
         app.exit(return_code=129)  # type: ignore[attr-defined]
-        # a terminal that is gone can block the last writes; never hang on it
+
+    def on_signal(signum: int, frame: object) -> None:
+        # A plain signal handler, not loop.add_signal_handler: it runs even while the event loop is
+        # blocked (a write to a terminal nobody reads any more), so the grace timer always starts.
         timer = threading.Timer(HANGUP_GRACE_S, os._exit, (129,))
         timer.daemon = True
         timer.start()
+        try:
+            loop.call_soon_threadsafe(hang_up)
+        except RuntimeError:  # the loop is already closed
+            os._exit(129)
 
     for sig in (signal.SIGHUP, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, hang_up)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not POSIX
+            signal.signal(sig, on_signal)
+        except (ValueError, OSError):  # not the main thread
             pass
     try:
         app.run(loop=loop)  # type: ignore[attr-defined]
