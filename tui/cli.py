@@ -158,6 +158,14 @@ def _run_ending_on_hangup(app: object) -> None:
         timer = threading.Timer(HANGUP_GRACE_S, os._exit, (129,))
         timer.daemon = True
         timer.start()
+        # the kernel's group at once, too: if the loop stays blocked until the timer fires, the
+        # kernel would still die with the app, but what its cells started would not
+        pid = getattr(getattr(app, "_kernel", None), "pid", None)
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
         try:
             loop.call_soon_threadsafe(hang_up)
         except RuntimeError:  # the loop is already closed
