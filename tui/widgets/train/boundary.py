@@ -27,7 +27,7 @@ class BoundaryView(Widget):
 
     COMPONENT_CLASSES = {"boundary--zero", "boundary--one", "boundary--empty"}
     DEFAULT_CSS = """
-    BoundaryView { width: 42; height: 1fr; min-height: 6; }
+    BoundaryView { width: 45%; max-width: 48; height: 1fr; min-height: 6; }
     BoundaryView > .boundary--zero { color: $warning; }
     BoundaryView > .boundary--one { color: $primary; }
     BoundaryView > .boundary--empty { color: $text-muted; }
