@@ -125,7 +125,7 @@ class LabScreen(Screen[None]):
             raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
         self.model = model
         self.lang = lang
-        self.lab_options = {
+        self.lab_options: dict[str, Any] = {
             "lang": lang, "device": device, "resume": None, "text": text, "play": False, "checkpoint": checkpoint,
             "threads": threads, "data_dir": data_dir, "start_trainer": start_trainer,
         }

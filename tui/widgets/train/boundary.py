@@ -70,7 +70,7 @@ class BoundaryView(Widget):
         self._strips = None
 
     def render_line(self, y: int) -> Strip:
-        strips = self._render()
+        strips = self._strips_now()
         return strips[y] if 0 <= y < len(strips) else Strip.blank(self.size.width, self.rich_style)
 
     def _palette(self) -> tuple[list[Color], Color, Color]:
@@ -83,7 +83,7 @@ class BoundaryView(Widget):
         colours += [background.blend(one, STRENGTH * i / LEVELS) for i in range(1, LEVELS + 1)]
         return colours, zero, one
 
-    def _render(self) -> list[Strip]:
+    def _strips_now(self) -> list[Strip]:
         width, height = self.size.width, self.size.height
         key = (width, height)
         if self._strips is not None and key == self._key:
