@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,12 @@ async def test_play_pause_step_and_stop_update_the_loss_panel() -> None:
         screen = await started(pilot)
         chart = screen.query_one("#lab-chart", LossChart)
         assert screen.focused is chart  # keys go to the lab, not to a settings box
+        frames, since = screen.redraws, time.monotonic()
         await pilot.press("space")
         assert await wait_for(pilot, lambda: screen.monitor.step >= 30, timeout=60)
         assert await wait_for(pilot, lambda: "train" in next(chart.text_lines()) and chart.draw_count >= 2)
+        # however fast the trainer reports (20 Hz), the screen draws at most 10 frames a second
+        assert screen.redraws - frames <= 10 * (time.monotonic() - since) + 3
         drawn = "".join(list(chart.text_lines())[1:-1])
         assert any(0x2800 < ord(c) <= 0x28FF for c in drawn)  # the curve is on screen
         assert "running" in status_text(screen)
