@@ -314,10 +314,14 @@ class LabScreen(Screen[None]):
 
     def _frame(self, force: bool = False) -> None:
         """Draw what changed now, or when the redraw cap allows (one timer at most)."""
+        if self._frame_timer is not None and not force:
+            return  # a frame is already on its way and will draw this change too
         wait = self._last_frame + 1.0 / max_redraw_hz(self.app) - time.monotonic()
         if force or wait <= 0:
+            if self._frame_timer is not None:
+                self._frame_timer.stop()
             self._draw()
-        elif self._frame_timer is None:
+        else:
             self._frame_timer = self.set_timer(wait, self._draw)
 
     def _draw(self) -> None:
