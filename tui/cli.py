@@ -129,8 +129,8 @@ def open_app(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
-HANGUP_GRACE_S = 5.0
-"""After SIGHUP or SIGTERM, how long the app may take to stop its kernel and save before it is ended."""
+HANGUP_GRACE_S = 10.0
+"""After SIGHUP or SIGTERM, how long the app may take to save (a locked database waits 5 s) before it is ended."""
 
 
 def _run_ending_on_hangup(app: object) -> None:
@@ -158,6 +158,14 @@ def _run_ending_on_hangup(app: object) -> None:
         timer = threading.Timer(HANGUP_GRACE_S, os._exit, (129,))
         timer.daemon = True
         timer.start()
+        # the kernel's group at once, too: if the loop stays blocked until the timer fires, the
+        # kernel would still die with the app, but what its cells started would not
+        pid = getattr(getattr(app, "_kernel", None), "pid", None)
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
         try:
             loop.call_soon_threadsafe(hang_up)
         except RuntimeError:  # the loop is already closed
