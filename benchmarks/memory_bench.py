@@ -58,7 +58,6 @@ def measure(quick: bool = False) -> list[dict]:
         return False
 
     try:
-        wait(b"kernel: ")
         wait(b"idle", 120)
         os.write(fd, b"r")
         time.sleep(3)
@@ -66,13 +65,19 @@ def measure(quick: bool = False) -> list[dict]:
         kernels = _children(pid)
         kernel = _rss_mb(kernels[0]) if kernels else float("nan")
     finally:
-        os.write(fd, b"q")
-        time.sleep(1)
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        os.waitpid(pid, 0)
+        # keep reading the terminal while the app ends: a terminal nobody reads blocks its last writes
+        end = time.time() + 10
+        while time.time() < end:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                break
+            wait(b"\x00never", 0.2)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         os.close(fd)
     return [
         {"name": "ui_process_rss", "value": round(ui, 1), "unit": "MB", "target": "<= 100 MB", "ok": ui <= 100,

@@ -12,7 +12,10 @@ Faults never take the app down and never lose progress silently:
   on close if it still cannot be applied (replayed on the next open);
 - a read-only data directory (or a database made by a newer llm-tutor) gives an in-memory copy:
   the app runs, nothing is saved, and a notice says so;
-- a full disk rolls the transaction back, queues the write and says so.
+- a full disk rolls the transaction back, queues the write and says so;
+- a database file deleted while the app runs (its folder removed, say) is written again from the
+  open connection, which still holds everything, before the next write and on close; a file
+  replaced by another one is adopted.
 
 Each of these is reported as a `StoreNotice` (in ``store.notices`` and to ``on_notice``).
 """
@@ -442,6 +445,8 @@ class ProgressStore:
         self._lock = threading.RLock()
         self._closed = False
         self._read_failed = False
+        self._identity = _file_identity(path) if persistent and path is not None else None
+        """(device, inode) of the file the connection has open, to notice it being deleted or replaced."""
         if on_notice is not None:
             for notice in self.notices:
                 on_notice(notice)
@@ -568,11 +573,62 @@ class ProgressStore:
         op = _OPS[name]
         return self._transaction(lambda conn: op(conn, **kwargs), timeout)
 
+    def _check_file(self) -> None:
+        """Before writing: is the connection's file still the one at `path`? If not, mend that first.
+
+        A deleted file lives on while it is open, so writes to it would succeed and then vanish
+        when the app closes. Call with `_lock` held.
+        """
+        if self._identity is None or self.path is None or not self.persistent:
+            return
+        now = _file_identity(self.path)
+        if now == self._identity or now == _UNKNOWN:
+            return
+        path = self.path
+        if now is None:
+            copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            try:
+                self._conn.backup(copy)
+            except sqlite3.Error:
+                copy.close()
+                return  # nothing readable to save: let the write report what is wrong
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                for suffix in ("-wal", "-shm", "-journal"):  # the deleted database's, never this new file's
+                    Path(str(path) + suffix).unlink(missing_ok=True)
+                conn = _connect(path, self.lock_timeout)
+                copy.backup(conn)
+            except (OSError, sqlite3.Error) as exc:
+                self._conn, self.persistent, self._identity = copy, False, None
+                self._notify("error", f"the progress database {path} was deleted and cannot be written again "
+                                      f"({_describe_write_error(exc)}): progress is kept in memory and will not be saved")
+                return
+            copy.close()
+            self._conn, self._identity = conn, _file_identity(path)
+            self._notify("warning", f"the progress database {path} was deleted while llm-tutor ran; "
+                                    "it was written again from this session, nothing was lost")
+            return
+        try:
+            conn = _connect(path, self.lock_timeout)
+        except (OSError, sqlite3.Error):
+            return  # an unreadable replacement: keep writing where we were
+        try:
+            self._conn.close()
+        except sqlite3.Error:
+            pass
+        self._conn, self._identity = conn, now
+        self._notify("info", f"the progress database {path} was replaced by another file; progress is saved there now")
+
     def _write(self, name: str, **kwargs: Any) -> tuple[bool, Any]:
         """Apply a write now, or queue it; returns (applied, the operation's result)."""
         with self._lock:
             if self._closed:
                 raise StoreError("the progress store is closed")
+            self._check_file()
             # Queued writes go first, to keep their order; a short wait, as the last one waited long.
             if self._pending and not self._flush_pending_locked(timeout=min(self.lock_timeout, 0.25)):
                 self._pending.append((name, kwargs))
@@ -666,6 +722,7 @@ class ProgressStore:
         with self._lock:
             if self._closed:
                 return
+            self._check_file()
             if self._pending and not self._flush_pending_locked():
                 self._keep_pending_in_file()
             self._closed = True
@@ -906,6 +963,20 @@ def _exercise_from_row(row: sqlite3.Row) -> ExerciseProgress:
 
 class _NewerSchema(sqlite3.DatabaseError):
     pass
+
+
+_UNKNOWN = (-1, -1)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a file; None when it does not exist, `_UNKNOWN` when it cannot be told."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return _UNKNOWN
+    return (st.st_dev, st.st_ino)
 
 
 def _unwritable(root: Path, path: Path) -> str:

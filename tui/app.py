@@ -195,8 +195,20 @@ class TutorApp(ProgressMixin, App[int]):
         """How often live plots may redraw here (twice a second over a remote link)."""
         return max_redraw_hz(self)
 
+    INTERRUPT_NOTICE_S = 3.0
+    """After an interrupt, how long a cell may take to stop before the learner is told it did not."""
+
     def interrupt_kernel(self) -> None:
         self.kernel.interrupt()
+        running = self.kernel.current
+        if self.kernel.state == "busy" and running:
+            self.set_timer(self.INTERRUPT_NOTICE_S, lambda: self._interrupt_ignored(running))
+
+    def _interrupt_ignored(self, request: str) -> None:
+        """A cell that catches KeyboardInterrupt (or ignores SIGINT) runs on: say what is left to do."""
+        kernel = self._kernel
+        if kernel is not None and kernel.state == "busy" and kernel.current == request:
+            self.notify(t(self.lang, "interrupt_ignored", key="K"), severity="warning", timeout=10)
 
     def restart_kernel(self) -> None:
         self.kernel.restart()

@@ -125,8 +125,61 @@ def open_app(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         low_bandwidth=args.low_bandwidth,
     )
-    app.run()
+    _run_ending_on_hangup(app)
     return app.return_code or 0
+
+
+HANGUP_GRACE_S = 10.0
+"""After SIGHUP or SIGTERM, how long the app may take to save (a locked database waits 5 s) before it is ended."""
+
+
+def _run_ending_on_hangup(app: object) -> None:
+    """Run the app; SIGHUP (the terminal or SSH link went away) and SIGTERM end it the normal way.
+
+    Without this the default action ends the process at once: the kernel still dies with it, but what
+    the kernel started and any progress not yet written would be left behind. Handled, the app exits as
+    on `q`: the kernel's process group is ended and the progress store is closed.
+    """
+    import asyncio
+    import signal
+    import threading
+
+    loop = asyncio.new_event_loop()
+
+    def hang_up() -> None:
+        kernel = getattr(app, "_kernel", None)
+        if kernel is not None:
+            kernel.kill()  # first: the learner is gone, and what their cell started must not outlive them
+        app.exit(return_code=129)  # type: ignore[attr-defined]
+
+    def on_signal(signum: int, frame: object) -> None:
+        # A plain signal handler, not loop.add_signal_handler: it runs even while the event loop is
+        # blocked (a write to a terminal nobody reads any more), so the grace timer always starts.
+        timer = threading.Timer(HANGUP_GRACE_S, os._exit, (129,))
+        timer.daemon = True
+        timer.start()
+        # the kernel's group at once, too: if the loop stays blocked until the timer fires, the
+        # kernel would still die with the app, but what its cells started would not
+        pid = getattr(getattr(app, "_kernel", None), "pid", None)
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            loop.call_soon_threadsafe(hang_up)
+        except RuntimeError:  # the loop is already closed
+            os._exit(129)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        try:
+            signal.signal(sig, on_signal)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    try:
+        app.run(loop=loop)  # type: ignore[attr-defined]
+    finally:
+        loop.close()
 
 
 if __name__ == "__main__":

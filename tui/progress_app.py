@@ -10,6 +10,7 @@ re-checked when its file is saved in another editor.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from textual import events
@@ -34,7 +35,12 @@ class ProgressMixin:
     """The bridge to the store; None before `open_progress()`."""
     watch_files: bool = True
     """Watch the workspace for exercise files saved in another editor."""
+    time_tick: float = 30.0
+    """Time spent is counted in steps of this many seconds..."""
+    idle_after: float = 120.0
+    """...while the learner did something (a key, a move, an edit) in the last this many seconds."""
     _progress_opened: bool = False
+    _last_active: float = 0.0
 
     # -- start and stop ----------------------------------------------------------------------------
 
@@ -48,6 +54,8 @@ class ProgressMixin:
 
         app: Any = self
         self.open_progress()
+        self._last_active = time.monotonic()
+        app.set_interval(self.time_tick, self._count_time)
         last = self.last_lesson_id()
         for screen in app.screen_stack:
             if isinstance(screen, LessonListScreen) and screen.is_mounted:
@@ -138,6 +146,7 @@ class ProgressMixin:
         }
 
     def save_draft(self, lesson: Lesson, exercise_id: str, code: str) -> None:
+        self._last_active = time.monotonic()
         bridge = self._bridge()
         if bridge is not None:
             bridge.save_draft(lesson, exercise_id, code)
@@ -211,11 +220,30 @@ class ProgressMixin:
                     if not box.value:
                         box.value = answer
 
-    # -- where the learner is ------------------------------------------------------------------------
+    # -- where the learner is, and for how long ------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        self._last_active = time.monotonic()
+
+    def _count_time(self) -> None:
+        """Add a tick to the open lesson (and the exercise the learner is on) unless they are away."""
+        from llm_tutor.tui.screens.lesson import LessonScreen
+        from llm_tutor.tui.widgets.lesson.exercise import ExerciseView
+
+        app: Any = self
+        if self.progress is None or time.monotonic() - self._last_active > self.idle_after:
+            return
+        screen = next((s for s in reversed(app.screen_stack) if isinstance(s, LessonScreen)), None)
+        if screen is None:
+            return
+        block = screen.focused_block()
+        exercise_id = block.exercise.id if isinstance(block, ExerciseView) else None
+        self.progress.add_time(screen.lesson.id, self.time_tick, exercise_id)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         from llm_tutor.tui.screens.lesson import LessonScreen
 
+        self._last_active = time.monotonic()
         screen = getattr(event.widget, "screen", None)
         if isinstance(screen, LessonScreen):
             block_id = _block_id(event.widget)

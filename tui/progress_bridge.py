@@ -324,6 +324,11 @@ class ProgressBridge:
         self.store.set_position(*position)
         self._written_position = position
 
+    def add_time(self, lesson_id: str, seconds: float, exercise_id: str | None = None) -> None:
+        store = self.store
+        if store is not None:
+            self._submit(lambda: store.add_time(lesson_id, seconds, exercise_id))
+
     def record_predict(self, lesson: Lesson, predict_id: str, answer: str) -> None:
         self.lesson_state(lesson)
         self._lessons[lesson.id].predicts[predict_id] = answer

@@ -172,7 +172,8 @@ def _run_reset(args: argparse.Namespace) -> int:
     moved = _discard_files(workspace, lesson_id, exercise_id or None)
     kept = f"; {len(moved)} workspace file(s) kept as .bak" if moved else ""
     if queued:
-        print(f"reset of {what} queued: the database is busy; it is applied as soon as it can be{kept}")
+        print(f"reset of {what} queued: it could not be written now (see above); "
+              f"it is applied the next time llm-tutor opens your progress{kept}")
     else:
         print(f"reset {what}{kept}")
     return 0

@@ -40,12 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ssh.add_argument("--max-sessions", type=int, default=20, metavar="N", help="sessions at once (default 20)")
     ssh.add_argument("--idle-timeout", type=float, default=1800, metavar="S",
                      help="close a session after S seconds without a key press, with a warning first (default 1800; 0: never)")
+    ssh.add_argument("--login-timeout", type=float, default=30, metavar="S",
+                     help="seconds a client has to log in and open its terminal (default 30)")
     ssh.add_argument("--data-root", type=Path, default=None, metavar="DIR",
                      help="students' data, DIR/users/NAME (default: the data folder's 'lab' subfolder)")
     ssh.add_argument("--threads", type=int, default=None, metavar="N",
                      help="torch threads per kernel (default: CPU cores / max sessions, at least 1)")
     ssh.add_argument("--memory-limit-mb", type=int, default=None, metavar="MB",
-                     help="address space each kernel may add after start (rlimit; CPU labs: CUDA needs large mappings)")
+                     help="memory each kernel may take (RLIMIT_DATA; default: 80%% of the memory / max sessions, "
+                     "at least 512; 0: no limit)")
     ssh.add_argument("--gpu-memory-fraction", type=float, default=None, metavar="F",
                      help="share of GPU memory each kernel may use, 0 < F <= 1 (e.g. 1 / max sessions)")
     ssh.add_argument("--no-kernel-pool", action="store_true",
@@ -116,6 +119,8 @@ def run_ssh(args: argparse.Namespace) -> int:
         raise UsageError("--max-sessions must be at least 1")
     if args.idle_timeout < 0:
         raise UsageError("--idle-timeout must be 0 (never) or more seconds")
+    if args.login_timeout <= 0:
+        raise UsageError("--login-timeout must be more than 0 seconds")
     if args.gpu_memory_fraction is not None and not 0 < args.gpu_memory_fraction <= 1:
         raise UsageError("--gpu-memory-fraction must be in (0, 1]")
     if args.threads is not None and args.threads < 1:
@@ -126,13 +131,21 @@ def run_ssh(args: argparse.Namespace) -> int:
     root = (args.data_root or config.data_dir() / "lab").expanduser().resolve()
     host_key = (args.host_key or root / "ssh_host_ed25519_key").expanduser().resolve()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.max_sessions)
+    memory = args.memory_limit_mb
+    if memory is None:
+        from llm_tutor.engine.kernel.limits import total_memory_mb
+
+        total = total_memory_mb()
+        memory = max(512, int(total * 0.8 / args.max_sessions)) if total else 0
+    if memory < 0:
+        raise UsageError("--memory-limit-mb must be 0 (no limit) or more")
 
     from llm_tutor.engine.remote import ssh
 
     lab_config = ssh.LabConfig(
         authorized_keys=keys.resolve(), host_key=host_key, data_root=root, host=args.host, port=args.port,
-        max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, threads=threads,
-        memory_limit_mb=args.memory_limit_mb, gpu_memory_fraction=args.gpu_memory_fraction,
+        max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, login_timeout=args.login_timeout,
+        threads=threads, memory_limit_mb=memory, gpu_memory_fraction=args.gpu_memory_fraction,
         kernel_pool=not args.no_kernel_pool, app_pool=not args.no_app_pool, app_args=_app_args(args),
     )
     _setup_logging()

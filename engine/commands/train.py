@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 import time
@@ -150,7 +149,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         trainer.stop()  # takes effect between two steps: the weights stay consistent
 
     previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the SSH session dropped
         try:
             previous[sig] = signal.signal(sig, on_signal)
         except ValueError:  # not the main thread
@@ -316,11 +315,7 @@ class Printer:
 
 
 def _finite(value: Any) -> Any:
-    """Strict JSON: NaN and infinities become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+    """Strict JSON: NaN and infinities become null (the trainer's own wire rule)."""
+    from llm_tutor.engine.train.events import _finite as finite
+
+    return finite(value)

@@ -109,6 +109,8 @@ class BlockingKernel:
         self.interrupt_grace = interrupt_grace
         self.restarts = 0
         self.metrics: list[protocol.Metric] = []
+        self._stash: dict[str, list[Any]] = {}
+        """Events of requests not being waited for yet, by request id."""
 
     def start(self, timeout: float = 120.0) -> protocol.Ready:
         self.manager.start()
@@ -144,15 +146,19 @@ class BlockingKernel:
         start = time.perf_counter()
         deadline = None if timeout is None else start + timeout
         interrupted_at: float | None = None
+        pending = self._stash.pop(rid, [])
         while True:
             now = time.perf_counter()
             wait = 0.5
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - now))
-            try:
-                event = self._events.get(timeout=wait if wait > 0 else 0.001)
-            except queue.Empty:
-                event = None
+            if pending:
+                event = pending.pop(0)
+            else:
+                try:
+                    event = self._events.get(timeout=wait if wait > 0 else 0.001)
+                except queue.Empty:
+                    event = None
             if event is not None:
                 if isinstance(event, KernelDied):
                     reply.status, reply.died = "dead", event
@@ -161,12 +167,16 @@ class BlockingKernel:
                     return reply
                 if isinstance(event, protocol.Metric):
                     self.metrics.append(event)
-                if getattr(event, "parent", None) == rid:
+                parent = getattr(event, "parent", None)
+                if parent == rid:
                     reply.events.append(event)
                     if isinstance(event, protocol.Done):
                         reply.status = "timeout" if interrupted_at is not None else event.status
                         reply.duration_s = event.duration_s
                         return reply
+                elif parent and len(self._stash) < 1000:
+                    # another request sent without waiting: keep its events for its own wait
+                    self._stash.setdefault(parent, []).append(event)
                 continue
             now = time.perf_counter()
             if deadline is not None and now >= deadline:
@@ -182,6 +192,7 @@ class BlockingKernel:
 
     def _restart(self) -> None:
         self.restarts += 1
+        self._stash.clear()
         self.manager.restart()
         # drop events of the old kernel
         while not self._events.empty():

@@ -106,6 +106,9 @@ class KernelManager:
         """Request ids whose raw output ended (their end markers were read)."""
         self._raw_open = True
         self._raw_buffer = b""
+        self._raw_owner: str | None = None
+        """The request that raw output now belongs to (None: not known until the next busy)."""
+        self._raw_held = b""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -133,6 +136,8 @@ class KernelManager:
         self._ready_event.clear()
         self._raw_done.clear()
         self._raw_open = True
+        self._raw_owner = None
+        self._raw_held = b""
         self.ready = None
         self.current = ""
         self._proc = self._fork(cmd[3:], env) or subprocess.Popen(
@@ -327,7 +332,12 @@ class KernelManager:
             self._feed_raw(data)
 
     def _feed_raw(self, chunk: bytes) -> None:
-        """Forward raw fd output as `Stream` events; note each request's end marker."""
+        """Forward raw fd output as `Stream` events, each to the request that wrote it.
+
+        Output before a request's end marker belongs to that request. Output after a marker
+        belongs to the next request, whose id is known only once its `Status(busy)` is read: until
+        then it is held back (this reader can run behind the kernel by several requests).
+        """
         buffer = self._raw_buffer + chunk
         while True:
             at = buffer.find(RAW_END)
@@ -335,26 +345,36 @@ class KernelManager:
                 # keep a possible partial marker at the end for the next read
                 cut = buffer.rfind(b"\x1e", max(0, len(buffer) - len(RAW_END) - 64))
                 text, buffer = (buffer[:cut], buffer[cut:]) if cut >= 0 else (buffer, b"")
-                self._forward_raw(text)
+                self._forward_raw(text, self._raw_owner)
                 break
             end = buffer.find(b"\x1e\n", at + len(RAW_END))
             if end < 0:
-                self._forward_raw(buffer[:at])
+                self._forward_raw(buffer[:at], self._raw_owner)
                 buffer = buffer[at:]
                 break
-            self._forward_raw(buffer[:at])
-            self._raw_done.append(buffer[at + len(RAW_END) : end].decode(errors="replace"))
+            rid = buffer[at + len(RAW_END) : end].decode(errors="replace")
+            self._forward_raw(buffer[:at], rid)
+            self._raw_done.append(rid)
+            self._raw_owner = None  # the next request's id is not known yet
             buffer = buffer[end + 2 :]
         self._raw_buffer = buffer
 
-    def _forward_raw(self, data: bytes) -> None:
-        if not data or self._raw_bytes >= RAW_OUTPUT_CAP:
+    def _forward_raw(self, data: bytes, owner: str | None) -> None:
+        if not data and not (owner is not None and self._raw_held):
+            return
+        if owner is None:
+            if len(self._raw_held) < RAW_OUTPUT_CAP:
+                self._raw_held += data
+            return
+        if self._raw_held:
+            data, self._raw_held = self._raw_held + data, b""
+        if self._raw_bytes >= RAW_OUTPUT_CAP:
             return
         self._raw_bytes += len(data)
         text = data.decode("utf-8", errors="replace")
         if self._raw_bytes >= RAW_OUTPUT_CAP:
             text += "\n[raw output truncated]\n"
-        self.on_event(protocol.Stream(parent=self.current, name="stderr", text=text))
+        self.on_event(protocol.Stream(parent=owner, name="stderr", text=text))
 
     def _track(self, event: Any) -> None:
         if isinstance(event, protocol.Ready):
@@ -365,6 +385,9 @@ class KernelManager:
             if event.state == "busy":
                 self.current = event.parent
                 self._raw_bytes = 0
+                self._raw_owner = event.parent
+                if self._raw_held:
+                    self._forward_raw(b"", event.parent)
             self._set_state(event.state)
         elif isinstance(event, protocol.Done) and event.parent == self.current:
             self.current = ""

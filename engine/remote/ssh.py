@@ -47,6 +47,12 @@ CLIENT_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "NO_COLOR", "COLORTER
 """Environment variables a client may send (OpenSSH sends LANG and LC_* by default)."""
 HANGUP_GRACE_S = 1.0
 """After SIGHUP, how long a session's app may take to exit before SIGKILL."""
+MAX_WAITING_LOGINS = 64
+"""Connections not yet logged in at once (sshd's MaxStartups); more are closed at once, so silent
+clients cannot use up the server's file descriptors. Each also ends after `LabConfig.login_timeout`."""
+INPUT_BUFFER_MAX = 64 * 1024
+"""Bytes of a client's keystrokes held for an app that reads slower than they come; past it the
+channel stops reading (SSH flow control then holds the client back), so a flood cannot fill memory."""
 
 
 @dataclass
@@ -64,6 +70,8 @@ class LabConfig:
     """Seconds without a key press before a session is closed; 0 keeps idle sessions open."""
     idle_warning: float = 60.0
     """Seconds of warning before an idle session is closed."""
+    login_timeout: float = 30.0
+    """Seconds a client has to log in, and then to open its terminal session, before it is disconnected."""
     threads: int | None = None
     memory_limit_mb: int | None = None
     gpu_memory_fraction: float | None = None
@@ -151,6 +159,8 @@ class Lab:
         self._run_dir: str | None = None
         self.acceptor: Any = None
         self.pool_started: asyncio.Future[None] | None = None
+        self.waiting_logins = 0
+        """Connections accepted and not yet logged in (capped at `MAX_WAITING_LOGINS`)."""
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -185,8 +195,8 @@ class Lab:
         cfg = self.config
         if cfg.threads:
             env["LLM_TUTOR_KERNEL_THREADS"] = str(cfg.threads)
-        if cfg.memory_limit_mb:
-            env["LLM_TUTOR_KERNEL_MEMORY_MB"] = str(cfg.memory_limit_mb)
+        if cfg.memory_limit_mb is not None:
+            env["LLM_TUTOR_KERNEL_MEMORY_MB"] = str(cfg.memory_limit_mb)  # 0: no limit
         if cfg.gpu_memory_fraction:
             env["LLM_TUTOR_GPU_MEMORY_FRACTION"] = str(cfg.gpu_memory_fraction)
         if self.fork_socket:
@@ -249,13 +259,29 @@ def _server_class() -> type:
             self.keys: asyncssh.SSHAuthorizedKeys | None = None
             self.authenticated = False
             self.peer = ("?", 0)
+            self.waiting = False
+            self.sessions = 0
 
         def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
             self.conn = conn
             peer = conn.get_extra_info("peername") or ("?", 0)
             self.peer = (str(peer[0]), int(peer[1]))
+            if self.lab.waiting_logins >= MAX_WAITING_LOGINS:
+                log.warning("refused connection from=%s:%d: %d connections are already waiting to log in",
+                            *self.peer, MAX_WAITING_LOGINS)
+                self.authenticated = True  # nothing more to log for it
+                conn.abort()
+                return
+            self.lab.waiting_logins += 1
+            self.waiting = True
+
+        def _done_waiting(self) -> None:
+            if self.waiting:
+                self.waiting = False
+                self.lab.waiting_logins -= 1
 
         def connection_lost(self, exc: Exception | None) -> None:
+            self._done_waiting()
             if not self.authenticated:
                 who = f"user={self.user} " if self.user else ""
                 log.info("refused %sfrom=%s:%d: %s", who, *self.peer, "no accepted key" if self.user else (exc or "closed before login"))
@@ -270,6 +296,17 @@ def _server_class() -> type:
 
         def auth_completed(self) -> None:
             self.authenticated = True
+            self._done_waiting()
+            timeout = self.lab.config.login_timeout
+            if timeout > 0:
+                asyncio.get_event_loop().call_later(timeout, self._check_session_opened)
+
+        def _check_session_opened(self) -> None:
+            """A client that logs in but never opens its terminal would hold a connection for ever."""
+            if self.sessions == 0 and self.conn is not None:
+                log.info("closed user=%s from=%s:%d: no session opened within %.0f s of login", self.user, *self.peer,
+                         self.lab.config.login_timeout)
+                self.conn.close()
 
         def public_key_auth_supported(self) -> bool:
             return True
@@ -290,6 +327,7 @@ def _server_class() -> type:
 
         def session_requested(self) -> Any:
             assert self.conn is not None
+            self.sessions += 1
             chan = self.conn.create_server_channel(encoding=None)  # raw bytes both ways
             return chan, Session(self.lab, self.user, self.conn)
 
@@ -342,6 +380,7 @@ class TutorSession:
         self.warned = False
         self.admitted = False
         self._pending = bytearray()
+        self._reading_paused = False
         self._ending: asyncio.Future[None] | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_event_loop()
@@ -411,6 +450,9 @@ class TutorSession:
             return
         self._pending += data
         self._flush_input()
+        if len(self._pending) > INPUT_BUFFER_MAX and not self._reading_paused:
+            self._reading_paused = True
+            self.chan.pause_reading()  # the client's window closes: a flood waits at the client
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         self.size = (width, height, pixwidth, pixheight)
@@ -500,6 +542,9 @@ class TutorSession:
         del self._pending[:written]
         if self._pending:
             self._loop.add_writer(self.master, self._writable)
+        if self._reading_paused and len(self._pending) <= INPUT_BUFFER_MAX // 2:
+            self._reading_paused = False
+            self.chan.resume_reading()
 
     def _writable(self) -> None:
         if self.master is not None:
@@ -605,7 +650,7 @@ async def start_lab(config: LabConfig) -> Lab:
         x11_forwarding=False,
         allow_scp=False,
         line_editor=False,
-        login_timeout=30,
+        login_timeout=config.login_timeout or None,
         keepalive_interval=30,
         keepalive_count_max=4,
         gss_host=None,
@@ -642,6 +687,9 @@ def run(config: LabConfig, ready: Any = None) -> int:
         log.info("listening on %s:%d (max %d sessions, idle timeout %s, keys %s%s)", config.host, bound_port(lab),
                  config.max_sessions, f"{config.idle_timeout:.0f} s" if config.idle_timeout else "off",
                  config.authorized_keys, " per student" if lab.keys.per_user else "")
+        log.info("per kernel: torch threads %s, memory %s, GPU memory %s", config.threads or "default",
+                 f"{config.memory_limit_mb} MB" if config.memory_limit_mb else "unlimited",
+                 f"{config.gpu_memory_fraction:.0%}" if config.gpu_memory_fraction else "unlimited")
         if ready is not None:
             ready(lab)
         stop = asyncio.Event()

@@ -20,6 +20,7 @@ import dataclasses
 import gc
 import math
 import platform
+import re
 import threading
 import time
 from collections import deque
@@ -523,8 +524,26 @@ class Trainer:
         except Exception as err:  # the loop must survive anything a step can raise
             if is_out_of_memory(err):
                 self._recover_from_oom(err)
+            elif not self._weights_finite() or re.search(r"\b(inf|nan)\b", str(err), re.IGNORECASE):
+                # e.g. sampling from a model whose weights an enormous learning rate blew up: its
+                # probabilities overflow to inf or NaN although the last loss was still finite
+                lr = self.train_config.lr
+                self._fail(
+                    "nan",
+                    f"the model's numbers overflowed to inf or NaN by step {self.step} with learning rate {lr:g} "
+                    f"({type(err).__name__}: {err}); training stopped. "
+                    f"Try a lower learning rate (for example {lr / 10:g}) and reset.",
+                )
             else:
                 self._fail("error", f"step {self.step + 1} failed: {type(err).__name__}: {err}")
+
+    @torch.no_grad()
+    def _weights_finite(self) -> bool:
+        """Whether every parameter is finite (checked only after a failure: it reads every weight)."""
+        try:
+            return all(bool(torch.isfinite(p).all()) for p in self.task.model.parameters())
+        except Exception:  # noqa: BLE001 - a broken model: report the original error
+            return True
 
     def train_step(self) -> None:
         """One optimisation step, then a report if one is due (call from the loop's thread)."""
@@ -821,9 +840,13 @@ class Trainer:
         return trainer
 
     def _restore(self, data: dict[str, Any], path: str) -> None:
+        saved_optimizer = data.get("train_config", {}).get("optimizer", self.train_config.optimizer)
         try:
             self.task.model.load_state_dict(data["state_dict"])
-            self.optimizer.load_state_dict(data["optimizer"])
+            # another optimizer (resumed with --optimizer sgd, say) starts with its own fresh state:
+            # Adam's moments mean nothing to SGD and would fail its first step
+            if saved_optimizer == self.train_config.optimizer:
+                self.optimizer.load_state_dict(data["optimizer"])
         except (RuntimeError, KeyError, ValueError) as err:
             raise CheckpointError(f"checkpoint {path} does not fit its own model: {str(err)[:160]}") from None
         saved_chars = data.get("data_state", {}).get("chars")

@@ -76,7 +76,13 @@ def test_openssh_client_opens_a_lesson_runs_a_cell_and_quits(lab: LabProcess, ke
         app_pool = int(lab.wait_log(r"app pool ready in .* pid (\d+)").group(1))
         kernel_pool = int(lab.wait_log(r"kernel pool ready in .* pid (\d+)").group(1))
         assert _ppid(app) == app_pool
-        assert [pid for pid, _ in descendants(kernel_pool)]
+        kernels = [pid for pid, _ in descendants(kernel_pool)]
+        assert kernels
+        # the server's per-kernel limits reached the forked kernel: one torch thread, a memory rlimit
+        limits = Path(f"/proc/{kernels[0]}/limits").read_text()
+        data = next(line for line in limits.splitlines() if line.startswith("Max data size"))
+        assert data.split()[3] != "unlimited"
+        assert "per kernel: torch threads 1, memory " in lab.log()
         tmux.keys("Enter")
         tmux.wait_for("[ ] make")
         tmux.keys("r")

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import termios
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -74,3 +82,75 @@ def eventually(condition: Callable[[], bool], timeout: float = 10.0, step: float
             return True
         time.sleep(step)
     return condition()
+
+
+class PtyApp:
+    """`llm-tutor` on a pseudo-terminal that is its controlling terminal, as under sshd."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        size: tuple[int, int] = (100, 30),
+        in_child: Callable[[], None] | None = None,
+    ) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+
+        def controlling_terminal() -> None:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            if in_child is not None:
+                in_child()  # e.g. a resource limit
+
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+                                     preexec_fn=controlling_terminal, close_fds=True)
+        os.close(slave)
+        self.master: int | None = master
+        self.output = bytearray()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        # never block in read(): a blocked read keeps the terminal open after hang_up() closes it
+        while self.master is not None:
+            master = self.master
+            try:
+                ready, _, _ = select.select([master], [], [], 0.05)
+                chunk = os.read(master, 65536) if ready else b""
+            except (OSError, ValueError):
+                return
+            if ready and not chunk:
+                return
+            self.output += chunk
+
+    def seen(self, text: str) -> bool:
+        plain = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", bytes(self.output))
+        return text.encode() in plain
+
+    def keys(self, data: str) -> None:
+        assert self.master is not None
+        os.write(self.master, data.encode())
+
+    def hang_up(self) -> None:
+        """Close the terminal's master side: the kernel sends SIGHUP to the app, as when sshd loses the link."""
+        master, self.master = self.master, None
+        self._reader.join(5)
+        if master is not None:
+            os.close(master)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.hang_up()
+
+
+def kernel_of(app_pid: int) -> int | None:
+    for pid in descendants(app_pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if b"llm_tutor.engine.kernel.runtime" in fh.read():
+                    return pid
+        except OSError:
+            continue
+    return None

@@ -14,6 +14,7 @@ from llm_tutor.tui.app import TutorApp, make_app
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.lesson.cell import MAX_OUTPUT_LINES, CellView, OutputView
 from llm_tutor.tui.widgets.status import KernelStatus
+from llm_tutor.tui.widgets.train.track_plot import TrackPlot
 from tests.faults.conftest import alive, cells, descendants, eventually, write_lesson
 from tests.functional.conftest import wait_for
 
@@ -63,8 +64,11 @@ async def test_cells_that_end_the_kernel_are_reported_and_the_next_run_starts_a_
               "len(kids)"),
         segv="import ctypes\nctypes.string_at(0)",
         after="'a fresh kernel'",
+        stubborn="import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)",
+        last="'after the restart'",
     ))
     app = make_app(lessons_dir=folder, device="cpu")
+    app.INTERRUPT_NOTICE_S = 0.5
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_lesson(pilot, app)
         kids = await run(pilot, screen, "kids")
@@ -85,6 +89,20 @@ async def test_cells_that_end_the_kernel_are_reported_and_the_next_run_starts_a_
         assert app.kernel.pid != first and not alive(first)  # type: ignore[arg-type]
         assert eventually(lambda: not any(alive(pid) for pid in children), 10), [p for p in children if alive(p)]
 
+        # a cell that ignores the interrupt: the learner is told to restart, and K does it
+        stubborn = screen.query_one("#cell-stubborn", CellView)
+        stubborn.focus()
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: stubborn.state == "running" and app.kernel.state == "busy")
+        await pilot.pause(0.3)
+        await pilot.press("i")
+        assert await wait_for(pilot, lambda: any("did not stop" in str(n.message) for n in app._notifications), 20)
+        await pilot.press("K")
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle", timeout=120)
+        assert stubborn.state == "interrupted"
+        last = await run(pilot, screen, "last")
+        assert last.state == "ok"
+
 
 async def test_cells_that_misbehave_leave_the_kernel_and_the_ui_working(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_TUTOR_KERNEL_MEMORY_MB", "1024")
@@ -95,7 +113,7 @@ async def test_cells_that_misbehave_leave_the_kernel_and_the_ui_working(tmp_path
         bomb="hog = []\nwhile True:\n    hog.append(bytearray(100_000_000))",
         huge="import torch\nhuge = torch.empty(10**9)",
         lines="for i in range(1_000_000):\n    print(i)",
-        wide="print('x' * 50_000_000)",
+        wide="print('x' * 5_000_000)",
         fd="import os\nos.write(1, b'raw bytes on fd 1\\n')\nNone",
         stdin="input('your name? ')",
         sysexit="import sys\nsys.exit(2)",
@@ -106,6 +124,7 @@ async def test_cells_that_misbehave_leave_the_kernel_and_the_ui_working(tmp_path
                  "        print('late line', i)\n"
                  "threading.Thread(target=chatter, daemon=True).start()\n"
                  "print('cell done')"),
+        nanloss="for step, loss in enumerate([2.5, float('inf'), 1.5, float('nan'), 1.0]):\n    track(step=step, loss=loss)",
         rebind="torch = None",
         wipe="globals().clear()",
         uses_kept="kept",
@@ -166,6 +185,14 @@ async def test_cells_that_misbehave_leave_the_kernel_and_the_ui_working(tmp_path
         chatter = await run(pilot, screen, "chatter")
         assert chatter.state == "ok"
         assert await wait_for(pilot, lambda: "late line 4" in text_of(chatter, "output"), timeout=20)
+
+        # losses that are not numbers: the curve keeps the finite ones and the plot says what it left out
+        nanloss = await run(pilot, screen, "nanloss")
+        assert nanloss.state == "ok"
+        assert await wait_for(pilot, lambda: bool(nanloss.query(TrackPlot)))
+        plot = nanloss.query_one(TrackPlot)
+        assert await wait_for(pilot, lambda: len(plot.by_name["loss"]) == 3)
+        assert await wait_for(pilot, lambda: "2 NaN/inf not plotted" in next(plot.text_lines()))
 
         rebind = await run(pilot, screen, "rebind")
         assert rebind.state == "ok"

@@ -7,6 +7,7 @@ test_app_cells.py and test_cli_faults.py; the cases here keep one kernel alive f
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
@@ -25,7 +26,7 @@ MEMORY_MB = 1536
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[BlockingKernel]:
-    k = BlockingKernel(device="cpu", memory_limit_mb=MEMORY_MB, interrupt_grace=3.0)
+    k = BlockingKernel(device="cpu", memory_limit_mb=MEMORY_MB, interrupt_grace=1.0)
     k.start()
     yield k
     k.shutdown()
@@ -107,13 +108,6 @@ def test_the_last_lines_before_a_long_computation_are_shown_while_it_runs(kernel
         kernel.manager.on_event = forward
 
 
-def test_a_million_lines_are_capped_and_counted(kernel: BlockingKernel) -> None:
-    reply = kernel.execute("for i in range(1_000_000):\n    print(i)")
-    assert reply.status == "ok"
-    assert len(reply.stdout) <= OUTPUT_CAP_BYTES + 200
-    assert "more lines not shown" in reply.stdout
-
-
 def test_writing_to_stdouts_file_descriptor_reaches_the_cell_and_is_capped(kernel: BlockingKernel) -> None:
     small = kernel.execute("import os\nos.write(1, b'straight to fd 1\\n')\nos.write(2, b'and fd 2\\n')\nNone")
     assert "straight to fd 1" in small.stdout and "and fd 2" in small.stdout
@@ -184,6 +178,21 @@ def test_rebinding_torch_in_the_namespace_breaks_neither_panels_nor_checks(kerne
     assert tensor.tensor is not None and tensor.tensor.stats["max"] == 3.0
 
 
+def test_non_finite_losses_tracked_from_a_cell_reach_the_ui_as_numbers(kernel: BlockingKernel) -> None:
+    reply = kernel.execute(
+        "import torch\n"
+        "for step, loss in enumerate([2.5, float('inf'), float('nan'), -float('inf'), 1e308 * 10]):\n"
+        "    track(step=step, loss=loss)\n"
+        "track(step=5, loss=torch.tensor(float('nan')))\n"
+        "'alive'",
+        namespace="track",
+    )
+    assert value(reply) == "'alive'"
+    values = [m.values["loss"] for m in reply.events if isinstance(m, protocol.Metric)]
+    assert values[0] == 2.5 and values[1] == math.inf and math.isnan(values[2]) and values[3] == -math.inf
+    assert values[4] == math.inf and math.isnan(values[5])
+
+
 def test_a_thread_that_keeps_printing_after_its_cell_is_bounded_and_shown_in_that_cell(kernel: BlockingKernel) -> None:
     late: list[protocol.Stream] = []
     forward = kernel.manager.on_event
@@ -197,21 +206,22 @@ def test_a_thread_that_keeps_printing_after_its_cell_is_bounded_and_shown_in_tha
     try:
         start = kernel.execute(
             "import threading, time\n"
-            "stop = threading.Event()\n"
             "def chatter():\n"
-            "    while not stop.is_set():\n"
-            "        print('tick ' + 'x' * 5000)\n"
+            "    time.sleep(0.2)  # the cell has ended by now\n"
+            "    for i in range(400):\n"
+            "        print(f'tick {i} ' + 'x' * 10_000)\n"
             "t = threading.Thread(target=chatter, daemon=True)\n"
             "t.start()",
             namespace="thread",
         )
         assert start.status == "ok"
-        assert eventually(lambda: sum(len(e.text) for e in late if e.parent == start.id) >= OUTPUT_CAP_BYTES - 10_000, 20)
-        time.sleep(0.3)
-        shown = sum(len(e.text) for e in late if e.parent == start.id)
-        assert shown <= OUTPUT_CAP_BYTES + 70_000, "output written after the cell is capped like the cell's own"
-        # the kernel still answers while the thread runs, and the thread can be stopped
-        assert value(kernel.execute("stop.set()\nt.join(5)\nt.is_alive()", namespace="thread")) == "False"
+
+        def late_chars() -> int:
+            return sum(len(e.text) for e in late if e.parent == start.id)
+
+        assert eventually(lambda: late_chars() >= OUTPUT_CAP_BYTES - 70_000, 30), late_chars()
+        assert value(kernel.execute("t.join(10)\nt.is_alive()", namespace="thread")) == "False"
+        assert late_chars() <= OUTPUT_CAP_BYTES + 70_000, "4 MB printed after the cell: capped like the cell's own output"
     finally:
         kernel.manager.on_event = forward
 

@@ -191,3 +191,22 @@ async def test_panels_speak_turkish() -> None:
         await pilot.pause()
         picture = drawn(panel.query_one(TriangulationView))
         assert "loss_at gradyanları" in picture and "uyuşmuyorlar" in picture and "float64 ile merkezi farklar" in picture
+
+
+async def test_hidden_panel_asks_again_when_shown_at_80x24() -> None:
+    """At 80 columns the panel hides behind the lesson: cells that run meanwhile are not inspected for nobody;
+    showing it (v) asks for the chosen variable again, so the gradient made while it was hidden appears."""
+    app = make_app("inspect-demo", lessons_dir=LESSONS, device="cpu")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle", timeout=60)
+        screen = await run_cells(pilot, app, "neuron")
+        panel = screen.query_one(InspectorPanel)
+        await choose(pilot, panel, "w")
+        assert not screen.query_one("#content").display and "grad norm" not in drawn(panel.query_one(TensorView))
+        await pilot.press("v")
+        assert not panel.display and screen.query_one("#content").display
+        await run_cells(pilot, app, "backward")
+        assert "grad norm" not in drawn(panel.query_one(TensorView)) and panel._stale
+        await pilot.press("v")
+        await settled(pilot, panel)
+        assert panel.display and "grad norm 0.08983" in drawn(panel.query_one(TensorView))

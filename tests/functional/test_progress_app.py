@@ -201,6 +201,22 @@ async def test_predict_answers_come_back(tmp_path: Path, fixtures: Path) -> None
         assert screen.query_one("#cell-shape-of-product .predict-input").value == "(2, 2)"  # type: ignore[attr-defined]
 
 
+async def test_time_is_counted_while_the_learner_is_active(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    app = app_for(data, kernel=False)
+    app.time_tick = 0.05
+    async with app.run_test(size=SIZE) as pilot:
+        await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
+        assert await wait_for(pilot, lambda: app.progress is not None and app.progress.summary is not None)
+        await pilot.press("e", *"total")
+
+        def counted() -> bool:
+            with ProgressStore.open(data, read_only=True) as store:
+                return store.exercise("sums", "total").time_s > 0 and store.lesson_status("sums").time_s > 0
+
+        assert await wait_for(pilot, counted)
+
+
 # -- your own editor -----------------------------------------------------------------------------
 
 

@@ -111,9 +111,11 @@ def test_each_forked_kernel_draws_its_own_random_numbers() -> None:
     assert draws[0] != draws[1]
 
 
-def test_limits_from_the_environment_apply_to_forked_kernels() -> None:
-    env = dict(os.environ, LLM_TUTOR_KERNEL_THREADS="1", LLM_TUTOR_KERNEL_MEMORY_MB="600")
-    k = BlockingKernel(device="cpu", env=env)
+def test_limits_from_the_environment_apply_to_forked_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    # as in a lab session: the app's own environment carries the limits the server chose
+    monkeypatch.setenv("LLM_TUTOR_KERNEL_THREADS", "1")
+    monkeypatch.setenv("LLM_TUTOR_KERNEL_MEMORY_MB", "600")
+    k = BlockingKernel(device="cpu", env=dict(os.environ))
     k.start()
     try:
         assert k.execute("import torch\ntorch.get_num_threads()").result.text == "1"  # type: ignore[union-attr]

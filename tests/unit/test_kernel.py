@@ -212,3 +212,11 @@ def test_interrupt_never_lands_inside_an_import(kernel: BlockingKernel, tmp_path
     assert reply.status == "interrupted"
     # the module finished importing: the interrupt waited for it instead of leaving it half-made
     assert kernel.execute("import slow_import_mod\nslow_import_mod.DONE", namespace="imp").result.text == "True"  # type: ignore[union-attr]
+
+
+def test_raw_output_goes_to_its_own_request_even_when_the_reader_lags(kernel: BlockingKernel) -> None:
+    """Many quick requests, each writing to fd 1: every request gets exactly its own raw output."""
+    rids = [kernel.client.execute(f"import os\nos.write(1, b'raw-{i}\\n')\nNone") for i in range(30)]
+    for i, rid in enumerate(rids):
+        reply = kernel._wait(rid, timeout=30)
+        assert reply.stdout == f"raw-{i}\n", (i, reply.stdout)

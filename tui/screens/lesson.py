@@ -139,7 +139,8 @@ class LessonScreen(Screen[None]):
         current = self.focused_block()
         index = blocks.index(current) + step if current in blocks else 0
         index = max(0, min(len(blocks) - 1, index))
-        blocks[index].focus()
+        # at once, not after the next refresh: keys typed ahead ("r r") act on the cell moved to
+        self.set_focus(blocks[index], scroll_visible=False)
         blocks[index].scroll_visible(top=False)
 
     def action_run_cell(self) -> None:

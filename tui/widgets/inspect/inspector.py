@@ -81,6 +81,8 @@ class InspectorPanel(Vertical, can_focus=True):
         self._inflight_key: tuple[str, str] | None = None
         self._wanted: tuple[str, str, dict[str, Any]] | None = None
         self._refresh_timer: Timer | None = None
+        self._stale = False
+        """Cells ran while the panel was hidden: ask again when it shows."""
         self._status = ""
 
     def compose(self) -> ComposeResult:
@@ -217,7 +219,22 @@ class InspectorPanel(Vertical, can_focus=True):
             return
         if self._refresh_timer is not None:
             self._refresh_timer.stop()
-        self._refresh_timer = self.set_timer(REFRESH_DELAY, self.request)
+        self._refresh_timer = self.set_timer(REFRESH_DELAY, self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        """Ask now, unless nobody can see the answer or more cells are queued (then ask when that changes)."""
+        if not self.display:
+            self._stale = True
+            return
+        if getattr(self.screen, "run_queue", None):  # "run all": one request at the end, not one per cell
+            self.refresh_soon()
+            return
+        self.request()
+
+    def on_show(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.request()
 
     # -- kernel events -----------------------------------------------------------------------
 

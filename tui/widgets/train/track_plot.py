@@ -91,6 +91,9 @@ class TrackPlot(LossChart):
             if last is not None and event.step < last[0]:
                 series.clear()
             series.append(event.step, value)
+        # a NaN or infinite loss cannot be drawn: say so rather than leave a silent gap
+        skipped = sum(s.skipped for s in self.by_name.values())
+        self.title = f"track()  {skipped} NaN/inf not plotted" if skipped else "track()"
         self._throttle()
 
 

@@ -1,0 +1,129 @@
+"""Hostile clients of `llm-tutor serve ssh`: silent connections, a login without a session, an input flood.
+Each is refused or bounded and logged, and a student already working (or arriving after) is not affected.
+
+Refusals the SSH lab tests already make, and not repeated here (tests/e2e/test_ssh.py): unknown keys, a key
+used for another name, password and keyboard-interactive logins, exec, subsystems, port, agent and X11
+forwarding, sessions beyond --max-sessions, a session without a terminal, idle sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llm_tutor.engine.remote.ssh import MAX_WAITING_LOGINS
+from tests.e2e.sshlab import LabProcess, Terminal, make_key, wait_until
+
+asyncssh = pytest.importorskip("asyncssh")
+
+pytestmark = pytest.mark.slow
+
+LOGIN_TIMEOUT = 3
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("keys")
+    folder = base / "authorized"
+    folder.mkdir()
+    for name in ("alice", "bob", "carol"):
+        make_key(base / name)
+        (folder / f"{name}.pub").write_bytes((base / f"{name}.pub").read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lab(keys: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabProcess]:
+    server = LabProcess(tmp_path_factory.mktemp("lab"), keys, "--login-timeout", str(LOGIN_TIMEOUT), "--no-kernel-pool")
+    yield server
+    assert server.stop() == 0, server.log()[-2000:]
+
+
+def key_of(keys: Path, name: str) -> Path:
+    return keys.parent / name
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return int(next(line for line in fh if line.startswith("VmRSS:")).split()[1])
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    ready, _, _ = select.select([sock], [], [], 0)
+    if not ready:
+        return False
+    try:
+        while sock.recv(65536):  # the server's version line may come first
+            ready, _, _ = select.select([sock], [], [], 0)
+            if not ready:
+                return False
+    except OSError:
+        return True
+    return True
+
+
+async def test_silent_connections_are_capped_and_timed_out_while_a_student_works(lab: LabProcess, keys: Path) -> None:
+    alice = await Terminal.open(lab.port, "alice", key_of(keys, "alice"))
+    silent: list[socket.socket] = []
+    try:
+        await alice.wait_for("A first tensor", timeout=120)
+        for _ in range(MAX_WAITING_LOGINS + 8):
+            silent.append(socket.create_connection(("127.0.0.1", lab.port)))
+        # past the cap, connections are closed at once and logged
+        await asyncio.sleep(0.5)
+        lab.wait_log(r"refused connection from=127\.0\.0\.1:\d+: \d+ connections are already waiting to log in")
+        assert wait_until(lambda: sum(closed_by_server(s) for s in silent) >= 8, 10)
+        # the student already in works on
+        mark = alice.mark()
+        alice.send("\r")
+        await alice.wait_for("[ ] make", timeout=60, since=mark)
+        # the rest are dropped after the login timeout, and a new student gets in
+        assert wait_until(lambda: all(closed_by_server(s) for s in silent), LOGIN_TIMEOUT + 15)
+        bob = await Terminal.open(lab.port, "bob", key_of(keys, "bob"))
+        try:
+            await bob.wait_for("A first tensor", timeout=120)
+        finally:
+            await bob.close()
+    finally:
+        for sock in silent:
+            sock.close()
+        await alice.close()
+    assert lab.proc.poll() is None
+
+
+async def test_a_login_that_never_opens_a_session_is_closed(lab: LabProcess, keys: Path) -> None:
+    conn = await asyncssh.connect("127.0.0.1", lab.port, username="carol", client_keys=[str(key_of(keys, "carol"))],
+                                  known_hosts=None, agent_path=None)
+    try:
+        await asyncio.wait_for(conn.wait_closed(), LOGIN_TIMEOUT + 15)
+    finally:
+        conn.close()
+    lab.wait_log(r"closed user=carol from=127\.0\.0\.1:\d+: no session opened within")
+
+
+async def test_an_input_flood_is_held_back_and_the_server_keeps_serving(lab: LabProcess, keys: Path) -> None:
+    flooder = await Terminal.open(lab.port, "bob", key_of(keys, "bob"))
+    try:
+        await flooder.wait_for("A first tensor", timeout=120)
+        before = rss_kb(lab.proc.pid)
+        chunk = b"z" * (1024 * 1024)
+        for _ in range(40):  # 40 MB of key presses, far faster than any app reads them
+            flooder.send(chunk)
+        await asyncio.sleep(3)
+        grown_mb = (rss_kb(lab.proc.pid) - before) / 1024
+        assert grown_mb < 16, f"the server held {grown_mb:.0f} MB of a client's input"
+        # another student is served meanwhile
+        carol = await Terminal.open(lab.port, "carol", key_of(keys, "carol"))
+        try:
+            await carol.wait_for("A first tensor", timeout=120)
+        finally:
+            await carol.close()
+    finally:
+        flooder.conn.abort()
+    lab.wait_log(r"disconnect user=bob .*")
+    assert lab.proc.poll() is None
