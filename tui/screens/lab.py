@@ -456,6 +456,8 @@ class LabScreen(Screen[None]):
         if not isinstance(event, protocol.Metric) or not event.values:
             return
         value = event.values.get("loss", next(iter(event.values.values())))
+        if not isinstance(value, (int, float)):
+            return
         last = self.lesson_series.last
         if last is not None and event.step < last[0]:
             self.lesson_series.clear()

@@ -80,6 +80,8 @@ class TrackPlot(LossChart):
             self.by_name.clear()
             self.sources.clear()
         for name, value in event.values.items():
+            if not isinstance(value, (int, float)):
+                continue  # a value JSON could not carry (null for NaN): nothing to draw
             series = self.by_name.get(name)
             if series is None:
                 series = self.by_name[name] = Series(name)
