@@ -405,10 +405,10 @@ def measure(quick: bool = False, models: tuple[str, ...] = ("mlp", "gpt"), secon
             repeats: int | None = None) -> list[dict[str, Any]]:
     """Every lab record (benchmarks/run.py format)."""
     threads = lab_threads()
-    seconds = seconds or (5.0 if quick else 10.0)
-    repeats = repeats or (2 if quick else 3)
+    seconds = seconds or (4.0 if quick else 10.0)
+    repeats = repeats or (1 if quick else 3)
     records = redraw_times(quick)
-    records += key_latency(20 if quick else 40, threads)
+    records += key_latency(10 if quick else 40, threads)
     for model in models:
         records.append(throughput(model, seconds, repeats, threads))
     return records

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from textual.widgets import Input
 from llm_tutor.engine.train import calc
 from llm_tutor.engine.train.config import GPTConfig
 from llm_tutor.tui.app import make_app
+from llm_tutor.tui.messages import KernelEvent
 from llm_tutor.tui.screens.lab import LabScreen
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
 from llm_tutor.tui.widgets.train.banner import FaultBanner
@@ -65,9 +67,12 @@ async def test_play_pause_step_and_stop_update_the_loss_panel() -> None:
         screen = await started(pilot)
         chart = screen.query_one("#lab-chart", LossChart)
         assert screen.focused is chart  # keys go to the lab, not to a settings box
+        frames, since = screen.redraws, time.monotonic()
         await pilot.press("space")
         assert await wait_for(pilot, lambda: screen.monitor.step >= 30, timeout=60)
         assert await wait_for(pilot, lambda: "train" in next(chart.text_lines()) and chart.draw_count >= 2)
+        # however fast the trainer reports (20 Hz), the screen draws at most 10 frames a second
+        assert screen.redraws - frames <= 10 * (time.monotonic() - since) + 3
         drawn = "".join(list(chart.text_lines())[1:-1])
         assert any(0x2800 < ord(c) <= 0x28FF for c in drawn)  # the curve is on screen
         assert "running" in status_text(screen)
@@ -238,3 +243,19 @@ async def test_T_opens_the_lab_from_a_lesson_and_its_footer_shows_it_in_train_a_
         assert await wait_for(pilot, lambda: isinstance(course.screen, LessonScreen))
         assert course.screen.check_action("open_lab", ()) is True
         assert any(b.binding.action == "open_lab" for b in course.screen.active_bindings.values())
+
+
+async def test_an_open_lab_shows_track_from_lesson_cells_as_its_lesson_curve() -> None:
+    from llm_tutor.engine import protocol
+
+    app = lab_app("gpt", settings={}, start_trainer=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LabScreen)
+        for step in range(40):
+            app.post_message(KernelEvent(protocol.Metric("r1", step, {"loss": 2.0 / (step + 1)})))
+        app.post_message(KernelEvent(protocol.Metric("r1", 40, {"loss": None})))  # type: ignore[dict-item]
+        await pilot.pause(0.3)
+        assert len(screen.lesson_series) == 40
+        chart = screen.query_one("#lab-chart", LossChart)
+        assert await wait_for(pilot, lambda: "lesson 0.050" in next(chart.text_lines()))

@@ -100,3 +100,15 @@ def test_a_stopped_trainer_is_not_reported_as_a_death() -> None:
         pass
     proc.stop()
     assert exits == [] and not proc.is_alive()
+
+
+def test_the_lab_side_of_the_engine_loads_neither_torch_nor_textual() -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nimport llm_tutor.engine.train.process, llm_tutor.engine.train.monitor\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    modules = set(json.loads(proc.stdout))
+    assert "torch" not in modules and "textual" not in modules

@@ -68,3 +68,24 @@ def test_empty_and_log_scale_and_sparse_series() -> None:
 
 def test_nice_ceiling_moves_in_steps() -> None:
     assert [nice_ceiling(x) for x in (0.5, 1, 7, 11, 151, 2001, 9000)] == [1, 1, 8, 15, 200, 3000, 10000]
+
+
+def test_live_plots_redraw_at_most_10_hz_and_2_hz_over_a_slow_link() -> None:
+    from llm_tutor.tui.widgets.train.track_plot import max_redraw_hz
+
+    class App:
+        low_bandwidth = False
+
+    class Remote:
+        low_bandwidth = True
+
+    class Generous:
+        def max_redraw_hz(self) -> float:
+            return 20.0
+
+    class Slow:
+        def max_redraw_hz(self) -> float:
+            return 2.0
+
+    assert max_redraw_hz(App()) == 10.0 and max_redraw_hz(Remote()) == 2.0
+    assert max_redraw_hz(Generous()) == 10.0 and max_redraw_hz(Slow()) == 2.0

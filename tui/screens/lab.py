@@ -125,7 +125,7 @@ class LabScreen(Screen[None]):
             raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
         self.model = model
         self.lang = lang
-        self.lab_options = {
+        self.lab_options: dict[str, Any] = {
             "lang": lang, "device": device, "resume": None, "text": text, "play": False, "checkpoint": checkpoint,
             "threads": threads, "data_dir": data_dir, "start_trainer": start_trainer,
         }
@@ -314,10 +314,14 @@ class LabScreen(Screen[None]):
 
     def _frame(self, force: bool = False) -> None:
         """Draw what changed now, or when the redraw cap allows (one timer at most)."""
+        if self._frame_timer is not None and not force:
+            return  # a frame is already on its way and will draw this change too
         wait = self._last_frame + 1.0 / max_redraw_hz(self.app) - time.monotonic()
         if force or wait <= 0:
+            if self._frame_timer is not None:
+                self._frame_timer.stop()
             self._draw()
-        elif self._frame_timer is None:
+        else:
             self._frame_timer = self.set_timer(wait, self._draw)
 
     def _draw(self) -> None:
@@ -452,6 +456,8 @@ class LabScreen(Screen[None]):
         if not isinstance(event, protocol.Metric) or not event.values:
             return
         value = event.values.get("loss", next(iter(event.values.values())))
+        if not isinstance(value, (int, float)):
+            return
         last = self.lesson_series.last
         if last is not None and event.step < last[0]:
             self.lesson_series.clear()

@@ -27,7 +27,7 @@ class BoundaryView(Widget):
 
     COMPONENT_CLASSES = {"boundary--zero", "boundary--one", "boundary--empty"}
     DEFAULT_CSS = """
-    BoundaryView { width: 42; height: 1fr; min-height: 6; }
+    BoundaryView { width: 45%; max-width: 48; height: 1fr; min-height: 6; }
     BoundaryView > .boundary--zero { color: $warning; }
     BoundaryView > .boundary--one { color: $primary; }
     BoundaryView > .boundary--empty { color: $text-muted; }
@@ -70,7 +70,7 @@ class BoundaryView(Widget):
         self._strips = None
 
     def render_line(self, y: int) -> Strip:
-        strips = self._render()
+        strips = self._strips_now()
         return strips[y] if 0 <= y < len(strips) else Strip.blank(self.size.width, self.rich_style)
 
     def _palette(self) -> tuple[list[Color], Color, Color]:
@@ -83,7 +83,7 @@ class BoundaryView(Widget):
         colours += [background.blend(one, STRENGTH * i / LEVELS) for i in range(1, LEVELS + 1)]
         return colours, zero, one
 
-    def _render(self) -> list[Strip]:
+    def _strips_now(self) -> list[Strip]:
         width, height = self.size.width, self.size.height
         key = (width, height)
         if self._strips is not None and key == self._key:
@@ -124,11 +124,11 @@ class BoundaryView(Widget):
                 mark = marks.get((cx, cy))
                 if mark is not None:
                     char = "●"
-                    key = (-1 - mark, (a + b) // 2)
-                    style = styles.get(key)
+                    dot = (-1 - mark, (a + b) // 2)
+                    style = styles.get(dot)
                     if style is None:
                         bg = colours[(a + b) // 2]
-                        style = styles[key] = Style(color=(one if mark else zero).rich_color, bgcolor=bg.rich_color)
+                        style = styles[dot] = Style(color=(one if mark else zero).rich_color, bgcolor=bg.rich_color)
                 else:
                     char = "▀"
                     style = styles.get((a, b))

@@ -74,8 +74,8 @@ class ParamCounts(Widget):
             return Text("")
         s = self.summary
         table = Table.grid(padding=(0, 1), expand=True)
-        table.add_column(no_wrap=True)
-        table.add_column(justify="right", no_wrap=True)
+        table.add_column(overflow="fold")  # a long label wraps; the numbers never lose a digit
+        table.add_column(justify="right", no_wrap=True, min_width=10)
         table.add_row(Text(lt(lang, "total"), style="bold"), Text(f"{s['params']:,}", style="bold"))
         table.add_row("", Text(calc.format_count(s["params"]), style="dim"))
         if self.model == "gpt":

@@ -227,7 +227,8 @@ class LinePlot:
         for cy in range(plot_h):
             segs: list[Segment] = []
             if cy in tick_rows:
-                v = hi - (cy * 4 + 1.5) / y_scale
+                # the top and bottom rows name the axis' ends (their outer dots); others their middle
+                v = hi if cy == 0 else lo if cy == plot_h - 1 else hi - (cy * 4 + 1.5) / y_scale
                 label = format_value(10**v if log else v)
                 segs.append(Segment(label.rjust(Y_LABEL_WIDTH)[:Y_LABEL_WIDTH], styles.label))
                 segs.append(tick)

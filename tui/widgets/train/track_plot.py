@@ -20,15 +20,19 @@ from llm_tutor.tui.widgets.train.chart import ChartSource, LossChart
 COMPONENTS = ("loss-chart--train", "loss-chart--val", "loss-chart--lesson")
 
 
+MAX_HZ = 10.0
+"""Live training plots redraw at most this often: more frames cost the trainer's core and show nothing new."""
+
+
 def max_redraw_hz(app: Any) -> float:
-    """How often live plots may redraw: the app's own cap if it has one, else 10 Hz (2 Hz over SSH)."""
+    """How often live plots may redraw: 10 Hz, or less where the app says so (2 Hz over SSH)."""
     cap = getattr(app, "max_redraw_hz", None)
     if callable(cap):
         try:
-            return float(cap())
-        except Exception:  # a helper that is not ready yet must not break plotting
+            return min(MAX_HZ, float(cap()))
+        except Exception:  # a cap that cannot answer must not stop the plots
             pass
-    return 2.0 if getattr(app, "low_bandwidth", False) else 10.0
+    return 2.0 if getattr(app, "low_bandwidth", False) else MAX_HZ
 
 
 class Throttle:
@@ -41,11 +45,12 @@ class Throttle:
         self.timer: Any = None
 
     def __call__(self) -> None:
-        hz = max_redraw_hz(self.owner.app)
-        wait = self.last + 1.0 / hz - time.monotonic()
+        if self.timer is not None:
+            return  # the pending call will see this change too
+        wait = self.last + 1.0 / max_redraw_hz(self.owner.app) - time.monotonic()
         if wait <= 0:
             self._fire()
-        elif self.timer is None:
+        else:
             self.timer = self.owner.set_timer(wait, self._fire)
 
     def _fire(self) -> None:
@@ -75,6 +80,8 @@ class TrackPlot(LossChart):
             self.by_name.clear()
             self.sources.clear()
         for name, value in event.values.items():
+            if not isinstance(value, (int, float)):
+                continue  # a value JSON could not carry (null for NaN): nothing to draw
             series = self.by_name.get(name)
             if series is None:
                 series = self.by_name[name] = Series(name)
