@@ -55,7 +55,9 @@ async def run_cells(pilot: Pilot[Any], app: TutorApp, *cell_ids: str) -> LessonS
 async def settled(pilot: Pilot[Any], panel: InspectorPanel) -> None:
     """Wait until the panel has no request in flight, none wanted and no refresh pending."""
     await pilot.pause(0.3)
-    assert await wait_for(pilot, lambda: panel.inflight is None and panel._wanted is None, timeout=30)
+    assert await wait_for(
+        pilot, lambda: panel.inflight is None and panel._wanted is None and not (panel.display and panel._stale), timeout=30
+    )
     await pilot.pause()
 
 

@@ -108,8 +108,10 @@ class LessonScreen(Screen[None]):
     def _apply_width(self, width: int) -> None:
         wide = width >= WIDE
         show = wide if self.panel_forced is None else self.panel_forced
-        side = self.query_one("#side")
+        side = self.query_one("#side", InspectorPanel)
         side.display = show
+        if show:  # what ran while it was hidden: asked once laid out, not left to the Show event's timing
+            side.call_after_refresh(side.ask_if_stale)
         side.set_class(not wide, "-overlay")  # narrow: the panel takes the lesson's place
         self.query_one("#content").display = wide or not show
 

@@ -232,7 +232,11 @@ class InspectorPanel(Vertical, can_focus=True):
         self.request()
 
     def on_show(self) -> None:
-        if self._stale:
+        self.ask_if_stale()
+
+    def ask_if_stale(self) -> None:
+        """Shown again: ask for what changed while hidden (called by the screen too, not only on Show)."""
+        if self._stale and self.display:
             self._stale = False
             self.request()
 
