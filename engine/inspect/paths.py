@@ -94,7 +94,9 @@ def is_learner_name(name: str) -> bool:
 def tensor_names(namespace: dict[str, object]) -> dict[int, tuple[str, str]]:
     """Map ``id(tensor)`` to ``(path, module_path)`` for every tensor reachable by a short path.
 
-    Top-level tensors win over module parameters, which win over items of lists, tuples and dicts;
+    Module parameters and buffers win over top-level names (a loop such as ``for name, p in
+    model.named_parameters()`` leaves ``p`` behind, and ``model.fc2.bias`` says more than ``p``), which win
+    over items of lists, tuples and dicts;
     `module_path` is the owning module's path for parameters and buffers (``model.fc1``), else "".
     The ids are only meaningful while `namespace` keeps the tensors alive.
     """
@@ -105,14 +107,14 @@ def tensor_names(namespace: dict[str, object]) -> dict[int, tuple[str, str]]:
 
 
 def named_tensors(namespace: dict[str, object]) -> Iterator[tuple[str, str, torch.Tensor]]:
-    """``(path, module_path, tensor)`` for top-level tensors, then module tensors, then container items."""
+    """``(path, module_path, tensor)`` for module tensors, then top-level tensors, then container items."""
     items = [(k, v) for k, v in list(namespace.items()) if is_learner_name(k)]
-    for key, value in items:
-        if isinstance(value, torch.Tensor):
-            yield key, "", value
     for key, value in items:
         if isinstance(value, torch.nn.Module):
             yield from _module_tensors(key, value)
+    for key, value in items:
+        if isinstance(value, torch.Tensor):
+            yield key, "", value
     for key, value in items:
         for path, tensor in _container_tensors(key, value):
             yield path, "", tensor

@@ -134,6 +134,23 @@ def test_module_parameters_are_named_by_path_and_grouped() -> None:
     assert relu.module == "" and relu.shape == [1, 5]
 
 
+def test_a_leftover_loop_variable_does_not_name_a_parameter() -> None:
+    """`for name, p in model.named_parameters()` leaves `p` bound to the last parameter: the graph still says
+    model.2.bias, and the gradient table of an optimizer too."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
+    loss = model(torch.randn(4, 3)).pow(2).mean()
+    loss.backward()
+    p = None
+    for _name, p in model.named_parameters():
+        pass
+    ns = {"p": p, "model": model, "loss": loss}
+    leaves = {n.name for n in build_graph(loss, "loss", ns).nodes if n.is_leaf}
+    assert leaves == {"model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"}
+    w = torch.ones(2, requires_grad=True)  # a tensor of its own keeps its own name
+    assert [n.name for n in build_graph((w * 2).sum(), "s", {"w": w, "model": model}).nodes if n.is_leaf] == ["w"]
+
+
 def test_leaves_and_multi_output_ops() -> None:
     w = torch.randn(4, requires_grad=True)
     leaf = inspect_object("p", "w", {"w": w}, "graph", {})
