@@ -16,7 +16,7 @@ from textual.screen import Screen
 
 from llm_tutor.engine.course import BrokenLesson, find_lesson, load_course
 from llm_tutor.engine.lesson import Lesson, LessonError
-from llm_tutor.tui.i18n import t, translate_bindings
+from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
 from llm_tutor.tui.rendering import is_remote, max_redraw_hz
 from llm_tutor.tui.messages import KernelEvent
 from llm_tutor.tui.progress_app import ProgressMixin
@@ -168,7 +168,8 @@ class TutorApp(ProgressMixin, App[int]):
 
         event = message.event
         if isinstance(event, KernelDied):
-            self.notify(t(self.lang, "kernel_died", reason=event.reason, key="K"), severity="error", timeout=10)
+            reason = exit_reason(self.lang, "kernel", event.exitcode)
+            self.notify(t(self.lang, "kernel_died", reason=reason, key="K"), severity="error", timeout=10)
         for screen in self.screen_stack:
             handler = getattr(screen, "handle_kernel_event", None)
             if handler is not None:

@@ -97,6 +97,16 @@ LABELS: dict[str, dict[str, str]] = {
         "key_leave_panel": "Back to the lesson",
         "keys": "Keys",
         "kernel_died": "The kernel stopped: {reason}. Your lesson and drafts are safe. Press {key} to restart it.",
+        "exit_kernel": "the kernel",
+        "exit_trainer": "the trainer process",
+        "exit_silent": "{who} stopped answering",
+        "exit_sigkill": "{who} was killed (SIGKILL), often by the system running out of memory",
+        "exit_sigsegv": "{who} crashed with a segmentation fault (SIGSEGV)",
+        "exit_sigabrt": "{who} aborted (SIGABRT)",
+        "exit_signal": "{who} was ended by {name}",
+        "exit_zero": "{who} exited",
+        "exit_status": "{who} exited with status {code}",
+        "exit_status_kernel": "{who} exited with status {code} (os._exit or a fatal error in native code)",
         "interrupt_ignored": "The cell is still running: it did not stop when interrupted. Press {key} to restart the kernel.",
         "interrupted": "Interrupted.",
         "not_run": "not run yet",
@@ -226,6 +236,16 @@ LABELS: dict[str, dict[str, str]] = {
         "key_leave_panel": "Derse dön",
         "keys": "Tuşlar",
         "kernel_died": "Çekirdek durdu: {reason}. Dersiniz ve taslaklarınız güvende. Yeniden başlatmak için {key} tuşuna basın.",
+        "exit_kernel": "çekirdek",
+        "exit_trainer": "eğitim süreci",
+        "exit_silent": "{who} yanıt vermeyi bıraktı",
+        "exit_sigkill": "{who} öldürüldü (SIGKILL); bunun nedeni çoğu zaman sistemin belleğinin tükenmesidir",
+        "exit_sigsegv": "{who} bir bölütleme hatasıyla çöktü (SIGSEGV)",
+        "exit_sigabrt": "{who} kendini sonlandırdı (SIGABRT)",
+        "exit_signal": "{who} {name} sinyaliyle sonlandırıldı",
+        "exit_zero": "{who} kapandı",
+        "exit_status": "{who} {code} çıkış koduyla kapandı",
+        "exit_status_kernel": "{who} {code} çıkış koduyla kapandı (os._exit ya da yerel koddaki ölümcül bir hata)",
         "interrupt_ignored": "Hücre hâlâ çalışıyor: durdurma isteğine uymadı. Çekirdeği yeniden başlatmak için {key} tuşuna basın.",
         "interrupted": "Durduruldu.",
         "not_run": "henüz çalıştırılmadı",
@@ -269,6 +289,38 @@ def t(lang: str, name: str, /, **kwargs: object) -> str:
     table = LABELS.get(lang, LABELS["en"])
     text = table.get(name) or LABELS["en"].get(name, name)
     return text.format(**kwargs) if kwargs else text
+
+
+def exit_reason(lang: str, who: str, code: int | None, detail: str = "") -> str:
+    """Why a child process ended, in the learner's language: `who` is "kernel" or "trainer", `code` its
+    exit status (negative: the signal; None: it stopped answering), `detail` its last words (stderr)."""
+    import signal
+
+    name = t(lang, f"exit_{who}")
+    if code is None:
+        reason = t(lang, "exit_silent", who=name)
+    elif code < 0:
+        try:
+            sig = signal.Signals(-code).name
+        except ValueError:
+            sig = f"signal {-code}"
+        key = {"SIGKILL": "exit_sigkill", "SIGSEGV": "exit_sigsegv", "SIGABRT": "exit_sigabrt"}.get(sig, "exit_signal")
+        reason = t(lang, key, who=name, name=sig)
+    elif code == 0:
+        reason = t(lang, "exit_zero", who=name)
+    else:
+        reason = t(lang, "exit_status_kernel" if who == "kernel" else "exit_status", who=name, code=code)
+    if detail and code is not None and code > 0:
+        reason += f" ({detail.strip()[:160]})"
+    return reason
+
+
+def sentence_case(lang: str, text: str) -> str:
+    """`text` with its first letter capitalised (Turkish dotted i becomes İ)."""
+    if not text:
+        return text
+    first = "İ" if lang == "tr" and text[0] == "i" else text[0].upper()
+    return first + text[1:]
 
 
 BINDING_LABELS: dict[str, str] = {

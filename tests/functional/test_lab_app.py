@@ -29,8 +29,8 @@ SMALL_MLP = {"n_samples": 200, "hidden_width": 8, "steps": 0, "eval_interval_s":
 START = 120.0  # a trainer imports torch first: seconds on a busy CI machine
 
 
-def lab_app(model: str = "mlp", settings: dict[str, Any] | None = None, **options: Any) -> Any:
-    app = make_app(device="cpu", autostart_kernel=False)
+def lab_app(model: str = "mlp", settings: dict[str, Any] | None = None, lang: str = "en", **options: Any) -> Any:
+    app = make_app(device="cpu", autostart_kernel=False, lang=lang)
     app.start_lab = {"model": model, "settings": dict(SMALL_MLP if settings is None else settings), "threads": 1,
                      **options}
     return app
@@ -191,6 +191,18 @@ async def test_a_dead_trainer_is_reported_and_restarted_with_r(tmp_path: Path) -
         assert screen.monitor.step == 0 and not banner.has_class("-shown")
         await pilot.press("ctrl+o")  # resume the saved run
         assert await wait_for(pilot, lambda: screen.monitor.step == 3)
+
+
+async def test_a_dead_trainer_is_reported_in_turkish_in_the_turkish_lab() -> None:
+    app = lab_app(lang="tr")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await started(pilot)
+        screen.process.kill()
+        banner = screen.query_one(FaultBanner)
+        assert await wait_for(pilot, lambda: banner.kind == "dead")
+        text = str(banner.render())
+        assert "Eğitim süreci öldürüldü (SIGKILL)" in text and "r tuşuna basın" in text
+        assert "killed" not in text and "the trainer" not in text
 
 
 async def test_the_lab_opens_from_the_lesson_list_and_escape_returns(fixtures: Path) -> None:

@@ -100,6 +100,20 @@ async def test_killed_kernel_is_reported_and_restart_works(tmp_path: Path) -> No
         assert str(ok.query_one(".cell-result").render()) == "42"
 
 
+async def test_a_dead_kernel_is_reported_in_the_learners_language(tmp_path: Path) -> None:
+    folder = lesson_file(tmp_path, "```python cell id=die\nimport os\nos._exit(7)\n```\n")
+    app = make_app(lessons_dir=folder, device="cpu", lang="tr")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle")
+        await pilot.press("r")
+        die = app.screen.query_one("#cell-die", CellView)
+        assert await wait_for(pilot, lambda: die.state == "dead", timeout=20)
+        error = str(die.query_one(".cell-error").render())
+        assert "Çekirdek durdu: çekirdek 7 çıkış koduyla kapandı" in error and "exited" not in error
+        assert any("7 çıkış koduyla" in str(n.message) for n in app._notifications)
+
+
 async def test_predict_question_compares_the_answer(fixtures: Path) -> None:
     app = make_app(lessons_dir=fixtures / "good", device="cpu")
     async with app.run_test(size=(100, 30)) as pilot:

@@ -51,6 +51,7 @@ from llm_tutor.tui.widgets.train.counts import ParamCounts
 from llm_tutor.tui.widgets.train.form import ConfigForm
 from llm_tutor.tui.widgets.train.grads import GradNorms
 from llm_tutor.tui.widgets.train.labels import lt, translate_lab_bindings
+from llm_tutor.tui.i18n import exit_reason, sentence_case
 from llm_tutor.tui.widgets.train.messages import TrainerExited, TrainerUpdated
 from llm_tutor.tui.widgets.train.sample import SamplePanel
 from llm_tutor.tui.widgets.train.status import RunStatus
@@ -276,7 +277,11 @@ class LabScreen(Screen[None]):
         self.post_message(TrainerUpdated(self.monitor.version))
 
     def _trainer_exit(self, code: int | None, reason: str) -> None:
-        self.post_message(TrainerExited(code, reason))
+        """Reader thread: the trainer ended; say why in the learner's language (the engine's English reason
+        is kept for the log)."""
+        last = [line for line in self.process.stderr_tail().splitlines() if line.strip()]
+        local = exit_reason(self.lang, "trainer", code, last[-1] if last else "")
+        self.post_message(TrainerExited(code, local))
 
     @on(TrainerUpdated)
     def _updated(self, message: TrainerUpdated) -> None:
@@ -299,7 +304,7 @@ class LabScreen(Screen[None]):
         if fault is not None and fault.kind == "config":
             banner.show_fault("config", lt(self.lang, "config_error", message=fault.message))
         else:
-            reason = message.reason[:1].upper() + message.reason[1:]
+            reason = sentence_case(self.lang, message.reason)
             banner.show_fault("dead", lt(self.lang, "dead", reason=reason))
         self._show_state()
 

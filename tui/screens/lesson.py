@@ -16,7 +16,7 @@ from textual.widgets import Footer, Markdown, Static
 from llm_tutor.engine import protocol
 from llm_tutor.engine.kernel import KernelDied
 from llm_tutor.engine.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
-from llm_tutor.tui.i18n import t, translate_bindings
+from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
 from llm_tutor.tui.screens.confirm import ConfirmScreen
 from llm_tutor.tui.widgets.inspect.inspector import INSPECT_BINDINGS, InspectorPanel
 from llm_tutor.tui.widgets.lesson.cell import CellView, code_view
@@ -350,7 +350,7 @@ class LessonScreen(Screen[None]):
         if self.query_one(InspectorPanel).handle_kernel_event(event) or isinstance(event, protocol.Variables):
             return
         if isinstance(event, KernelDied):
-            reason = t(self.lang, "kernel_died", reason=event.reason, key="K")
+            reason = t(self.lang, "kernel_died", reason=exit_reason(self.lang, "kernel", event.exitcode), key="K")
             for widget in self.pending.values():
                 if isinstance(widget, (CellView, ExerciseView)) and widget.state == "running":
                     widget.show_died(reason)

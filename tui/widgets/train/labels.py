@@ -140,7 +140,7 @@ LAB_LABELS: dict[str, dict[str, str]] = {
         "model_choice": "model",
         "nan_hint": "Öğrenme oranını düşürün ([ yarıya indirir ya da Ayarlar'da yazın), sonra sıfırlamak için r tuşuna basın.",
         "oom_hint": "Yığın boyunu ya da modelin boyutunu küçültün, sonra boşluk tuşuna basın.",
-        "dead": "Eğitim süreci durdu ({reason}). Ayarlarınız korundu. Yeniden başlatmak için r tuşuna basın.",
+        "dead": "{reason}. Ayarlarınız korundu. Yeniden başlatmak için r tuşuna basın.",
         "config_error": "Bu yapılandırmayla eğitilemez: {message}",
         "saved": "{step}. adım {path} dosyasına kaydedildi",
         "loaded": "{step}. adım {path} dosyasından yüklendi",
