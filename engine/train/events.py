@@ -72,6 +72,9 @@ class TrainStarted:
     """The task's description: toy points to draw, text sizes, uniform loss ln V..."""
     step: int = 0
     """The step it starts from (non-zero after resuming a checkpoint)."""
+    history: dict[str, list[list[float]]] = field(default_factory=dict)
+    """The curves so far, when it resumes a checkpoint: {"loss": [steps, values], "val": [...]},
+    thinned to a few thousand points that draw as the full curve does (`Series.thinned`)."""
 
 
 @dataclass(frozen=True)

@@ -82,9 +82,12 @@ class RunMonitor:
     # -- handlers (called with the lock held) ----------------------------------------------------
 
     def on_TrainStarted(self, event: events.TrainStarted) -> None:
-        # a reset starts at 0; a loaded checkpoint at its step, without its old curve
+        # a reset starts at 0; a loaded checkpoint at its step, with its curves so far
         self.loss.clear()
         self.val.clear()
+        for name, series in (("loss", self.loss), ("val", self.val)):
+            steps, values = (event.history.get(name) or [[], []])[:2]
+            series.extend(steps, values)
         self.version += 1
         self.started = event
         self.step = event.step

@@ -276,6 +276,12 @@ class Trainer:
             card=self.card(),
             data=self.task.describe(),
             step=self.step,
+            history={
+                name: [list(xs), list(ys)]
+                for name, series in (("loss", self.history), ("val", self.val_history))
+                if len(series)
+                for xs, ys in [series.thinned()]
+            },
         )
 
     # ------------------------------------------------------------------ controls (any thread)

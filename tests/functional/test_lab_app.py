@@ -191,6 +191,7 @@ async def test_a_dead_trainer_is_reported_and_restarted_with_r(tmp_path: Path) -
         assert screen.monitor.step == 0 and not banner.has_class("-shown")
         await pilot.press("ctrl+o")  # resume the saved run
         assert await wait_for(pilot, lambda: screen.monitor.step == 3)
+        assert list(screen.monitor.loss.steps) == [1, 2, 3]  # with its loss curve so far
 
 
 async def test_a_dead_trainer_is_reported_in_turkish_in_the_turkish_lab() -> None:

@@ -42,6 +42,18 @@ def test_a_reset_clears_the_curve_and_faults_are_kept_until_then() -> None:
     assert m.fault is None and len(m.loss) == 0 and m.state == "paused"
 
 
+def test_a_resumed_run_brings_its_curves_so_far() -> None:
+    m = RunMonitor()
+    m.apply(started())
+    m.apply(ev.TrainMetrics("lab", step=2, loss=9.0, first_step=1, losses=[9.0, 9.0]))
+    resumed = ev.TrainStarted("lab", "mlp", {}, {}, params=17, step=3,
+                              history={"loss": [[1, 2, 3], [0.9, 0.8, 0.7]], "val": [[3], [0.75]]})
+    m.apply(ev.decode(ev.encode(resumed)))  # as it travels from the trainer process
+    assert list(m.loss.steps) == [1, 2, 3] and list(m.loss.values) == [0.9, 0.8, 0.7] and list(m.val.values) == [0.75]
+    m.apply(ev.TrainMetrics("lab", step=4, loss=0.6, first_step=4, losses=[0.6]))
+    assert list(m.loss.steps) == [1, 2, 3, 4]
+
+
 def test_steps_going_back_without_a_start_never_mix_two_runs() -> None:
     m = RunMonitor()
     m.apply(ev.TrainMetrics("lab", step=10, loss=1.0, first_step=9, losses=[1.0, 1.0]))

@@ -101,3 +101,24 @@ def test_state_round_trip_rebuilds_the_pyramid() -> None:
     copy = Series.from_state(series.state())
     assert copy.name == "loss" and len(copy) == 5000
     assert as_tuples(copy, 64) == as_tuples(series, 64)
+
+
+def test_thinned_series_draws_like_the_full_one() -> None:
+    """A resumed run's curve travels thinned (min, max, last per column): any chart coarser than the thinning
+    draws exactly the columns the full series gives, spikes included."""
+    rng = random.Random(3)
+    full = Series("loss")
+    for step in range(1, 100_001):
+        full.append(step, 1.5 + 2.0 * math.exp(-step / 20_000) + 0.2 * rng.random() + (9.0 if step == 77_777 else 0.0))
+    steps, values = full.thinned(1000)
+    assert len(steps) == 3000 and steps == sorted(steps)
+    thin = Series("loss")
+    thin.extend(steps, values)
+    for width in (100, 200, 250, 500):
+        a = full.downsample(width, 1, 100_000)
+        b = thin.downsample(width, 1, 100_000)
+        assert (a.x, a.lo, a.hi, a.last) == (b.x, b.lo, b.hi, b.last)
+    assert max(values) > 10  # the spike survived
+    small = Series()
+    small.extend([1, 2, 3], [3.0, 2.0, 1.0])
+    assert small.thinned(1000) == ([1, 2, 3], [3.0, 2.0, 1.0])

@@ -201,6 +201,7 @@ def test_checkpoint_resume_continues_exactly_like_an_uninterrupted_run(tmp_path:
     a.run(play=True)
     b = Trainer.from_checkpoint(path, train_overrides={"steps": 20})
     assert b.step == 10 and len(b.history) == 10
+    assert b.started_event().history["loss"] == [list(a.history.steps[:10]), list(a.history.values[:10])]
     b.run(play=True)
     assert b.step == 20
     assert list(b.history.values) == list(a.history.values)  # dropout, data and Adam state all resumed
