@@ -102,7 +102,7 @@ class KernelManager:
         self._expect_exit = False
         self._ready_event = threading.Event()
         self._raw_bytes = 0
-        self._raw_done: deque[str] = deque(maxlen=64)
+        self._raw_done: deque[str] = deque(maxlen=1024)
         """Request ids whose raw output ended (their end markers were read)."""
         self._raw_open = True
         self._raw_buffer = b""
@@ -385,9 +385,12 @@ class KernelManager:
             if event.state == "busy":
                 self.current = event.parent
                 self._raw_bytes = 0
-                self._raw_owner = event.parent
-                if self._raw_held:
-                    self._forward_raw(b"", event.parent)
+                # the raw reader may be ahead: if this request's end marker was already read, its raw
+                # output went out with it, and what is held belongs to a later request
+                if event.parent not in self._raw_done:
+                    self._raw_owner = event.parent
+                    if self._raw_held:
+                        self._forward_raw(b"", event.parent)
             self._set_state(event.state)
         elif isinstance(event, protocol.Done) and event.parent == self.current:
             self.current = ""

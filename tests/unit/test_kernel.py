@@ -43,6 +43,21 @@ def test_namespace_persists_and_is_separate_per_lesson(kernel: BlockingKernel) -
     assert other.status == "error" and other.error is not None and other.error.ename == "NameError"
 
 
+def test_a_namespace_reset_puts_back_process_wide_torch_settings(kernel: BlockingKernel) -> None:
+    """A lesson's set_num_threads(1) or set_default_dtype(float64) must not follow into the next lesson."""
+    probe = "import torch\n(torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled())"
+    before = kernel.execute(probe, namespace="a").result.text  # type: ignore[union-attr]
+    changed = kernel.execute(
+        "torch.set_num_threads(1); torch.set_default_dtype(torch.float64); torch.set_grad_enabled(False)\n"
+        "torch.set_printoptions(precision=1)\n"
+        "(torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled())", namespace="a")
+    assert changed.result.text == "(1, torch.float64, False)"  # type: ignore[union-attr]
+    kernel.reset_namespace("a")
+    after = kernel.execute(probe, namespace="b")
+    assert after.result.text == before  # type: ignore[union-attr]
+    assert kernel.execute("torch.tensor([1.23456])", namespace="b").result.text == "tensor([1.2346])"  # type: ignore[union-attr]
+
+
 def test_device_is_a_ready_variable(kernel: BlockingKernel) -> None:
     assert kernel.execute("device", namespace="dev").result.text == "'cpu'"  # type: ignore[union-attr]
 
@@ -220,3 +235,25 @@ def test_raw_output_goes_to_its_own_request_even_when_the_reader_lags(kernel: Bl
     for i, rid in enumerate(rids):
         reply = kernel._wait(rid, timeout=30)
         assert reply.stdout == f"raw-{i}\n", (i, reply.stdout)
+
+
+def test_raw_output_ahead_of_the_protocol_reader_keeps_its_owner() -> None:
+    """The raw pipe can be read several requests ahead of the protocol pipe: output after the last end marker
+    belongs to the request after it, not to the next Status(busy) the protocol reader happens to read."""
+    from llm_tutor.engine import protocol
+    from llm_tutor.engine.kernel.manager import RAW_END, KernelManager
+
+    got: list[tuple[str, str]] = []
+    manager = KernelManager(lambda e: got.append((e.parent, e.text)) if isinstance(e, protocol.Stream) else None,
+                            memory_limit_mb=0)
+
+    def marker(rid: str) -> bytes:
+        return RAW_END + rid.encode() + b"\x1e\n"
+
+    manager._track(protocol.Status("busy", "r3"))
+    manager._feed_raw(b"raw-3\n" + marker("r3") + b"raw-4\n" + marker("r4") + b"raw-5\n")  # r5 still running
+    manager._track(protocol.Status("busy", "r4"))  # the protocol reader catches up, one request at a time
+    manager._track(protocol.Status("busy", "r5"))
+    manager._feed_raw(b"more-5\n" + marker("r5"))
+    assert got == [("r3", "raw-3\n"), ("r4", "raw-4\n"), ("r5", "raw-5\n"), ("r5", "more-5\n")]
+
