@@ -198,6 +198,8 @@ class Kernel:
         self.dropped_chars = 0
         self.counter = 0
         self.last_error: protocol.Error | None = None
+        self.torch_baseline = torch_settings()
+        """Process-wide torch settings as the kernel started; a namespace reset puts them back."""
         self.stdout = Capture(self, "stdout")
         self.stderr = Capture(self, "stderr")
         self.stdin = NoStdin()
@@ -387,6 +389,9 @@ class Kernel:
 
     def on_resetnamespace(self, req: protocol.ResetNamespace) -> str:
         self.namespaces.pop(req.namespace, None)
+        # a lesson's torch.set_num_threads(1), set_default_dtype or set_grad_enabled(False) is process-wide:
+        # it must not follow the learner (or `llm-tutor check`) into the next lesson
+        restore_torch_settings(self.torch_baseline)
         self._send_variables(req.namespace, self.namespace(req.namespace))
         return "ok"
 
@@ -400,6 +405,39 @@ class Kernel:
         except Exception:  # noqa: BLE001 - a broken summary must not fail the cell
             return
         self.channel.send(protocol.Variables(self.current, name, variables))
+
+
+def torch_settings() -> dict[str, Any]:
+    """The process-wide torch settings a lesson may change (torch is imported by then)."""
+    import torch
+
+    return {
+        "threads": torch.get_num_threads(),
+        "dtype": torch.get_default_dtype(),
+        "grad": torch.is_grad_enabled(),
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "anomaly": torch.is_anomaly_enabled(),
+        "printoptions": dict(vars(torch._tensor_str.PRINT_OPTS)),
+    }
+
+
+def restore_torch_settings(saved: dict[str, Any]) -> None:
+    """Put back what `torch_settings()` saved; a setting that cannot be restored is left as it is."""
+    import torch
+
+    steps = (
+        lambda: torch.get_num_threads() != saved["threads"] and torch.set_num_threads(saved["threads"]),
+        lambda: torch.set_default_dtype(saved["dtype"]),
+        lambda: torch.set_grad_enabled(saved["grad"]),
+        lambda: torch.use_deterministic_algorithms(saved["deterministic"]),
+        lambda: torch.set_anomaly_enabled(saved["anomaly"]),
+        lambda: vars(torch._tensor_str.PRINT_OPTS).update(saved["printoptions"]),
+    )
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - best effort: a reset must still succeed
+            pass
 
 
 def _safe_repr(value: Any) -> str:
