@@ -217,3 +217,24 @@ async def test_language_switch_translates_the_ui(fixtures: Path, tmp_path: Path)
         await pilot.pause()
         assert app.lang == "tr"
         assert "Dersler" in str(app.screen.query_one("#title").render())
+
+
+async def test_the_heap_is_frozen_after_a_screen_opens_and_a_closed_screen_is_still_collected(fixtures: Path) -> None:
+    """Long-lived objects go to gc.freeze() (full collections stop walking them); a lesson screen that was frozen
+    and then closed is not kept forever: the next freeze unfreezes and collects it."""
+    import gc
+    import weakref
+
+    app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False)
+    app.FREEZE_DELAY_S = 0.05
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        lesson = app.screen
+        assert isinstance(lesson, LessonScreen)
+        assert await wait_for(pilot, lambda: app._freeze_timer is None and gc.get_freeze_count() > 0)
+        gone = weakref.ref(lesson)
+        del lesson
+        await pilot.press("escape")
+        assert isinstance(app.screen, LessonListScreen)
+        assert await wait_for(pilot, lambda: app._freeze_timer is None and gone() is None)
+    gc.unfreeze()

@@ -247,6 +247,8 @@ class LabScreen(Screen[None]):
         elif self.start_trainer:
             self.start_process(resume=self.resume, play=self.play_at_start)
         self._update_hint()
+        if hasattr(self.app, "freeze_heap_soon"):
+            self.app.freeze_heap_soon()  # the lab's widgets are long-lived: out of the collector's way
 
     def on_unmount(self) -> None:
         self.stop_process(wait=False)

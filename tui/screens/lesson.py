@@ -101,6 +101,8 @@ class LessonScreen(Screen[None]):
         self.app.sync_status(self)  # type: ignore[attr-defined]
         if hasattr(self.app, "lesson_mounted"):
             self.app.lesson_mounted(self)  # progress: last cell, exercise files
+        if hasattr(self.app, "freeze_heap_soon"):
+            self.app.freeze_heap_soon()  # the lesson's widgets are long-lived: out of the collector's way
 
     def on_resize(self, event: Any) -> None:
         self._apply_width(event.size.width)
