@@ -238,3 +238,32 @@ async def test_the_heap_is_frozen_after_a_screen_opens_and_a_closed_screen_is_st
         assert isinstance(app.screen, LessonListScreen)
         assert await wait_for(pilot, lambda: app._freeze_timer is None and gone() is None)
     gc.unfreeze()
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(tmp_path: Path) -> None:
+    """Cell to cell (the same keys) leaves the footer as it is; an exercise's editor (other keys) rebuilds it."""
+    from llm_tutor.tui.widgets.footer import KeyFooter
+
+    body = "".join(f"```python cell id=c{i}\n{i}\n```\n\n" for i in range(4))
+    body += "```python exercise id=ex title=\"Ex\"\nx = 1\n```\n\n```python solution for=ex\nx = 1\n```\n\n"
+    body += "```python check for=ex\nexpect.equal(x, 1)\n```\n"
+    folder = lesson_file(tmp_path, body)
+    app = make_app(lessons_dir=folder, device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        footer = app.screen.query_one(KeyFooter)
+        assert await wait_for(pilot, lambda: footer.rebuilds >= 1)
+        await pilot.pause(0.2)
+        before = footer.rebuilds
+        shown = footer.shown_keys()
+        for key in "jjjkkk":
+            await pilot.press(key)
+            await pilot.pause()
+        assert footer.rebuilds == before and footer.shown_keys() == shown
+        assert "Run" in " ".join(str(k.render()) for k in footer.query("FooterKey"))
+        for _ in range(4):
+            await pilot.press("j")
+        await pilot.press("e")  # into the exercise's editor: check, hint and leave are its keys
+        assert await wait_for(pilot, lambda: footer.rebuilds > before)
+        assert await wait_for(pilot, lambda: "Leave editor" in " ".join(str(k.render()) for k in footer.query("FooterKey")))
+        assert footer.shown_keys() != shown

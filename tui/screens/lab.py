@@ -26,7 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Select, Static, TabbedContent, TabPane
+from textual.widgets import Input, Select, Static, TabbedContent, TabPane
 
 from llm_tutor.engine import protocol
 from llm_tutor.engine.series import Series
@@ -56,6 +56,7 @@ from llm_tutor.tui.widgets.train.messages import TrainerExited, TrainerUpdated
 from llm_tutor.tui.widgets.train.sample import SamplePanel
 from llm_tutor.tui.widgets.train.status import RunStatus
 from llm_tutor.tui.widgets.train.track_plot import max_redraw_hz
+from llm_tutor.tui.widgets.footer import KeyFooter
 
 LIVE_KEYS = ("lr", "batch_size", "steps", "drop_rate", "temperature")
 """Settings a running trainer changes in place (the controls `set_<key>`)."""
@@ -212,7 +213,7 @@ class LabScreen(Screen[None]):
                 with TabPane(lt(lang, "tab_card"), id="tab-card"):
                     with VerticalScroll():
                         yield ReproCard(lang, id="lab-card")
-        yield Footer()
+        yield KeyFooter()
 
     def _live_keys(self) -> list[str]:
         keys = ["lr", "batch_size", "steps"]

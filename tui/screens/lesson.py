@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Markdown, Static
+from textual.widgets import Markdown, Static
 
 from llm_tutor.engine import protocol
 from llm_tutor.engine.kernel import KernelDied
@@ -23,6 +23,7 @@ from llm_tutor.tui.widgets.lesson.cell import CellView, code_view
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
 from llm_tutor.tui.widgets.lesson.predict import PredictView
 from llm_tutor.tui.widgets.status import KernelStatus
+from llm_tutor.tui.widgets.footer import KeyFooter
 
 WIDE = 110
 """At this width and above the side panel shows beside the lesson; below, `v` shows it in the lesson's place."""
@@ -75,7 +76,7 @@ class LessonScreen(Screen[None]):
                 yield from self._segments()
             yield InspectorPanel(self.lang, self.namespace, id="side")
         yield KernelStatus(self.lang, id="kernel-status")
-        yield Footer()
+        yield KeyFooter()
 
     def _segments(self) -> ComposeResult:
         app: Any = self.app
@@ -418,7 +419,7 @@ class LessonErrorScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(Text(t(self.lang, "lesson_error"), style="bold"), id="title")
         yield Static(Text(self.message), id="lesson-error")
-        yield Footer()
+        yield KeyFooter()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -9,12 +9,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from llm_tutor.engine.course import BrokenLesson
 from llm_tutor.engine.lesson import Lesson
 from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.status import KernelStatus
+from llm_tutor.tui.widgets.footer import KeyFooter
 
 
 class LessonListScreen(Screen[None]):
@@ -54,7 +55,7 @@ class LessonListScreen(Screen[None]):
         yield DataTable(id="lessons", cursor_type="row", zebra_stripes=False)
         yield Static("", id="overall")
         yield KernelStatus(self.lang, id="kernel-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         app: Any = self.app
