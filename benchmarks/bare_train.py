@@ -30,38 +30,62 @@ from llm_tutor.engine.train.trainer import Trainer, build_task, make_optimizer
 WARMUP_STEPS = 5
 
 
-def bare(model: str, seconds: float, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Steps per second of the plain loop for about `seconds`."""
-    model_config, cfg = default_configs(model)
-    for key, value in overrides.items():
-        setattr(cfg, key, value)
-    task = build_task(model, model_config, cfg, torch.device(cfg.device))
-    optimizer = make_optimizer(cfg, task.model.parameters())
-    g = torch.Generator().manual_seed(cfg.seed)
-    params = list(task.model.parameters())
+class BareLoop:
+    """The lab's step for `model` with nothing around it; `run(seconds)` trains on from where it stopped."""
 
-    def step() -> torch.Tensor:
-        batch = task.batch(cfg.batch_size, g)
+    def __init__(self, model: str, overrides: dict[str, Any]) -> None:
+        self.model = model
+        model_config, cfg = default_configs(model)
+        for key, value in overrides.items():
+            setattr(cfg, key, value)
+        self.cfg = cfg
+        # built as the lab's trainer builds them (same calls, same order): a loop's speed on this machine
+        # moves by several per cent with where its tensors happen to lie, which is not what is compared
+        built = Trainer(model, model_config, cfg)
+        self.task, self.optimizer, self.g = built.task, built.optimizer, built.data_gen
+        self.params = list(self.task.model.parameters())
+        for _ in range(WARMUP_STEPS):
+            self.step()
+
+    def step(self) -> torch.Tensor:
+        cfg, task, optimizer = self.cfg, self.task, self.optimizer
+        batch = task.batch(cfg.batch_size, self.g)
         loss = task.loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         optimizer.step()
         return loss
 
-    for _ in range(WARMUP_STEPS):
-        step()
-    n = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        loss = step()
-        n += 1
-        if n % 8 == 0 and time.perf_counter() >= deadline:
+    def run(self, seconds: float) -> dict[str, Any]:
+        """Steps per second over about `seconds`."""
+        n = 0
+        start = time.perf_counter()
+        deadline = start + seconds
+        while True:
+            loss = self.step()
+            n += 1
+            if time.perf_counter() >= deadline:
+                break
+        elapsed = time.perf_counter() - start
+        return _result(self.model, "bare", n, elapsed, self.task.tokens_per_step(self.cfg.batch_size), loss.item())
+
+
+def bare(model: str, seconds: float, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Steps per second of the plain loop for about `seconds` (after a few warm-up steps)."""
+    return BareLoop(model, overrides).run(seconds)
+
+
+def serve(model: str, overrides: dict[str, Any]) -> None:
+    """Build the loop, say "ready", then for each line of stdin (seconds) train that long and print the result:
+    the peer of a benchmark that alternates slices with the lab in one session."""
+    loop = BareLoop(model, overrides)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
             break
-    elapsed = time.perf_counter() - start
-    return _result(model, "bare", n, elapsed, task.tokens_per_step(cfg.batch_size), loss.item())
+        print(json.dumps(loop.run(float(line))), flush=True)
 
 
 def with_trainer(model: str, seconds: float, overrides: dict[str, Any], lab_extras: bool) -> dict[str, Any]:

@@ -5,13 +5,16 @@
 - `lab_throughput_{mlp,gpt}`: the real `llm-tutor train MODEL` in a pty (the app, its trainer child,
   the live chart at 10 Hz, everything it writes read as a terminal would), steps/s read from its own
   status line, against `benchmarks/bare_train.py`'s bare loop in a separate process with the same
-  torch threads. Runs alternate (bare, lab, bare, lab...), the median of each side is kept.
+  torch threads. Both live through one session and take turns in slices of a few seconds (the lab
+  paused with space while the bare loop trains): the median of the per-pair ratios is kept, so a
+  shared machine's slow drifts (±10 % from one second to the next here) hit both sides alike.
 - `lab_plot_redraw_{1e3..1e6}`: the loss chart widget's draw (downsample + braille + strips) inside
   a running app, at the 120×40 lab's chart size: p95 of frames where 50 new steps arrived, and the
   cold draw (new axis or size: every column downsampled) as `cold_ms`. Peer: plotext 6.1 drawing the
   same downsampled columns (build + ANSI parse).
-- `lab_key_to_repaint`: while the GPT trains, a key that switches the side panel's tab, from the
-  write to the pty until the new tab's text comes back, p50 and p95.
+- `lab_key_to_repaint` / `lab_key_to_tab_switch`: while the GPT trains, `l` (log scale: the chart
+  drawn again) and `4`/`1` (the side panel's tab), from the write to the pty until the effect comes
+  back, p50 and p95.
 
 Prints one JSON record per line, then a table; `benchmarks/run.py` calls `measure(quick)`.
 """
@@ -176,70 +179,120 @@ def llm_tutor() -> str:
 WARMUP_STEPS = {"mlp": 30, "gpt": 3, "neuron": 30}
 
 
-def lab_run(model: str, seconds: float, threads: int) -> dict[str, Any]:
-    """Steps/s of `llm-tutor train MODEL` in a pty, from its status line, over about `seconds`."""
-    with tempfile.TemporaryDirectory() as data:
-        app = PtyApp([llm_tutor(), "train", model, "--steps", "0"], app_env(data, threads))
+class BarePeer:
+    """`benchmarks/bare_train.py`'s loop in its own process, trained a slice at a time on request."""
+
+    def __init__(self, model: str, threads: int) -> None:
+        code = (
+            "import sys\n"
+            f"sys.path.insert(0, {str(ROOT)!r})\n"
+            "import torch\n"
+            f"torch.set_num_threads({threads})\n"
+            "from benchmarks.bare_train import serve\n"
+            f"serve({model!r}, {{'device': 'cpu'}})\n"
+        )
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env)
+        self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the bare loop ended (status {self.proc.wait()})")
+        return json.loads(line)
+
+    def run(self, seconds: float) -> float:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{seconds}\n")
+        self.proc.stdin.flush()
+        return float(self._read()["steps_per_s"])
+
+    def close(self) -> None:
         try:
-            app.wait_for(r"running\s+step [\d,]+", timeout=180)
-            warm = WARMUP_STEPS[model]
-            while True:  # past warm-up: allocations and caches settle in the first steps
-                seen = app.steps_seen()
-                if seen and seen[-1][1] >= warm:
-                    break
-                time.sleep(0.05)
-            start = app.mark()
-            cpu0, wall0 = app.cpu_seconds(), time.perf_counter()
-            time.sleep(seconds)
-            cpu1, wall1 = app.cpu_seconds(), time.perf_counter()
-            seen = app.steps_seen(start)
-        finally:
-            app.close()
-    if len(seen) < 2 or seen[-1][0] <= seen[0][0]:
-        raise RuntimeError(f"the lab reported too few steps for {model}: {seen}")
-    (t0, s0), (t1, s1) = seen[0], seen[-1]
-    return {"steps_per_s": (s1 - s0) / (t1 - t0), "steps": s1 - s0, "ui_cpu": (cpu1 - cpu0) / (wall1 - wall0)}
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
-def bare_run(model: str, seconds: float, threads: int) -> dict[str, Any]:
-    """benchmarks/bare_train.py's loop for `model` in its own process, with `threads` torch threads."""
-    code = (
-        "import json, sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from benchmarks.bare_train import bare\n"
-        f"print(json.dumps(bare({model!r}, {seconds!r}, {{'device': 'cpu'}})))\n"
-    )
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def _state_shown(app: PtyApp, state: str, since: int) -> None:
+    app.wait_for(rf"{state}\s+step [\d,]+", since=since, timeout=30)
 
 
-def throughput(model: str, seconds: float, repeats: int, threads: int) -> dict[str, Any]:
-    bare_rates, lab_rates, ui_cpu = [], [], []
-    for _ in range(repeats):
-        bare_rates.append(bare_run(model, seconds, threads)["steps_per_s"])
-        result = lab_run(model, seconds, threads)
-        lab_rates.append(result["steps_per_s"])
-        ui_cpu.append(result["ui_cpu"])
-    ours, peer = statistics.median(lab_rates), statistics.median(bare_rates)
-    ratio = ours / peer
+def throughput(model: str, slice_s: float, pairs: int, threads: int) -> dict[str, Any]:
+    """Paired slices in one session: the lab trains `slice_s` seconds while the bare loop waits, then the lab is
+    paused (space, as a learner pauses it) and the bare loop trains as long; `pairs` times. Slow drifts of a
+    shared machine hit both sides of a pair alike, so the median of the per-pair ratios is the figure."""
+    lab_rates: list[float] = []
+    bare_rates: list[float] = []
+    ratios: list[float] = []
+    ui_cpu: list[float] = []
+    peer = BarePeer(model, threads)
+    try:
+        with tempfile.TemporaryDirectory() as data:
+            app = PtyApp([llm_tutor(), "train", model, "--steps", "0"], app_env(data, threads))
+            try:
+                app.wait_for(r"running\s+step [\d,]+", timeout=180)
+                warm = WARMUP_STEPS[model]
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:  # past warm-up: allocations and caches settle in the first steps
+                    seen = app.steps_seen()
+                    if seen and seen[-1][1] >= warm:
+                        break
+                    time.sleep(0.05)
+                for _ in range(pairs):
+                    start = app.mark()
+                    cpu0, wall0 = app.cpu_seconds(), time.perf_counter()
+                    time.sleep(slice_s)
+                    cpu1, wall1 = app.cpu_seconds(), time.perf_counter()
+                    seen = app.steps_seen(start)
+                    mark = app.mark()
+                    app.send(" ")  # pause
+                    _state_shown(app, "paused", mark)
+                    if len(seen) < 2 or seen[-1][0] <= seen[0][0]:
+                        raise RuntimeError(f"the lab reported too few steps for {model}: {seen}")
+                    (t0, s0), (t1, s1) = seen[0], seen[-1]
+                    lab = (s1 - s0) / (t1 - t0)
+                    bare = peer.run(slice_s)
+                    lab_rates.append(lab)
+                    bare_rates.append(bare)
+                    ratios.append(lab / bare)
+                    ui_cpu.append((cpu1 - cpu0) / (wall1 - wall0))
+                    mark = app.mark()
+                    app.send(" ")  # play
+                    _state_shown(app, "running", mark)
+                    time.sleep(0.3)  # the first status lines after play carry the pause in their window
+            finally:
+                app.close()
+    finally:
+        peer.close()
+    ratio = statistics.median(ratios)
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratio, ratio, ratio]
     return {
         "name": f"lab_throughput_{model}",
-        "value": round(ours, 2),
+        "value": round(statistics.median(lab_rates), 2),
         "unit": "steps/s",
         "target": ">= 0.95x the bare loop",
         "ok": ratio >= 0.95,
-        "peer": round(peer, 2),
+        "peer": round(statistics.median(bare_rates), 2),
         "ratio": round(ratio, 3),
-        "runs": repeats,
+        "ratio_iqr": [round(quartiles[0], 3), round(quartiles[2], 3)],
+        "runs": pairs,
         "threads": threads,
         "ui_cpu_share": round(statistics.median(ui_cpu), 3),
         "lab_runs": [round(r, 2) for r in lab_rates],
         "bare_runs": [round(r, 2) for r in bare_rates],
-        "method": f"llm-tutor train {model} in a 120x40 pty (live plot, its trainer child) vs bare_train.py's loop "
-        f"in its own process, both {threads} torch thread(s); {seconds:g} s each, alternating, median",
+        "load_avg": round(os.getloadavg()[0], 1),
+        "method": f"llm-tutor train {model} in a 120x40 pty (live plot, its trainer child) and bare_train.py's loop "
+        f"in its own process, both {threads} torch thread(s), in {pairs} alternating {slice_s:g}-second slices of one "
+        "session (the lab paused with space while the bare loop runs); median of the per-pair ratios",
     }
 
 
@@ -400,17 +453,22 @@ def key_latency(presses: int, threads: int, model: str = "gpt") -> list[dict[str
 
 # -- the suite ------------------------------------------------------------------------------------------------
 
+SLICE_S = {"mlp": 1.5, "gpt": 5.0, "neuron": 1.5}
+"""Seconds per slice: short, so drifts of a shared machine cancel within a pair; long enough for many
+status lines (the GPT takes ~0.2 s a step on one thread)."""
+PAIRS = {"mlp": 20, "gpt": 8, "neuron": 20}
+
 
 def measure(quick: bool = False, models: tuple[str, ...] = ("mlp", "gpt"), seconds: float | None = None,
             repeats: int | None = None) -> list[dict[str, Any]]:
     """Every lab record (benchmarks/run.py format)."""
     threads = lab_threads()
-    seconds = seconds or (4.0 if quick else 10.0)
-    repeats = repeats or (1 if quick else 3)
     records = redraw_times(quick)
     records += key_latency(10 if quick else 40, threads)
     for model in models:
-        records.append(throughput(model, seconds, repeats, threads))
+        slice_s = seconds or SLICE_S[model] * (0.5 if quick else 1.0)
+        pairs = repeats or (PAIRS[model] // 3 if quick else PAIRS[model])
+        records.append(throughput(model, slice_s, pairs, threads))
     return records
 
 
@@ -426,8 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer and shorter runs")
     parser.add_argument("--models", nargs="*", default=["mlp", "gpt"])
-    parser.add_argument("--seconds", type=float, default=None, help="seconds per throughput run")
-    parser.add_argument("--repeats", type=int, default=None, help="runs per side (median kept)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per throughput slice")
+    parser.add_argument("--repeats", type=int, default=None, help="slice pairs (lab, bare) per model")
     parser.add_argument("--only", choices=["redraw", "keys", "throughput"], default=None)
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
@@ -437,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.only == "keys":
         records = key_latency(20 if args.quick else 40, threads)
     elif args.only == "throughput":
-        records = [throughput(m, args.seconds or 10.0, args.repeats or 3, threads) for m in args.models]
+        records = [throughput(m, args.seconds or SLICE_S[m], args.repeats or PAIRS[m], threads) for m in args.models]
     else:
         records = measure(args.quick, tuple(args.models), args.seconds, args.repeats)
     for r in records:

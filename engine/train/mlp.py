@@ -90,7 +90,7 @@ class MLPTask(Task):
             "width": width,
             "height": height,
             "extent": list(self.extent),
-            "probs": [[round(float(p), 4) for p in row] for row in probs.cpu()],
+            "probs": [[round(p, 4) for p in row] for row in probs.cpu().tolist()],  # floats, not 800 tensors
         }
 
     def picture(self) -> dict[str, Any] | None:

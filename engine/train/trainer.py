@@ -704,12 +704,17 @@ class Trainer:
         )
 
     def evaluate(self) -> dict[str, float]:
-        """Validation figures in eval mode (dropout off), back to train mode after."""
+        """Validation figures in eval mode (dropout off) and without autograd, back to train mode after.
+
+        Without `no_grad` each validation forward pass recorded a graph and kept its activations: the
+        lab's MLP trained 3-4 % slower with validation on than off (paired slices), though the pass
+        itself takes half a millisecond."""
         model = self.task.model
         model.eval()
         try:
             cfg = self.train_config
-            result = self.task.evaluate(self.eval_gen, batches=cfg.eval_batches, batch_size=cfg.batch_size)
+            with torch.no_grad():
+                result = self.task.evaluate(self.eval_gen, batches=cfg.eval_batches, batch_size=cfg.batch_size)
         finally:
             model.train()
         self.last_val = result
