@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,15 +80,23 @@ async def test_interrupt_a_while_true_cell(tmp_path: Path) -> None:
         assert await wait_for(pilot, lambda: after.state == "ok")
 
 
+DYING = "```python cell id=die\nimport os\nos._exit(7)\n```\n\n```python cell id=ok\n6 * 7\n```\n"
+
+
+async def run_the_dying_cell(pilot: Any, app: Any) -> CellView:
+    """Open the lesson, wait for the kernel, run `os._exit(7)`; returns its cell once marked dead."""
+    await pilot.press("enter")
+    assert await wait_for(pilot, lambda: app.kernel.state == "idle")
+    await pilot.press("r")
+    die = app.screen.query_one("#cell-die", CellView)
+    assert await wait_for(pilot, lambda: die.state == "dead", timeout=20)
+    return die
+
+
 async def test_killed_kernel_is_reported_and_restart_works(tmp_path: Path) -> None:
-    folder = lesson_file(tmp_path, "```python cell id=die\nimport os\nos._exit(7)\n```\n\n```python cell id=ok\n6 * 7\n```\n")
-    app = make_app(lessons_dir=folder, device="cpu")
+    app = make_app(lessons_dir=lesson_file(tmp_path, DYING), device="cpu")
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("enter")
-        assert await wait_for(pilot, lambda: app.kernel.state == "idle")
-        await pilot.press("r")
-        die = app.screen.query_one("#cell-die", CellView)
-        assert await wait_for(pilot, lambda: die.state == "dead", timeout=20)
+        die = await run_the_dying_cell(pilot, app)
         assert "status 7" in str(die.query_one(".cell-error").render())
         assert app.screen.query_one(KernelStatus).state == "dead"
         assert any("restart" in str(n.message).lower() for n in app._notifications)
@@ -101,14 +110,9 @@ async def test_killed_kernel_is_reported_and_restart_works(tmp_path: Path) -> No
 
 
 async def test_a_dead_kernel_is_reported_in_the_learners_language(tmp_path: Path) -> None:
-    folder = lesson_file(tmp_path, "```python cell id=die\nimport os\nos._exit(7)\n```\n")
-    app = make_app(lessons_dir=folder, device="cpu", lang="tr")
+    app = make_app(lessons_dir=lesson_file(tmp_path, DYING), device="cpu", lang="tr")
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("enter")
-        assert await wait_for(pilot, lambda: app.kernel.state == "idle")
-        await pilot.press("r")
-        die = app.screen.query_one("#cell-die", CellView)
-        assert await wait_for(pilot, lambda: die.state == "dead", timeout=20)
+        die = await run_the_dying_cell(pilot, app)
         error = str(die.query_one(".cell-error").render())
         assert "Çekirdek durdu: çekirdek 7 çıkış koduyla kapandı" in error and "exited" not in error
         assert any("7 çıkış koduyla" in str(n.message) for n in app._notifications)
