@@ -11,11 +11,12 @@ import struct
 import subprocess
 import termios
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.sshlab import wait_until
 
 HERE = Path(__file__).resolve().parent
 
@@ -74,14 +75,9 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def eventually(condition: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> bool:
+def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     """Poll `condition` until it holds or `timeout` passes (processes end asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
+    return wait_until(condition, timeout)
 
 
 class PtyApp:
