@@ -10,6 +10,7 @@ re-checked when its file is saved in another editor.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -241,11 +242,14 @@ class ProgressMixin:
         self.progress.add_time(screen.lesson.id, self.time_tick, exercise_id)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        from llm_tutor.tui.screens.lesson import LessonScreen
-
         self._last_active = time.monotonic()
+        # no lesson screen can exist before its module loads: importing it here (for the list's first
+        # focus) put 120 ms of imports in front of the first paint
+        lesson_module = sys.modules.get("llm_tutor.tui.screens.lesson")
+        if lesson_module is None:
+            return
         screen = getattr(event.widget, "screen", None)
-        if isinstance(screen, LessonScreen):
+        if isinstance(screen, lesson_module.LessonScreen):
             block_id = _block_id(event.widget)
             if block_id is not None:
                 self.record_position(screen.lesson, block_id)
