@@ -152,10 +152,10 @@ class ProgressMixin:
         if bridge is not None:
             bridge.save_draft(lesson, exercise_id, code)
 
-    def record_attempt(self, lesson: Lesson, exercise_id: str, passed: bool, code: str) -> None:
+    def record_attempt(self, lesson: Lesson, exercise_id: str, passed: bool, code: str, draft: str | None = None) -> None:
         bridge = self._bridge()
         if bridge is not None:
-            bridge.record_attempt(lesson, exercise_id, passed, code)
+            bridge.record_attempt(lesson, exercise_id, passed, code, draft)
 
     def record_hint(self, lesson: Lesson, exercise_id: str, shown: int) -> None:
         bridge = self._bridge()

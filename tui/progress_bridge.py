@@ -275,21 +275,28 @@ class ProgressBridge:
         if self.saver is not None:
             self.saver.flush()
 
-    def record_attempt(self, lesson: Lesson, exercise_id: str, passed: bool, code: str) -> ExerciseState:
+    def record_attempt(
+        self, lesson: Lesson, exercise_id: str, passed: bool, code: str, draft: str | None = None
+    ) -> ExerciseState:
+        """A check of `code` passed or failed; `draft` is the editor's text now, if the learner typed on
+        while the check ran (the attempt keeps what was checked, the draft keeps what was typed)."""
+        draft = code if draft is None else draft
         state = self.exercise(lesson, exercise_id)
         state.attempts += 1
         state.status = "solved" if passed or state.solved else "attempted"
-        state.code = code
+        state.code = draft
         self.flush_drafts()
         store = self.store
         if store is not None:
-            self._submit(lambda: self._record_attempt(lesson.id, exercise_id, passed, code))
+            self._submit(lambda: self._record_attempt(lesson.id, exercise_id, passed, code, draft))
         return state
 
-    def _record_attempt(self, lesson_id: str, exercise_id: str, passed: bool, code: str) -> None:
+    def _record_attempt(self, lesson_id: str, exercise_id: str, passed: bool, code: str, draft: str) -> None:
         assert self.store is not None
         self.store.record_attempt(lesson_id, exercise_id, passed, code)
-        self._write_file(lesson_id, exercise_id, code)
+        if draft != code:
+            self.store.save_draft(lesson_id, exercise_id, draft)
+        self._write_file(lesson_id, exercise_id, draft)
 
     def record_hint(self, lesson: Lesson, exercise_id: str, shown: int) -> None:
         state = self.exercise(lesson, exercise_id)

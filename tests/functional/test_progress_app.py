@@ -147,6 +147,28 @@ async def test_fail_hint_solve_reset_and_resume_across_restarts(tmp_path: Path) 
     assert stored(data, "sums", "total").status == "solved"
 
 
+async def test_typing_on_while_a_check_runs_keeps_both_the_checked_code_and_the_new_draft(tmp_path: Path) -> None:
+    """The attempt records the code that was checked; the draft (and the workspace file) keep what the learner
+    typed while the check was running."""
+    data = tmp_path / "data"
+    checked = "import time\ntime.sleep(0.5)\ntotal = sum(numbers)"
+    app = app_for(data)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_lesson(pilot, app, "sums")
+        view = await exercise(pilot, screen, "total")
+        editor = view.query_one(CodeEditor)
+        editor.load_text(checked)
+        attempts = view.attempts
+        await pilot.press("c")
+        assert await wait_for(pilot, lambda: view.state == "running")
+        editor.load_text("total = 0  # typed while the check ran")
+        assert await wait_for(pilot, lambda: view.attempts == attempts + 1 and view.state == "passed")
+    with ProgressStore.open(data) as store:
+        solved = next(e for e in store.export()["exercises"] if e["exercise_id"] == "total")
+        assert solved["solved_code"] == checked
+        assert store.load_draft("sums", "total") == "total = 0  # typed while the check ran"
+
+
 async def test_the_solution_unlocks_after_three_failed_attempts_and_stays_unlocked(tmp_path: Path) -> None:
     data = tmp_path / "data"
     app = app_for(data)

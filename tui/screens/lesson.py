@@ -343,9 +343,10 @@ class LessonScreen(Screen[None]):
         if above:
             self.run_cells(above)
         app: Any = self.app
-        rid = app.client.check_exercise(view.code, view.exercise.checks, view.exercise.id, self.namespace)
+        code = view.code
+        rid = app.client.check_exercise(code, view.exercise.checks, view.exercise.id, self.namespace)
         self.pending[rid] = view
-        view.start(rid)
+        view.start(rid, code)
 
     # -- kernel events (routed by the app) -----------------------------------------------------
 
@@ -377,7 +378,8 @@ class LessonScreen(Screen[None]):
                 widget.show_check_result(event)
                 app: Any = self.app
                 if hasattr(app, "record_attempt"):
-                    app.record_attempt(self.lesson, widget.exercise.id, event.passed, widget.code)
+                    # the code that was checked, not what the editor holds by now (typing goes on meanwhile)
+                    app.record_attempt(self.lesson, widget.exercise.id, event.passed, widget.checked_code, widget.code)
             elif isinstance(event, protocol.Done):
                 self.pending.pop(parent, None)
                 if event.status == "interrupted":

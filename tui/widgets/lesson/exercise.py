@@ -109,6 +109,8 @@ class ExerciseView(Vertical, can_focus=True):
         self.file_note = file_note
         """Why there is no file, if there is none."""
         self.request_id = ""
+        self.checked_code = ""
+        """The code the running (or last) check was sent with."""
         self.passed_once = passed
         self.hints_text = ""
         """The revealed hints, as the Markdown shown."""
@@ -227,8 +229,10 @@ class ExerciseView(Vertical, can_focus=True):
 
     # -- checks ----------------------------------------------------------------------------------
 
-    def start(self, request_id: str) -> None:
+    def start(self, request_id: str, code: str | None = None) -> None:
+        """A check of `code` (the editor's text when it was sent) is running as `request_id`."""
         self.request_id = request_id
+        self.checked_code = self.code if code is None else code
         self.state = "running"
         widget = self.query_one(".exercise-result", Static)
         widget.update(Text(t(self.lang, "running")))
