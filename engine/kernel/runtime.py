@@ -347,7 +347,7 @@ class Kernel:
     def on_checkexercise(self, req: protocol.CheckExercise) -> str:
         from llm_tutor.engine.checks import run_checks
 
-        scratch = dict(self.namespace(req.namespace))
+        scratch = isolated(self.namespace(req.namespace))
         status, value = self.run_code(req.code, scratch, f"exercise {req.exercise_id}")
         if status != "ok":
             self.channel.send(protocol.CheckResult(self.current, req.exercise_id, False, [], self.last_error))
@@ -405,6 +405,68 @@ class Kernel:
         except Exception:  # noqa: BLE001 - a broken summary must not fail the cell
             return
         self.channel.send(protocol.Variables(self.current, name, variables))
+
+
+def isolated(namespace: dict[str, Any]) -> dict[str, Any]:
+    """A scratch copy of a lesson's namespace for an exercise's check.
+
+    New names stay in the copy; tensors, modules, optimizers and the lists, tuples and dicts holding them are
+    copied too (one `deepcopy` memo for all, so an optimizer still steps the copied model's parameters), so
+    an exercise that changes them in place (`w -= lr * w.grad`, `model.fc.weight.zero_()`) leaves the
+    lesson's own objects as they were. What cannot be copied (a tensor made by an operation, a generator,
+    a file) is shared, as before.
+    """
+    scratch = dict(namespace)
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return scratch
+    kinds = (torch.Tensor, torch.nn.Module, torch.optim.Optimizer)
+
+    def worth_copying(value: Any, depth: int = 0) -> bool:
+        if isinstance(value, kinds):
+            return True
+        if depth < 2 and isinstance(value, (list, tuple)) and len(value) <= 1000:
+            return any(worth_copying(v, depth + 1) for v in value)
+        if depth < 2 and isinstance(value, dict) and len(value) <= 1000:
+            return any(worth_copying(v, depth + 1) for v in value.values())
+        return False
+
+    import copy
+
+    def tensors(value: Any, depth: int = 0) -> Any:
+        """The tensors a value holds (a module's parameters and buffers, an optimizer's parameters...)."""
+        if isinstance(value, torch.Tensor):
+            yield value
+        elif isinstance(value, torch.nn.Module):
+            yield from value.parameters()
+            yield from value.buffers()
+        elif isinstance(value, torch.optim.Optimizer):
+            for group in value.param_groups:
+                yield from group.get("params", [])
+        elif depth < 2 and isinstance(value, (list, tuple)):
+            for item in value:
+                yield from tensors(item, depth + 1)
+        elif depth < 2 and isinstance(value, dict):
+            for item in value.values():
+                yield from tensors(item, depth + 1)
+
+    memo: dict[int, Any] = {}
+    for name, value in namespace.items():
+        if name.startswith("__") or not worth_copying(value):
+            continue
+        try:
+            scratch[name] = copy.deepcopy(value, memo)
+        except Exception:  # noqa: BLE001 - a non-leaf tensor, an uncopyable member: share it, as before
+            scratch[name] = value
+            continue
+        # a copied nn.Parameter comes without its .grad (a plain tensor keeps it): give it a copy, so code
+        # that steps with p.grad, or an optimizer's step(), sees what the lesson computed
+        for original in tensors(value):
+            copied = memo.get(id(original))
+            if isinstance(copied, torch.Tensor) and copied is not original and copied.grad is None \
+                    and original.grad is not None:
+                copied.grad = original.grad.detach().clone()
+    return scratch
 
 
 def torch_settings() -> dict[str, Any]:

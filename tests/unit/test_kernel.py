@@ -257,3 +257,26 @@ def test_raw_output_ahead_of_the_protocol_reader_keeps_its_owner() -> None:
     manager._feed_raw(b"more-5\n" + marker("r5"))
     assert got == [("r3", "raw-3\n"), ("r4", "raw-4\n"), ("r5", "raw-5\n"), ("r5", "more-5\n")]
 
+
+
+def test_an_exercise_that_changes_lesson_tensors_in_place_leaves_the_lesson_as_it_was(kernel: BlockingKernel) -> None:
+    """sgd_step-style code run by a check works on copies: the lesson's weights, model and optimizer are untouched,
+    and the copied optimizer still steps the copied model."""
+    setup = (
+        "import torch\n"
+        "torch.manual_seed(0)\n"
+        "w = torch.ones(3, requires_grad=True)\n"
+        "model = torch.nn.Linear(2, 1)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.5)\n"
+        "params = [w]\n"
+        "model(torch.ones(1, 2)).sum().backward()\n"
+        "before = model.weight.detach().clone()\n"
+    )
+    assert kernel.execute(setup, namespace="iso").status == "ok"
+    code = "with torch.no_grad():\n    w.sub_(1)\nopt.step()\nparams.append(0)\n"
+    checks = ("expect.close(w, torch.zeros(3))\n"
+              "expect.true(not torch.equal(model.weight, before), 'the copied optimizer stepped the copied model')")
+    reply = kernel.check_exercise(code, checks, "iso1", "iso")
+    assert reply.check is not None and reply.check.passed, reply.check
+    after = kernel.execute("(w.tolist(), torch.equal(model.weight, before), len(params))", namespace="iso")
+    assert after.result.text == "([1.0, 1.0, 1.0], True, 1)"  # type: ignore[union-attr]
