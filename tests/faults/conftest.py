@@ -75,9 +75,9 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+def eventually(condition: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> bool:
     """Poll `condition` until it holds or `timeout` passes (processes end asynchronously)."""
-    return wait_until(condition, timeout)
+    return wait_until(condition, timeout, step)
 
 
 class PtyApp:
