@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from dataclasses import dataclass
@@ -44,13 +45,17 @@ def lesson_files(root: Path, lang: str) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if p.is_file() and not p.name.startswith(("_", ".")))
 
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 """Bump when the parsed form of a lesson changes (the pickle cache is then rebuilt)."""
 
 
-def _cache_file() -> Path | None:
+def _cache_file(paths: list[Path], lang: str) -> Path | None:
+    """One cache file per lesson folder and language: the app reads only the lessons it shows (the bundled
+    course's 8 lessons), not every folder ever opened."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "llm-tutor" / f"lessons-v{CACHE_VERSION}-f{FORMAT_VERSION}.pickle"
+    folders = sorted({str(p.resolve().parent) for p in paths})
+    digest = hashlib.sha1("\0".join([*folders, lang]).encode()).hexdigest()[:16]
+    return Path(base) / "llm-tutor" / f"lessons-v{CACHE_VERSION}-f{FORMAT_VERSION}-{digest}.pickle"
 
 
 def _load_cache(path: Path | None) -> dict:
@@ -67,24 +72,31 @@ def _load_cache(path: Path | None) -> dict:
 def _save_cache(path: Path | None, data: dict) -> None:
     if path is None:
         return
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
+        tmp = None
     except OSError:
         pass
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def parse_cached(paths: list[Path], lang: str) -> list[Lesson | BrokenLesson]:
     """Parse lesson files, reusing earlier results for files whose size and mtime are unchanged.
 
     Parsing needs YAML and markdown-it; the cache lets the app paint its first screen without
-    importing either. A stale or unreadable cache is ignored and rewritten.
+    importing either. A stale or unreadable cache is ignored and rewritten; it keeps only the files
+    asked for now, so a lesson deleted or renamed leaves it at the next write.
     """
-    cache_path = _cache_file()
+    cache_path = _cache_file(paths, lang) if paths else None
     cache = _load_cache(cache_path)
+    fresh: dict = {}
     out: list[Lesson | BrokenLesson] = []
     changed = False
     for path in paths:
@@ -97,17 +109,18 @@ def parse_cached(paths: list[Path], lang: str) -> list[Lesson | BrokenLesson]:
         stamp = (st.st_mtime_ns, st.st_size)
         hit = cache.get(key)
         if hit is not None and hit[0] == stamp:
+            fresh[key] = hit
             out.append(hit[1])
             continue
         try:
             item: Lesson | BrokenLesson = parse_file(path, lang=lang)
         except LessonError as exc:
             item = BrokenLesson(path, exc)
-        cache[key] = (stamp, item)
+        fresh[key] = (stamp, item)
         changed = True
         out.append(item)
-    if changed:
-        _save_cache(cache_path, cache)
+    if changed or len(fresh) != len(cache):
+        _save_cache(cache_path, fresh)
     return out
 
 
