@@ -316,10 +316,17 @@ def to_dict(message: Any) -> dict[str, Any]:
     return out
 
 
+_ATOMS = frozenset({int, float, str, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _ATOMS:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_dict(value)
     if isinstance(value, (list, tuple)):
+        if all(type(v) in _ATOMS for v in value):  # a loss window, a row of numbers: no walk per element
+            return list(value)
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}

@@ -189,7 +189,12 @@ def from_dict(data: dict[str, Any]) -> Any:
 
 def encode(message: Any) -> bytes:
     """One message as one line of strict JSON: NaN and infinities become null."""
-    return json.dumps(_finite(to_dict(message)), separators=(",", ":")).encode() + b"\n"
+    data = to_dict(message)
+    try:  # nearly every message is finite: strict JSON at once, the walk only when it is not
+        text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(data), separators=(",", ":"))
+    return text.encode() + b"\n"
 
 
 def decode(line: bytes | str) -> Any:
