@@ -420,21 +420,11 @@ def isolated(namespace: dict[str, Any]) -> dict[str, Any]:
     torch = sys.modules.get("torch")
     if torch is None:
         return scratch
-    kinds = (torch.Tensor, torch.nn.Module, torch.optim.Optimizer)
-
-    def worth_copying(value: Any, depth: int = 0) -> bool:
-        if isinstance(value, kinds):
-            return True
-        if depth < 2 and isinstance(value, (list, tuple)) and len(value) <= 1000:
-            return any(worth_copying(v, depth + 1) for v in value)
-        if depth < 2 and isinstance(value, dict) and len(value) <= 1000:
-            return any(worth_copying(v, depth + 1) for v in value.values())
-        return False
-
     import copy
 
     def tensors(value: Any, depth: int = 0) -> Any:
-        """The tensors a value holds (a module's parameters and buffers, an optimizer's parameters...)."""
+        """The tensors a value holds (itself, a module's parameters and buffers, an optimizer's parameters,
+        the items of a list, tuple or dict up to two levels deep)."""
         if isinstance(value, torch.Tensor):
             yield value
         elif isinstance(value, torch.nn.Module):
@@ -443,16 +433,13 @@ def isolated(namespace: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, torch.optim.Optimizer):
             for group in value.param_groups:
                 yield from group.get("params", [])
-        elif depth < 2 and isinstance(value, (list, tuple)):
-            for item in value:
-                yield from tensors(item, depth + 1)
-        elif depth < 2 and isinstance(value, dict):
-            for item in value.values():
+        elif depth < 2 and isinstance(value, (list, tuple, dict)) and len(value) <= 1000:
+            for item in value.values() if isinstance(value, dict) else value:
                 yield from tensors(item, depth + 1)
 
     memo: dict[int, Any] = {}
     for name, value in namespace.items():
-        if name.startswith("__") or not worth_copying(value):
+        if name.startswith("__") or next(tensors(value), None) is None:
             continue
         try:
             scratch[name] = copy.deepcopy(value, memo)
