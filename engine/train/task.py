@@ -6,27 +6,28 @@ load it only in the kernel or trainer process.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
 from torch import nn
 
 
-class Task:
-    """A model with its data. Subclasses set `kind`, `config` and `model` and fill in the methods."""
+class Task(ABC):
+    """A model with its data. Subclasses set `kind`, `config` and `model`, and must define `batch` and `loss`."""
 
     kind: str = ""
     config: Any
     model: nn.Module
     device: torch.device
 
+    @abstractmethod
     def batch(self, batch_size: int, generator: torch.Generator) -> Any:
         """One training batch on the task's device."""
-        raise NotImplementedError
 
+    @abstractmethod
     def loss(self, batch: Any) -> torch.Tensor:
         """The scalar loss of `batch` (the model is in train mode)."""
-        raise NotImplementedError
 
     def tokens_per_step(self, batch_size: int) -> int:
         """Tokens one step reads (0 where the idea does not apply)."""
