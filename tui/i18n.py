@@ -97,16 +97,6 @@ LABELS: dict[str, dict[str, str]] = {
         "key_leave_panel": "Back to the lesson",
         "keys": "Keys",
         "kernel_died": "The kernel stopped: {reason}. Your lesson and drafts are safe. Press {key} to restart it.",
-        "exit_kernel": "the kernel",
-        "exit_trainer": "the trainer process",
-        "exit_silent": "{who} stopped answering",
-        "exit_sigkill": "{who} was killed (SIGKILL), often by the system running out of memory",
-        "exit_sigsegv": "{who} crashed with a segmentation fault (SIGSEGV)",
-        "exit_sigabrt": "{who} aborted (SIGABRT)",
-        "exit_signal": "{who} was ended by {name}",
-        "exit_zero": "{who} exited",
-        "exit_status": "{who} exited with status {code}",
-        "exit_status_kernel": "{who} exited with status {code} (os._exit or a fatal error in native code)",
         "interrupt_ignored": "The cell is still running: it did not stop when interrupted. Press {key} to restart the kernel.",
         "interrupted": "Interrupted.",
         "not_run": "not run yet",
@@ -293,26 +283,14 @@ def t(lang: str, name: str, /, **kwargs: object) -> str:
 
 def exit_reason(lang: str, who: str, code: int | None, detail: str = "") -> str:
     """Why a child process ended, in the learner's language: `who` is "kernel" or "trainer", `code` its
-    exit status (negative: the signal; None: it stopped answering), `detail` its last words (stderr)."""
-    import signal
+    exit status (negative: the signal; None: it stopped answering), `detail` its last words (stderr).
+    The classification and the English sentences are the engine's (`engine/exits.py`)."""
+    from llm_tutor.engine.exits import ENGLISH, WHO, describe
 
-    name = t(lang, f"exit_{who}")
-    if code is None:
-        reason = t(lang, "exit_silent", who=name)
-    elif code < 0:
-        try:
-            sig = signal.Signals(-code).name
-        except ValueError:
-            sig = f"signal {-code}"
-        key = {"SIGKILL": "exit_sigkill", "SIGSEGV": "exit_sigsegv", "SIGABRT": "exit_sigabrt"}.get(sig, "exit_signal")
-        reason = t(lang, key, who=name, name=sig)
-    elif code == 0:
-        reason = t(lang, "exit_zero", who=name)
-    else:
-        reason = t(lang, "exit_status_kernel" if who == "kernel" else "exit_status", who=name, code=code)
-    if detail and code is not None and code > 0:
-        reason += f" ({detail.strip()[:160]})"
-    return reason
+    table = LABELS.get(lang, {})
+    templates = {key: table.get(f"exit_{key}", text) for key, text in ENGLISH.items()}
+    names = {key: table.get(f"exit_{key}", name) for key, name in WHO.items()}
+    return describe(who, code, detail, templates, names)
 
 
 def sentence_case(lang: str, text: str) -> str:

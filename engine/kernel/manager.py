@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 from llm_tutor.engine import protocol
+from llm_tutor.engine.exits import describe
 
 if TYPE_CHECKING:
     from llm_tutor.engine.kernel.forkserver import ForkedKernel
@@ -50,23 +51,7 @@ class KernelDied:
 
 def describe_exit(code: int | None) -> str:
     """A sentence a learner can act on for a kernel's exit status."""
-    if code is None:
-        return "the kernel stopped answering"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        if name == "SIGSEGV":
-            return "the kernel crashed with a segmentation fault (SIGSEGV)"
-        if name == "SIGKILL":
-            return "the kernel was killed (SIGKILL), often by the system running out of memory"
-        if name == "SIGABRT":
-            return "the kernel aborted (SIGABRT)"
-        return f"the kernel was ended by {name}"
-    if code == 0:
-        return "the kernel exited"
-    return f"the kernel exited with status {code} (os._exit or a fatal error in native code)"
+    return describe("kernel", code)
 
 
 class KernelManager:

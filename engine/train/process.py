@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from llm_tutor.engine.exits import describe
 from llm_tutor.engine.train import events
 
 EventHandler = Callable[[Any], None]
@@ -28,28 +28,9 @@ ExitHandler = Callable[[int | None, str], None]
 
 
 def describe_exit(code: int | None, stderr_tail: str = "") -> str:
-    """A sentence a learner can act on for a trainer's exit status."""
-    if code is None:
-        reason = "the trainer process stopped answering"
-    elif code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        if name == "SIGKILL":
-            reason = "the trainer process was killed (SIGKILL), often by the system running out of memory"
-        elif name == "SIGSEGV":
-            reason = "the trainer process crashed with a segmentation fault (SIGSEGV)"
-        else:
-            reason = f"the trainer process was ended by {name}"
-    elif code == 0:
-        reason = "the trainer process exited"
-    else:
-        reason = f"the trainer process exited with status {code}"
+    """A sentence a learner can act on for a trainer's exit status (with its last stderr line)."""
     last = [line for line in stderr_tail.strip().splitlines() if line.strip()]
-    if last and code is not None and code > 0:
-        reason += f" ({last[-1].strip()[:160]})"
-    return reason
+    return describe("trainer", code, last[-1] if last else "")
 
 
 class TrainerProcess:
