@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from textual import events
+from textual.dom import NoScreen
 from textual.widget import Widget
 
 from llm_tutor.engine.lesson import Exercise, Lesson
@@ -248,7 +249,10 @@ class ProgressMixin:
         lesson_module = sys.modules.get("llm_tutor.tui.screens.lesson")
         if lesson_module is None:
             return
-        screen = getattr(event.widget, "screen", None)
+        try:
+            screen = event.widget.screen
+        except NoScreen:  # a widget of a screen being replaced (the lab's model choice) takes focus as it goes
+            return
         if isinstance(screen, lesson_module.LessonScreen):
             block_id = _block_id(event.widget)
             if block_id is not None:

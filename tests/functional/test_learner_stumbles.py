@@ -1,0 +1,38 @@
+"""The stumbles a new learner met (issue 13), each driven through the app as they met it."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from textual.widgets import Select
+
+from llm_tutor.tui.app import make_app
+from llm_tutor.tui.screens.lab import LabScreen
+from tests.functional.conftest import wait_for
+
+
+async def test_switching_the_model_in_the_lab_form_keeps_the_app_running() -> None:
+    """Choosing another model in the settings form replaced the screen while a widget on it took focus:
+    `NoScreen` from the app's focus handler ended the app (with the lesson module loaded, as after `T`)."""
+    importlib.import_module("llm_tutor.tui.screens.lesson")
+    app = make_app(device="cpu", autostart_kernel=False)
+    app.start_lab = {"model": "gpt", "start_trainer": False}
+    async with app.run_test(size=(100, 30)) as pilot:
+        for model in ("neuron", "mlp", "gpt"):
+            screen: Any = app.screen
+            assert isinstance(screen, LabScreen)
+            select = screen.query_one("#field-model", Select)
+            select.focus()
+            await pilot.pause()
+            await pilot.press("enter")  # open the list, move to the model, choose it: as a person does
+            await pilot.pause()
+            options = [str(value) for _, value in select._options]
+            current = options.index(str(select.value))
+            step = "down" if options.index(model) > current else "up"
+            await pilot.press(*[step] * abs(options.index(model) - current), "enter")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, LabScreen) and app.screen.model == model,
+                                  timeout=10)
+            await pilot.press("tab", "tab")
+            await pilot.pause()
+        assert app.is_running and app.return_code is None
