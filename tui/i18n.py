@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "lessons": "Lessons",
@@ -131,6 +133,15 @@ LABELS: dict[str, dict[str, str]] = {
         "check_file": "Check the exercise file (saved in your editor)",
         "leave_editor": "Leave editor",
         "training_lab": "Training lab",
+        "focus_next": "Next block or panel (Tab)",
+        "focus_previous": "Previous block or panel",
+        "copy_text": "Copy selected text",
+        "help_key": "key",
+        "help_action": "action",
+        "editor_check": "Check the exercise (in the editor)",
+        "editor_hint": "Reveal the next hint (in the editor)",
+        "editor_indent": "Indent (in the editor; e or Enter enters it)",
+        "editor_leave": "Leave the editor",
     },
     "tr": {
         "lessons": "Dersler",
@@ -270,6 +281,15 @@ LABELS: dict[str, dict[str, str]] = {
         "check_file": "Alıştırma dosyasını kontrol et (editörünüzde kaydedilen)",
         "leave_editor": "Düzenleyiciden çık",
         "training_lab": "Eğitim laboratuvarı",
+        "focus_next": "Sonraki blok ya da panel (Tab)",
+        "focus_previous": "Önceki blok ya da panel",
+        "copy_text": "Seçili metni kopyala",
+        "help_key": "tuş",
+        "help_action": "işlev",
+        "editor_check": "Alıştırmayı kontrol et (düzenleyicide)",
+        "editor_hint": "Sonraki ipucunu göster (düzenleyicide)",
+        "editor_indent": "Girinti (düzenleyicide; e ya da Enter ile girilir)",
+        "editor_leave": "Düzenleyiciden çık",
     },
 }
 
@@ -339,22 +359,31 @@ BINDING_LABELS: dict[str, str] = {
 }
 """Binding id -> label name, so the footer and the help screen speak the learner's language."""
 
+ACTION_LABELS: dict[str, str] = {
+    "app.focus_next": "focus_next",
+    "app.focus_previous": "focus_previous",
+    "screen.copy_text": "copy_text",
+}
+"""Textual's own bindings (they have no id), by action -> label name."""
+
 
 def translate_bindings(node: object, lang: str) -> None:
     """Give the bindings of a Textual node (screen, widget or app) descriptions in `lang`.
 
-    Bindings are matched by their id (see `BINDING_LABELS`); the node's own copy of its bindings is
-    changed, so other nodes and the class keep theirs.
+    Bindings are matched by their id (see `BINDING_LABELS`), Textual's own by their action; the node's
+    own copy of its bindings is changed, so other nodes and the class keep theirs.
     """
-    import dataclasses
-
     bindings = getattr(node, "_bindings", None)
     if bindings is None:
         return
     for key, items in list(bindings.key_to_bindings.items()):
-        bindings.key_to_bindings[key] = [
-            dataclasses.replace(b, description=t(lang, BINDING_LABELS[b.id]))
-            if b.id in BINDING_LABELS and b.description
-            else b
-            for b in items
-        ]
+        bindings.key_to_bindings[key] = [_translated(b, lang) for b in items]
+
+
+def _translated(binding: Any, lang: str) -> Any:
+    import dataclasses
+
+    if not binding.description:
+        return binding
+    name = BINDING_LABELS.get(binding.id or "") or ACTION_LABELS.get(binding.action)
+    return dataclasses.replace(binding, description=t(lang, name)) if name else binding

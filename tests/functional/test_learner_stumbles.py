@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from textual.widgets import Select
 
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.screens.lab import LabScreen
+from llm_tutor.tui.screens.lesson import LessonScreen
+from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
 from tests.functional.conftest import wait_for
 
 
@@ -36,3 +39,33 @@ async def test_switching_the_model_in_the_lab_form_keeps_the_app_running() -> No
             await pilot.press("tab", "tab")
             await pilot.pause()
         assert app.is_running and app.return_code is None
+
+
+async def test_tab_moves_between_blocks_and_only_indents_inside_the_editor(fixtures: Path) -> None:
+    """Tab on the exercise moved focus into its editor, and the next Tab indented the learner's code.
+    Now Tab/shift+Tab move between blocks and panels; `e` enters the editor, where Tab indents; Escape leaves."""
+    app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        screen: Any = app.screen
+        assert isinstance(screen, LessonScreen)
+        view = screen.query_one(ExerciseView)
+        editor = view.query_one(CodeEditor)
+        starter = editor.text
+        view.focus()
+        await pilot.pause()
+        await pilot.press("tab")
+        assert not editor.has_focus and editor.text == starter
+        assert app.focused is not None and app.focused is not view
+        await pilot.press("shift+tab")
+        assert app.focused is view
+        await pilot.press("e")
+        assert editor.has_focus
+        await pilot.press("tab")
+        assert editor.text != starter and editor.has_focus  # inside the editor Tab indents
+        await pilot.press("escape")
+        assert app.focused is view and isinstance(app.screen, LessonScreen)
+        await pilot.press("shift+tab")
+        assert not editor.has_focus
+        await pilot.press("tab", "enter")
+        assert editor.has_focus  # Enter on the exercise enters the editor too

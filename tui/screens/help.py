@@ -12,11 +12,12 @@ from textual.widgets import Static
 from llm_tutor.tui.i18n import t
 
 EDITOR_KEYS = [
-    ("ctrl+r", "Check the exercise (in the editor)"),
-    ("ctrl+t", "Reveal the next hint (in the editor)"),
-    ("tab", "Indent (in the editor)"),
-    ("escape", "Leave the editor"),
+    ("ctrl+r", "editor_check"),
+    ("ctrl+t", "editor_hint"),
+    ("tab", "editor_indent"),
+    ("escape", "editor_leave"),
 ]
+"""Keys inside the exercise editor (a TextArea's own keys, listed under the lesson's): key, label name."""
 
 
 def key_rows(screen: Screen) -> list[tuple[str, str]]:
@@ -57,11 +58,11 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         table = Table(title=t(self.lang, "help_title"), expand=True, show_edge=False)
-        table.add_column("key", no_wrap=True, style="bold")
-        table.add_column("action")
+        table.add_column(t(self.lang, "help_key"), no_wrap=True, style="bold")
+        table.add_column(t(self.lang, "help_action"))
         self.rows = key_rows(self.under)
         if self.under.__class__.__name__ == "LessonScreen":
-            self.rows += EDITOR_KEYS
+            self.rows += [(key, t(self.lang, name)) for key, name in EDITOR_KEYS]
         for key, desc in self.rows:
             table.add_row(key, desc)
         with VerticalScroll(id="help-body"):

@@ -156,7 +156,7 @@ class LessonScreen(Screen[None]):
             self.run_cells([block])
             self._move(1)
         elif isinstance(block, ExerciseView):
-            block.query_one(CodeEditor).focus()
+            block.edit()
 
     def action_run_all(self) -> None:
         views = [b for b in self.blocks() if isinstance(b, CellView) and not isinstance(b, PredictView)]
@@ -211,7 +211,7 @@ class LessonScreen(Screen[None]):
     def action_edit(self) -> None:
         block = self.focused_block()
         if isinstance(block, ExerciseView):
-            block.query_one(CodeEditor).focus()
+            block.edit()
 
     def action_check(self) -> None:
         block = self.focused_block()

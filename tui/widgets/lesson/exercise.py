@@ -36,7 +36,11 @@ def _short_path(path: str) -> str:
 
 
 class CodeEditor(TextArea):
-    """The exercise editor: Python, line numbers, Tab indents; Escape leaves it."""
+    """The exercise editor: Python, line numbers, Tab indents; Escape leaves it.
+
+    Tab and shift+Tab move between the lesson's blocks and panels everywhere else, so the editor is
+    entered on purpose (`e` or Enter on the exercise, or a click) and is outside the Tab order until then.
+    """
 
     BINDINGS = [
         Binding("ctrl+r", "check", "Check", id="exercise.check"),
@@ -56,6 +60,14 @@ class CodeEditor(TextArea):
             self.action_leave()
             return
         await super()._on_key(event)
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self._exercise_view().editing = True  # a click enters the editor as `e` does
+        super()._on_focus(event)
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self._exercise_view().editing = False
+        super()._on_blur(event)
 
     def action_check(self) -> None:
         self.post_message(ExerciseView.CheckRequested(self._exercise_view()))
@@ -114,6 +126,17 @@ class ExerciseView(Vertical, can_focus=True):
         self.passed_once = passed
         self.hints_text = ""
         """The revealed hints, as the Markdown shown."""
+        self.editing = False
+        """The learner is in the editor (entered with `e`, Enter or a click; Escape leaves it)."""
+
+    def allow_focus_children(self) -> bool:
+        """The editor joins the Tab order only while it is being edited: Tab moves between blocks."""
+        return self.editing
+
+    def edit(self) -> None:
+        """Enter the editor (Tab then indents; Escape comes back here)."""
+        self.editing = True
+        self.query_one(CodeEditor).focus()
 
     @property
     def code(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import t, translate_bindings
 
 LAB_LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -209,3 +209,4 @@ def translate_lab_bindings(node: object, lang: str) -> None:
             else b
             for b in items
         ]
+    translate_bindings(node, lang)  # Textual's own (Tab, copy), by action
