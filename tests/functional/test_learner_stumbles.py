@@ -11,8 +11,12 @@ from textual.widgets import Select
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.screens.lab import LabScreen
 from llm_tutor.tui.screens.lesson import LessonScreen
+from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
+from llm_tutor.tui.widgets.inspect.variables import VariablesPanel
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
 from tests.functional.conftest import wait_for
+
+INSPECT_LESSONS = Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "inspect"
 
 
 async def test_switching_the_model_in_the_lab_form_keeps_the_app_running() -> None:
@@ -69,3 +73,22 @@ async def test_tab_moves_between_blocks_and_only_indents_inside_the_editor(fixtu
         assert not editor.has_focus
         await pilot.press("tab", "enter")
         assert editor.has_focus  # Enter on the exercise enters the editor too
+
+
+async def test_a_restarted_kernel_leaves_no_variables_behind() -> None:
+    """After `K` the panel still listed (and offered) the dead kernel's variables: choosing one said
+    `name 'loss' is not defined`. A restart empties the table and the detail until cells run again."""
+    from tests.snapshots import inspect_data
+
+    app = make_app("inspect-demo", lessons_dir=INSPECT_LESSONS, device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen: Any = app.screen
+        table = screen.query_one(VariablesPanel)
+        panel = screen.query_one(InspectorPanel)
+        screen.handle_kernel_event(inspect_data.variables())
+        panel.show_result(inspect_data.neuron_graph())
+        assert table.variables
+        await pilot.press("K")
+        await pilot.pause()
+        assert table.variables == [] and panel.selected is None
+        assert panel.query_one("#detail-switcher").current == "detail-message"

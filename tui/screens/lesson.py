@@ -201,6 +201,7 @@ class LessonScreen(Screen[None]):
             if isinstance(widget, CellView) and widget.state == "running":
                 widget.state = "interrupted"
         self.pending.clear()
+        self.query_one(InspectorPanel).clear()  # the old namespace dies with the kernel
         self.app.restart_kernel()  # type: ignore[attr-defined]
 
     def _ensure_kernel(self) -> None:

@@ -250,9 +250,7 @@ class InspectorPanel(Vertical, can_focus=True):
             self.show_variables(event)
             return True
         if isinstance(event, KernelDied):  # its namespace died with it: nothing listed is there any more
-            self.inflight, self._wanted, self.selected = None, None, None
-            self.query_one(VariablesPanel).show(protocol.Variables("", self.namespace, []))
-            self._message(t(self.lang, "inspect_hint"))
+            self.clear()
             return False
         parent = getattr(event, "parent", "")
         if not parent or parent != self.inflight:
@@ -265,6 +263,14 @@ class InspectorPanel(Vertical, can_focus=True):
             self._send()
             self._update_title()
         return True
+
+    def clear(self) -> None:
+        """The kernel died or restarts: its namespace is gone, so nothing listed or shown exists any more."""
+        self.inflight, self._wanted, self.selected = None, None, None
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+        self.query_one(VariablesPanel).show(protocol.Variables("", self.namespace, []))
+        self._message(t(self.lang, "inspect_hint"))
 
     def show_variables(self, event: protocol.Variables) -> None:
         """A cell ran: update the table, follow the chosen variable, open a new gradient check."""
