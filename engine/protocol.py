@@ -147,6 +147,10 @@ class Expectation:
     expected: str = ""
     got: str = ""
     detail: str = ""
+    diagnosis: str = ""
+    """What is wrong, as a code the UI words (`engine.feedback`): "sign", "factor", "close", "shape"..."""
+    args: dict[str, str] = field(default_factory=dict)
+    """The diagnosis's arguments (a factor, a tolerance, a name), already written as text."""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,22 @@ def _read_code(args: argparse.Namespace, lesson_id: str, exercise_id: str) -> tu
     return path, strip_header(text)
 
 
+def _failed_line(e: Any, attempts: int) -> str:
+    """What is wrong and what the code gave; the expected value after several attempts (`engine.feedback`)."""
+    from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS, describe, reveals_answer
+
+    if not e.diagnosis:
+        return f"{e.label}: expected {e.expected}, got {e.got}" + (f" ({e.detail})" if e.detail else "")
+    line = f"{e.label}: {describe(e.diagnosis, e.args)}"
+    if e.diagnosis != "missing":
+        line += f"; got {e.got}"
+        if attempts >= REVEAL_AFTER_ATTEMPTS or not reveals_answer(e.diagnosis):
+            line += f"; expected {e.expected}"
+        else:
+            line += f" (the expected value shows from attempt {REVEAL_AFTER_ATTEMPTS})"
+    return line
+
+
 def run(args: argparse.Namespace) -> int:
     from llm_tutor.engine.checker import describe_error, run_exercise
     from llm_tutor.engine.config import default_lang
@@ -138,8 +154,7 @@ def run(args: argparse.Namespace) -> int:
             if error.hint:
                 print(f"  hint: {error.hint}")
         for e in failed:
-            line = f"  - {e.label}: expected {e.expected}, got {e.got}"
-            print(line + (f" ({e.detail})" if e.detail else ""))
+            print("  - " + _failed_line(e, progress.attempts))
         if check is not None and not check.expectations and error is None:
             print("  the checks made no expectation")
     for item in problems:

@@ -8,6 +8,7 @@ from typing import Any
 
 from textual.widgets import Select
 
+from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.screens.lab import LabScreen
 from llm_tutor.tui.screens.lesson import LessonScreen
@@ -92,3 +93,24 @@ async def test_a_restarted_kernel_leaves_no_variables_behind() -> None:
         await pilot.pause()
         assert table.variables == [] and panel.selected is None
         assert panel.query_one("#detail-switcher").current == "detail-message"
+
+
+async def test_a_failed_check_says_what_is_wrong_before_it_shows_the_answer(fixtures: Path) -> None:
+    """A failed check printed the exact expected value on the first try, ready to paste. Now it names the
+    mistake (here a factor of 2) and what the code gave; the expected value shows after several attempts."""
+    app = make_app(lessons_dir=fixtures / "good", device="cpu")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        screen: Any = app.screen
+        view = screen.query_one(ExerciseView)
+        view.replace_code("x = torch.ones(2, 3) * 2\n")
+        view.focus()
+        result = view.query_one(".exercise-result")
+        for attempt in range(1, REVEAL_AFTER_ATTEMPTS + 1):
+            await pilot.press("c")
+            assert await wait_for(pilot, lambda: view.attempts == attempt and view.state == "failed", timeout=90)
+            shown = str(result.render())
+            assert "off by a factor of about 2" in shown and "got tensor([[2., 2., 2.]" in shown, shown
+            if attempt < REVEAL_AFTER_ATTEMPTS:
+                assert "expected tensor" not in shown and f"after {REVEAL_AFTER_ATTEMPTS} attempts" in shown, shown
+        assert "expected tensor([[1., 1., 1.]" in shown, shown

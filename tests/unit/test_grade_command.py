@@ -30,13 +30,24 @@ def test_a_wrong_answer_lists_every_failed_expectation_and_counts_the_attempt(tm
     assert proc.returncode == 1, proc.stdout + proc.stderr
     failures = [line for line in proc.stdout.splitlines() if line.startswith("  - ")]
     assert len(failures) == 3
-    assert "expected shape (2, 3), got shape (2, 2)" in failures[0]
-    assert "expected dtype float32, got dtype int64" in failures[1]
+    assert "wrong shape; got shape (2, 2); expected shape (2, 3)" in failures[0]
+    assert "wrong dtype; got dtype int64; expected dtype float32" in failures[1]
+    assert "wrong shape" in failures[2] and "tensor([[1., 1., 1.]" not in failures[2]
     assert "attempt 1; lesson 'example': 0/1 exercises solved" in proc.stdout
     with ProgressStore.open(tmp_path) as store:
         ex = store.exercise("example", "ones")
         assert (ex.status, ex.attempts) == ("attempted", 1)
         assert store.load_draft("example", "ones") == "x = torch.zeros(2, 2, dtype=torch.int64)\n"
+
+
+def test_a_wrong_value_is_named_and_its_expected_value_waits_for_the_third_attempt(tmp_path: Path) -> None:
+    answer = tmp_path / "answer.py"
+    answer.write_text("x = -torch.ones(2, 3)\n")
+    for attempt in (1, 2, 3):
+        proc = grade("example", "ones", "--file", str(answer), data=tmp_path)
+        failures = [line for line in proc.stdout.splitlines() if line.startswith("  - ")]
+        assert len(failures) == 1 and "the sign is flipped" in failures[0], proc.stdout
+        assert ("expected tensor([[1., 1., 1.]" in failures[0]) == (attempt == 3), proc.stdout
 
 
 def test_the_workspace_file_passes_and_is_recorded_as_solved(tmp_path: Path) -> None:

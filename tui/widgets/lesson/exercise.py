@@ -20,6 +20,7 @@ from textual.reactive import reactive
 from textual.widgets import Static, TextArea
 
 from llm_tutor.engine import protocol
+from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS, reveals_answer
 from llm_tutor.engine.lesson import Exercise
 from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.lesson.cell import code_view
@@ -33,6 +34,32 @@ def _short_path(path: str) -> str:
     if home not in ("", "/") and path.startswith(home + os.sep):
         return "~" + path[len(home):]
     return path
+
+
+def expectation_line(e: protocol.Expectation, lang: str, reveal: bool) -> Text:
+    """One failed expectation: what is wrong and what the code gave; the expected value only when `reveal`
+    (or when it is part of the task, such as a shape)."""
+    label = t(lang, "check_label") if e.label in ("check", "checks") else e.label
+    text = Text(f"  • {label}: ", style="bold")
+    if not e.diagnosis:  # a kernel from before diagnoses: expected vs got
+        text.append(f"{t(lang, 'got')} {e.got}")
+        if reveal:
+            text.append(f" · {t(lang, 'expected')} {e.expected}")
+        return text
+    text.append(diagnosis_text(lang, e.diagnosis, e.args))
+    if e.diagnosis not in ("missing",):
+        text.append(f"; {t(lang, 'got')} {e.got}")
+    if e.diagnosis != "missing" and (reveal or not reveals_answer(e.diagnosis)):
+        text.append(f" · {t(lang, 'expected')} {e.expected}")
+    return text
+
+
+def diagnosis_text(lang: str, diagnosis: str, args: dict[str, str]) -> str:
+    """A check's diagnosis (`engine.feedback`) in the learner's language."""
+    from llm_tutor.engine.feedback import describe
+
+    name = f"diag_{diagnosis}"
+    return t(lang, name, **args) if name != t(lang, name) else describe(diagnosis, args)
 
 
 class CodeEditor(TextArea):
@@ -233,6 +260,13 @@ class ExerciseView(Vertical, can_focus=True):
         editor.replace(code, (0, 0), editor.document.end)
 
     @property
+    def reveals_expected(self) -> bool:
+        """Whether a failed check shows the exact expected values: after several attempts, or once every
+        hint is out (the last step of help). Before that it says what is wrong, not what is right."""
+        hints = len(self.exercise.hints)
+        return self.attempts >= REVEAL_AFTER_ATTEMPTS or (hints > 0 and self.hints_shown >= hints)
+
+    @property
     def solution_unlocked(self) -> bool:
         return self.passed_once or self.attempts >= SOLUTION_AFTER_ATTEMPTS
 
@@ -280,12 +314,14 @@ class ExerciseView(Vertical, can_focus=True):
             failed = [e for e in result.expectations if not e.passed]
             total = len(result.expectations)
             text.append("✗ " + t(self.lang, "failed", n=len(failed), total=total) + "\n", style="bold")
+            reveal = self.reveals_expected
+            hidden = False
             for e in failed:
-                text.append(f"  • {e.label}: ", style="bold")
-                text.append(f"{t(self.lang, 'expected')} {e.expected}, {t(self.lang, 'got')} {e.got}")
-                if e.detail:
-                    text.append(f"  ({e.detail})", style="dim")
+                text.append_text(expectation_line(e, self.lang, reveal))
                 text.append("\n")
+                hidden = hidden or (not reveal and reveals_answer(e.diagnosis or "value"))
+            if hidden:
+                text.append(t(self.lang, "expected_later", n=REVEAL_AFTER_ATTEMPTS) + "\n", style="dim")
         text.rstrip()
         if not result.passed and self.attempts >= SOLUTION_AFTER_ATTEMPTS and self.exercise.solution:
             text.append("\n" + t(self.lang, "solution_offer_fail", n=self.attempts), style="bold")
