@@ -343,6 +343,14 @@ def t(lang: str, name: str, /, **kwargs: object) -> str:
     return text.format(**kwargs) if kwargs else text
 
 
+def format_count(lang: str, n: int | float, decimals: int = 0) -> str:
+    """`n` with the language's thousands separator: 50,257 in English, 50.257 in Turkish."""
+    text = f"{n:,.{decimals}f}"
+    if lang == "tr":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
 def exit_reason(lang: str, who: str, code: int | None, detail: str = "") -> str:
     """Why a child process ended, in the learner's language: `who` is "kernel" or "trainer", `code` its
     exit status (negative: the signal; None: it stopped answering), `detail` its last words (stderr).

@@ -114,3 +114,28 @@ async def test_a_failed_check_says_what_is_wrong_before_it_shows_the_answer(fixt
             if attempt < REVEAL_AFTER_ATTEMPTS:
                 assert "expected tensor" not in shown and f"after {REVEAL_AFTER_ATTEMPTS} attempts" in shown, shown
         assert "expected tensor([[1., 1., 1.]" in shown, shown
+
+
+async def test_the_lab_header_says_what_the_legend_says_and_when_validation_was_measured() -> None:
+    """The GPT header showed a validation loss left from step 1 beside the current training loss (a false gap),
+    and its `loss` (a window mean) disagreed with the legend's `train` (the last step)."""
+    from llm_tutor.engine.train import events
+    from llm_tutor.tui.widgets.train.chart import LossChart
+    from llm_tutor.tui.widgets.train.messages import TrainerUpdated
+    from llm_tutor.tui.widgets.train.status import RunStatus
+
+    app = make_app(device="cpu", autostart_kernel=False)
+    app.start_lab = {"model": "gpt", "start_trainer": False}
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen: Any = app.screen
+        screen.monitor.apply(events.TrainMetrics("r", step=1, loss=10.9, first_step=1, losses=[10.9], val_loss=10.8))
+        losses = [10.0 - i * 0.04 for i in range(199)]
+        screen.monitor.apply(events.TrainMetrics("r", step=200, loss=sum(losses) / len(losses), first_step=2,
+                                                 losses=losses))
+        screen.post_message(TrainerUpdated(screen.monitor.version))
+        status = screen.query_one(RunStatus)
+        assert await wait_for(pilot, lambda: status.step == 200, timeout=5)
+        shown = str(status.render())
+        legend = next(screen.query_one(LossChart).text_lines())
+        assert "val 10.8 (step 1)" in shown, shown
+        assert "train 2.08" in shown and "train 2.08" in legend, (shown, legend)

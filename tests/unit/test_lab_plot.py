@@ -89,3 +89,28 @@ def test_live_plots_redraw_at_most_10_hz_and_2_hz_over_a_slow_link() -> None:
 
     assert max_redraw_hz(App()) == 10.0 and max_redraw_hz(Remote()) == 2.0
     assert max_redraw_hz(Generous()) == 10.0 and max_redraw_hz(Slow()) == 2.0
+
+
+def test_validation_points_are_drawn_where_measured_not_joined_by_a_line() -> None:
+    """The MLP's validation curve was a straight line between two far-apart measurements."""
+    val = Series("val")
+    val.append(1, 2.0)
+    val.append(1000, 0.5)
+    joined = text(draw_plot([PlotSeries("val", val, Style())], 50, 10))
+    points = text(draw_plot([PlotSeries("val", val, Style(), points=True)], 50, 10))
+
+    def columns_drawn(rows: list[str]) -> int:
+        cells = [r[8:] for r in rows[1:-1]]
+        return sum(1 for x in range(len(cells[0])) if any(row[x] != " " for row in cells))
+
+    assert columns_drawn(joined) > 30 and columns_drawn(points) == 2
+
+
+def test_a_narrow_legend_drops_the_title_then_the_values_but_keeps_every_key() -> None:
+    """At 80 columns the decision boundary left the chart too narrow, and the `━ val` key was cut off."""
+    train, val = curve(50), Series("val")
+    val.append(50, 0.7)
+    lines = [PlotSeries("train", train, Style()), PlotSeries("val", val, Style())]
+    assert text(draw_plot(lines, 28, 8, title="loss"))[0].startswith("━ train 0.155  ━ val 0.700")
+    narrow = text(draw_plot(lines, 20, 8, title="loss"))[0]
+    assert narrow.rstrip() == "━ train  ━ val"

@@ -172,7 +172,7 @@ class LabScreen(Screen[None]):
                     yield LossChart(
                         [
                             ChartSource(lt(lang, "train"), self.monitor.loss, "loss-chart--train"),
-                            ChartSource(lt(lang, "val"), self.monitor.val, "loss-chart--val"),
+                            ChartSource(lt(lang, "val"), self.monitor.val, "loss-chart--val", points=True),
                             ChartSource(lt(lang, "lesson_series"), self.lesson_series, "loss-chart--lesson"),
                         ],
                         title=lt(lang, "loss"),
@@ -345,6 +345,7 @@ class LabScreen(Screen[None]):
             sample = monitor.sample
             picture = monitor.picture
             val_loss, accuracy = monitor.val_loss, monitor.accuracy
+            last, last_val = monitor.loss.last, monitor.val.last
         chart = self.query_one("#lab-chart", LossChart)
         if dirty & {"metrics", "started", "lesson"}:
             chart.redraw()
@@ -352,8 +353,11 @@ class LabScreen(Screen[None]):
         if metrics is not None and "metrics" in dirty:
             status.show(
                 step=metrics.step, total=metrics.total_steps, progress=metrics.progress, eta_s=metrics.eta_s,
-                steps_per_s=metrics.steps_per_s, tokens_per_s=metrics.tokens_per_s, loss=metrics.loss,
-                val_loss=val_loss, accuracy=accuracy, lr=metrics.lr, batch_size=metrics.batch_size,
+                steps_per_s=metrics.steps_per_s, tokens_per_s=metrics.tokens_per_s,
+                # the last step's loss, as the legend's `train` shows it; validation with the step it was measured at
+                loss=last[1] if last is not None else metrics.loss,
+                val_loss=val_loss, val_step=last_val[0] if last_val is not None else None,
+                accuracy=accuracy, lr=metrics.lr, batch_size=metrics.batch_size,
             )
             if self.query_one("#lab-side", TabbedContent).active == "tab-grads":
                 # refreshing a widget on a hidden tab makes Textual lay out the whole screen again
@@ -427,7 +431,7 @@ class LabScreen(Screen[None]):
         self.query_one(RunStatus).show(
             params=started.params, device=str(started.card.get("device", "")), total=started.train.get("steps", 0),
             step=started.step, lr=started.train.get("lr"), batch_size=started.train.get("batch_size"),
-            drop_rate=started.config.get("drop_rate"), loss=None, val_loss=None, accuracy=None,
+            drop_rate=started.config.get("drop_rate"), loss=None, val_loss=None, val_step=None, accuracy=None,
             steps_per_s=None, tokens_per_s=None, progress=None, eta_s=None,
         )
         self.query_one(GradNorms).show({})

@@ -28,6 +28,8 @@ class ChartSource:
     name: str
     series: Series
     component: str = "loss-chart--train"
+    points: bool = False
+    """Draw the points where they were measured, unjoined (validation)."""
 
 
 class LossChart(Widget, can_focus=True):
@@ -127,7 +129,7 @@ class LossChart(Widget, can_focus=True):
             return self._strips
         start = time.perf_counter()
         styles, line_styles = self._plot_styles()
-        lines = [PlotSeries(s.name, s.series, line_styles[s.component]) for s in self.sources]
+        lines = [PlotSeries(s.name, s.series, line_styles[s.component], points=s.points) for s in self.sources]
         title = self.title + ("  [log]" if self.log_scale else "")
         with self._lock():
             rows = self._plot.draw(lines, width, height, log=self.log_scale, styles=styles,

@@ -39,6 +39,9 @@ class PlotSeries:
     style: Style
     show_last: bool = True
     """Print the newest value beside the name in the legend."""
+    points: bool = False
+    """Draw each point where it was measured, unjoined (validation, measured every few seconds: a line
+    between two far-apart measurements would show a curve nobody measured)."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ class LinePlot:
                 owner[i] = who
                 i += plot_w
 
+        s_points = [s.points for s, _ in columns]
         for who, (_, d) in enumerate(columns):
             prev_x = prev_y = -1
             for x, a, b, last in zip(d.x, d.lo, d.hi, d.last):
@@ -207,7 +211,9 @@ class LinePlot:
                 y_hi = round((hi - tr(b)) * y_scale)
                 y_last = round((hi - tr(last)) * y_scale)
                 vrun(px, y_hi, y_lo, who)
-                if prev_x >= 0:
+                if s_points[who]:
+                    vrun(px, y_last - 1, y_last + 1, who)  # a mark of three dots, so a lone point is seen
+                elif prev_x >= 0:
                     if px - prev_x <= 1:  # join to the previous column's last value
                         vrun(px, prev_y, min(max(prev_y, y_hi), y_lo), who)
                     else:  # a gap (a sparse series): a straight segment
@@ -279,27 +285,26 @@ def _x_axis(x0: float, x1: float, plot_w: int, width: int, styles: PlotStyles) -
 
 
 def _legend(lines: list[PlotSeries], width: int, title: str, styles: PlotStyles) -> list[Segment]:
+    """The title and a key per curve with its newest value; where that does not fit (80 columns, beside
+    the decision boundary), the title goes first, then the values, so every curve keeps its key."""
+    shown = [s for i, s in enumerate(lines) if not i or len(s.series)]  # curves with no points yet stay out
+    for with_title, with_values in ((True, True), (False, True), (False, False)):
+        parts: list[tuple[str, Style | None]] = []
+        if title and with_title:
+            parts.append((title + "  ", styles.label))
+        for s in shown:
+            last = s.series.last
+            value = f" {format_value(last[1])}" if with_values and s.show_last and last is not None else ""
+            parts += [("━ ", s.style), (f"{s.name}{value}  ", styles.label)]
+        if sum(len(text) for text, _ in parts) - 2 <= width:
+            break
     segs: list[Segment] = []
     used = 0
-
-    def put(text: str, style: Style | None) -> None:
-        nonlocal used
-        room = width - used
-        if room <= 0:
-            return
-        text = text[:room]
-        segs.append(Segment(text, style))
-        used += len(text)
-
-    if title:
-        put(title + "  ", styles.label)
-    for i, s in enumerate(lines):
-        if i and not len(s.series):
-            continue  # a curve with no points yet (validation, lesson) stays out of the legend
-        put("━ ", s.style)
-        last = s.series.last
-        value = f" {format_value(last[1])}" if s.show_last and last is not None else ""
-        put(f"{s.name}{value}  ", styles.label)
+    for text, style in parts:
+        text = text[: max(width - used, 0)]
+        if text:
+            segs.append(Segment(text, style))
+            used += len(text)
     if used < width:
         segs.append(Segment(" " * (width - used), styles.blank))
     return segs

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from llm_tutor.engine.train import calc
+from llm_tutor.tui.i18n import format_count
 from llm_tutor.tui.widgets.train.labels import lt
 from llm_tutor.tui.widgets.train.plot import format_value
 
@@ -54,6 +55,8 @@ class RunStatus(Widget):
         self.tokens_per_s: float | None = None
         self.loss: float | None = None
         self.val_loss: float | None = None
+        self.val_step: int | None = None
+        """The step the validation loss was measured at (it is measured every few seconds, not every step)."""
         self.accuracy: float | None = None
         self.lr: float | None = None
         self.batch_size: int | None = None
@@ -73,7 +76,8 @@ class RunStatus(Widget):
         lang = self.lang
         width = max(self.content_size.width or 80, 10)
         head = Text(f"{STATE_MARKS.get(self.state, '·')} {lt(lang, 'state_' + self.state)}", style="bold")
-        parts: list[Text] = [head, Text(f"{lt(lang, 'step')} {self.step:,}" + (f"/{self.total:,}" if self.total else ""))]
+        total = f"/{format_count(lang, self.total)}" if self.total else ""
+        parts: list[Text] = [head, Text(f"{lt(lang, 'step')} {format_count(lang, self.step)}{total}")]
         if self.total:
             fraction = self.progress if self.progress is not None else self.step / self.total
             bar = Text(progress_bar(fraction, 16 if width >= 70 else 8), style="bold")
@@ -82,14 +86,18 @@ class RunStatus(Widget):
             if self.state == "running":
                 parts.append(Text(f"{lt(lang, 'eta')} {format_eta(self.eta_s)}"))
         if self.steps_per_s is not None and self.state == "running":
-            parts.append(Text(f"{self.steps_per_s:,.1f} {lt(lang, 'steps_s')}"))
+            parts.append(Text(f"{format_count(lang, self.steps_per_s, 1)} {lt(lang, 'steps_s')}"))
             if self.tokens_per_s:
-                parts.append(Text(f"{self.tokens_per_s:,.0f} {lt(lang, 'tok_s')}"))
+                parts.append(Text(f"{format_count(lang, self.tokens_per_s)} {lt(lang, 'tok_s')}"))
         figures: list[str] = []
-        if self.loss is not None:
-            figures.append(f"{lt(lang, 'loss')} {format_value(self.loss)}")
+        if self.loss is not None:  # the last step's loss: the legend's `train`
+            figures.append(f"{lt(lang, 'train')} {format_value(self.loss)}")
         if self.val_loss is not None:
-            figures.append(f"{lt(lang, 'val')} {format_value(self.val_loss)}")
+            value = format_value(self.val_loss)
+            if self.val_step is not None and self.val_step != self.step:
+                figures.append(lt(lang, "val_at", value=value, step=format_count(lang, self.val_step)))
+            else:
+                figures.append(f"{lt(lang, 'val')} {value}")
         if self.accuracy is not None:
             figures.append(f"{lt(lang, 'acc')} {self.accuracy:.3f}")
         if self.lr is not None:
