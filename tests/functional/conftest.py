@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual.pilot import Pilot
 
@@ -16,3 +17,23 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float =
         await pilot.pause(step)
         waited += step
     return condition()
+
+
+def screen_text(app: Any) -> list[str]:
+    """The screen as the learner sees it, one string per row (read back from Textual's own screenshot)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    rows: dict[float, list[tuple[float, str]]] = {}
+    pattern = r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)" textLength="[\d.]+" clip-path="[^"]*">(.*?)</text>'
+    for match in re.finditer(pattern, svg):
+        x, y = float(match.group(1)), float(match.group(2))
+        rows.setdefault(y, []).append((x, html.unescape(match.group(3))))
+    lines = []
+    for y in sorted(rows):
+        line = ""
+        for x, text in sorted(rows[y]):
+            line = line.ljust(round(x / 12.2)) + text.replace("\xa0", " ")
+        lines.append(line.rstrip())
+    return lines

@@ -6,16 +6,19 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import Select
 
 from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS
 from llm_tutor.tui.app import make_app
+from llm_tutor.tui.i18n import t
+from llm_tutor.tui.widgets.train.labels import lt
 from llm_tutor.tui.screens.lab import LabScreen
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
 from llm_tutor.tui.widgets.inspect.variables import VariablesPanel
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
-from tests.functional.conftest import wait_for
+from tests.functional.conftest import screen_text, wait_for
 
 INSPECT_LESSONS = Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "inspect"
 
@@ -139,3 +142,30 @@ async def test_the_lab_header_says_what_the_legend_says_and_when_validation_was_
         legend = next(screen.query_one(LossChart).text_lines())
         assert "val 10.8 (step 1)" in shown, shown
         assert "train 2.08" in shown and "train 2.08" in legend, (shown, legend)
+
+
+@pytest.mark.parametrize("lang", ["en", "tr"])
+async def test_help_and_quit_stay_in_the_footer_at_80_columns(fixtures: Path, lang: str) -> None:
+    """At 80 columns the lesson footer ended `… esc Lessons  T Traini` and the lab's `esc B`: help and quit
+    were cut off (in Turkish even at 120 columns). The lab's four tabs were cut to `C` too."""
+    help_key, quit_key = f"? {t(lang, 'help')}", f"q {t(lang, 'quit')}"
+    app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False, lang=lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert help_key in screen_text(app)[-1] and quit_key in screen_text(app)[-1]
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        footer = screen_text(app)[-1]
+        assert help_key in footer and quit_key in footer, footer
+        app.notify("a notice long enough to reach the right edge of the screen")
+        await pilot.pause(0.3)
+        rows = screen_text(app)
+        assert t(lang, "kernel") in rows[-2] and "notice" not in rows[-2] + rows[-1], rows[-3:]  # not over the status
+        await pilot.press("T")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, LabScreen))
+        await pilot.pause(0.3)
+        rows = screen_text(app)
+        assert help_key in rows[-1] and quit_key in rows[-1], rows[-1]
+        tabs = next(row for row in rows if lt(lang, "tab_settings") in row)
+        assert tabs.rstrip().endswith(lt(lang, "tab_card")), tabs
+        app.screen.stop_process()

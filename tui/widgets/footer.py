@@ -5,14 +5,44 @@ the screen's bindings are refreshed, and that happens on every focus move. Movin
 the next in a lesson cost 20-40 ms of the UI's time that way, nearly all of it in the footer,
 although both cells offer the same keys. `KeyFooter` compares what it would show with what it shows
 and rebuilds only when that differs.
+
+It also fits the width it has: where the keys do not fit (80 columns, or Turkish's longer words), the
+screen's later keys give way first, and help and quit always stay (every key is on the help screen).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+ALWAYS_SHOWN = frozenset({"help", "quit", "app.help", "app.quit"})
+"""Actions the footer never drops for want of room."""
+
+
+def key_width(key_display: str, description: str) -> int:
+    """Cells one footer key takes: a space, the key, a space, the description, a space."""
+    return len(key_display) + len(description) + (3 if description else 2)
+
+
+def fitting(keys: list[tuple[str, str, str]], width: int) -> list[int]:
+    """Indexes of the `keys` (display, description, action) to show in `width` cells: all of them if
+    they fit, else help and quit and as many of the others as fit, in order."""
+    widths = [key_width(display, description) for display, description, _ in keys]
+    if sum(widths) <= width:
+        return list(range(len(keys)))
+    keep = [i for i, (_, _, action) in enumerate(keys) if action in ALWAYS_SHOWN]
+    room = width - sum(widths[i] for i in keep)
+    for i, w in enumerate(widths):
+        if i not in keep and w <= room:
+            keep.append(i)
+            room -= w
+        elif i not in keep:
+            room = -1  # keep the order: once one key is left out, the later ones are too
+    return sorted(keep)
 
 
 class KeyFooter(Footer):
@@ -24,14 +54,40 @@ class KeyFooter(Footer):
         self.rebuilds = 0
         """How many times the keys were rebuilt (tests read it)."""
 
+    def _width(self) -> int:
+        return self.size.width or self.app.size.width
+
+    def _visible(self) -> list[tuple[Any, bool, str]]:
+        """The screen's shown bindings (one per action) that fit the footer's width."""
+        seen: set[str] = set()
+        bindings = []
+        for _, binding, enabled, tooltip in self.screen.active_bindings.values():
+            if binding.show and binding.action not in seen:
+                seen.add(binding.action)
+                bindings.append((binding, enabled, tooltip))
+        keys = [(self.app.get_key_display(b), b.description, b.action) for b, _, _ in bindings]
+        return [bindings[i] for i in fitting(keys, self._width())]
+
     def shown_keys(self) -> tuple[Any, ...]:
         """What the footer draws for the screen's bindings now: key, label, action, enabled, tooltip."""
         return tuple(
             (binding.key, self.app.get_key_display(binding), binding.description, binding.action, enabled, tooltip,
              binding.group)
-            for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
-            if binding.show
+            for binding, enabled, tooltip in self._visible()
         )
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        visible = self._visible()
+        self.styles.grid_size_columns = len(visible)
+        for binding, enabled, tooltip in visible:
+            yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
+                            disabled=not enabled, tooltip=tooltip).data_bind(compact=Footer.compact)
+
+    def on_resize(self) -> None:
+        if self.is_attached and self._bindings_ready:
+            self.call_after_refresh(self._rebuild_if_changed)
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
         self._bindings_ready = True
