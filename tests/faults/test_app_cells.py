@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from llm_tutor.tui.app import TutorApp, make_app
 from llm_tutor.tui.screens.lesson import LessonScreen
@@ -26,8 +27,8 @@ DONE = ("ok", "error", "interrupted", "dead")
 def text_of(cell: CellView, part: str) -> str:
     """What a part of a cell shows: ".cell-error", ".cell-result" or the output."""
     if part == "output":
-        return str(cell.query_one(OutputView).render())
-    return str(cell.query_one(part).render())
+        return str(cell.query_one(OutputView).content)
+    return str(cell.query_one(part, Static).content)  # what it holds, as text (long lines wrap when drawn)
 
 
 async def open_lesson(pilot: Pilot, app: TutorApp) -> LessonScreen:

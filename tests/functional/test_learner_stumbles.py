@@ -169,3 +169,30 @@ async def test_help_and_quit_stay_in_the_footer_at_80_columns(fixtures: Path, la
         tabs = next(row for row in rows if lt(lang, "tab_settings") in row)
         assert tabs.rstrip().endswith(lt(lang, "tab_card")), tabs
         app.screen.stop_process()
+
+
+def test_long_code_and_tensor_rows_wrap_under_their_indent_never_at_column_0() -> None:
+    """A wrapped comment's tail started at column 0 and read like a statement; a tensor row wrapped mid-row."""
+    import io
+
+    from rich.console import Console
+
+    from llm_tutor.tui.widgets.lesson.cell import code_view, output_view
+
+    code = "def f(x):\n    # a comment long enough that it must wrap on a narrow screen, twice even\n    return x\n"
+    console = Console(width=32, file=io.StringIO(), record=True, color_system=None)
+    console.print(code_view(code))
+    rows = console.export_text().splitlines()
+    assert rows[0] == "def f(x):" and rows[1].startswith("    # a comment")
+    continued = rows[2:-1]
+    assert continued and all(row.startswith("      ↪ ") for row in continued), rows
+    assert rows[-1] == "    return x"
+
+    from rich.text import Text
+
+    tensor = "tensor([[0.1111, 0.2222, 0.3333, 0.4444, 0.5555, 0.6666],\n        [0.7777, 0.8888, 0.9999, 1.0000, 1.1111, 1.2222]])"
+    console = Console(width=40, file=io.StringIO(), record=True, color_system=None)
+    console.print(output_view(Text(tensor)))
+    rows = console.export_text().splitlines()
+    assert rows[3].startswith("          ↪ ")
+    assert [row[:10] for row in rows] == ["tensor([[0", "  ↪ 0.5555", "        [0", "          "], rows

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Static
 
 from llm_tutor.engine import protocol
 from llm_tutor.tui.app import make_app
@@ -39,7 +40,7 @@ async def test_open_lesson_run_cell_and_see_output(fixtures: Path) -> None:
         await pilot.press("r")
         cell = app.screen.query_one("#cell-make", CellView)
         assert await wait_for(pilot, lambda: cell.state == "ok")
-        assert "tensor([[1, 2]," in str(cell.query_one(".cell-result").render())
+        assert "tensor([[1, 2]," in str(cell.query_one(".cell-result", Static).content)
         assert cell.run_count == 1
 
 
@@ -106,7 +107,7 @@ async def test_killed_kernel_is_reported_and_restart_works(tmp_path: Path) -> No
         ok.focus()
         await pilot.press("r")
         assert await wait_for(pilot, lambda: ok.state == "ok")
-        assert str(ok.query_one(".cell-result").render()) == "42"
+        assert str(ok.query_one(".cell-result", Static).content) == "42"
 
 
 async def test_a_dead_kernel_is_reported_in_the_learners_language(tmp_path: Path) -> None:
@@ -129,7 +130,7 @@ async def test_predict_question_compares_the_answer(fixtures: Path) -> None:
         await pilot.press(*"(2, 2)", "enter")
         assert await wait_for(pilot, lambda: predict.correct is not None)
         assert predict.correct is True
-        assert "torch.Size([2, 2])" in str(predict.query_one(".cell-result").render())
+        assert "torch.Size([2, 2])" in str(predict.query_one(".cell-result", Static).content)
 
 
 async def test_exercise_check_shows_expected_vs_got_then_passes(fixtures: Path) -> None:

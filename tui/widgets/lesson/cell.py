@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from llm_tutor.engine import protocol
 from llm_tutor.tui.i18n import t
+from llm_tutor.tui.widgets.lesson.wrap import HangingWrap
 
 MAX_OUTPUT_LINES = 200
 """Lines of printed output kept on screen per cell; earlier lines are counted, not drawn."""
@@ -24,9 +25,18 @@ def _clip(line: str) -> str:
     return line[:MAX_LINE_CHARS] + f" … ({len(line) - MAX_LINE_CHARS:,} more characters)"
 
 
-def code_view(code: str) -> Syntax:
-    """Highlighted Python that follows the terminal's own colours (safe on light and 16-colour terminals)."""
-    return Syntax(code, "python", theme="ansi_dark", background_color="default", word_wrap=True)
+def code_view(code: str) -> HangingWrap:
+    """Highlighted Python that follows the terminal's own colours (safe on light and 16-colour terminals);
+    a long line wraps under its own indent with a continuation mark, never back to column 0."""
+    syntax = Syntax(code, "python", theme="ansi_dark", background_color="default")
+    text = syntax.highlight(code)
+    text.rstrip()
+    return HangingWrap(text)
+
+
+def output_view(text: Text) -> HangingWrap:
+    """Printed output or a result: a tensor row too long for the screen goes on under its own indent."""
+    return HangingWrap(text)
 
 
 class OutputView(Static):
@@ -64,7 +74,7 @@ class OutputView(Static):
             text.append(t(self.lang, "output_hidden", n=self.hidden) + "\n", style="dim")
         body = "\n".join(self.lines + ([_clip(self.partial)] if self.partial else []))
         text.append(body)
-        self.update(text)
+        self.update(output_view(text))
         self.display = bool(body or self.hidden)
 
 
@@ -133,7 +143,7 @@ class CellView(Vertical, can_focus=True):
     def show_result(self, event: protocol.Result) -> None:
         widget = self.query_one(".cell-result", Static)
         text = event.text if len(event.text) < 20_000 else event.text[:20_000] + " …"
-        widget.update(Text(text))
+        widget.update(output_view(Text(text)))
         widget.display = True
 
     def show_error(self, event: protocol.Error) -> None:
