@@ -221,6 +221,7 @@ class ProgressMixin:
                 for box in widget.query(Input):
                     if not box.value:
                         box.value = answer
+            screen.reveal_explanation(predict_id)  # answered in an earlier session
 
     # -- where the learner is, and for how long ------------------------------------------------------
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Select
+from textual.widgets import Input, Select, Static
 
 from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS
 from llm_tutor.tui.app import make_app
@@ -18,6 +18,7 @@ from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
 from llm_tutor.tui.widgets.inspect.variables import VariablesPanel
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
+from llm_tutor.tui.widgets.lesson.predict import PredictView
 from tests.functional.conftest import screen_text, wait_for
 
 INSPECT_LESSONS = Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "inspect"
@@ -196,3 +197,37 @@ def test_long_code_and_tensor_rows_wrap_under_their_indent_never_at_column_0() -
     rows = console.export_text().splitlines()
     assert rows[3].startswith("          ↪ ")
     assert [row[:10] for row in rows] == ["tensor([[0", "  ↪ 0.5555", "        [0", "          "], rows
+
+
+async def test_a_predict_question_waits_for_the_answer_and_allows_another_try(fixtures: Path) -> None:
+    """The explanation showed before the answer; keys typed on the question vanished; Escape in the box left
+    the lesson; after an answer `r` typed into the box; a wrong answer showed the output, so no retry."""
+    app = make_app(lessons_dir=fixtures / "good", device="cpu")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        screen: Any = app.screen
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle")
+        await pilot.press("r")  # runs `make`; focus moves on to the question
+        predict = screen.query_one(PredictView)
+        box = predict.query_one(Input)
+        explanation = screen.query_one("#explains-shape-of-product")
+        note = screen.query_one("#explains-note-shape-of-product")
+        assert app.focused is predict and not explanation.display and note.display
+        await pilot.press(*"(3, 3)")
+        assert box.has_focus and box.value == "(3, 3)"  # typing on the question starts the answer
+        await pilot.press("enter")
+        result = predict.query_one(".cell-result", Static)
+        assert await wait_for(pilot, lambda: predict.correct is False and result.display)
+        assert "try again" in str(result.content) and "Size" not in str(result.content)
+        assert not explanation.display
+        await pilot.press("escape")
+        assert isinstance(app.screen, LessonScreen) and app.focused is predict
+        await pilot.press("enter")
+        assert box.has_focus
+        box.value = ""
+        await pilot.press(*"(2, 2)", "enter")
+        assert await wait_for(pilot, lambda: predict.correct is True)
+        assert "torch.Size([2, 2])" in str(result.content) and explanation.display and not note.display
+        assert app.focused is predict
+        await pilot.press("r")
+        assert box.value == "(2, 2)"  # `r` acts on the lesson, not in the box

@@ -80,8 +80,16 @@ class LessonScreen(Screen[None]):
 
     def _segments(self) -> ComposeResult:
         app: Any = self.app
+        previous: object = None
         for seg in self.lesson.segments:
-            if isinstance(seg, Prose):
+            explains, rest = _explanation(seg.text) if isinstance(seg, Prose) and isinstance(previous, Predict) else ("", "")
+            if explains and isinstance(previous, Predict):
+                # the paragraph right after a question explains its answer: it waits for the answer
+                yield Static(t(self.lang, "explained_after"), classes="explains-note", id=f"explains-note-{previous.id}")
+                yield Markdown(explains, classes="prose explains", id=f"explains-{previous.id}")
+                if rest:
+                    yield Markdown(rest, classes="prose")
+            elif isinstance(seg, Prose):
                 yield Markdown(seg.text, classes="prose")
             elif isinstance(seg, Show):
                 yield Static(code_view(seg.code), classes="show-code")
@@ -93,6 +101,14 @@ class LessonScreen(Screen[None]):
                 draft = app.load_draft(self.lesson, seg.id) if hasattr(app, "load_draft") else None
                 saved = app.exercise_state(self.lesson, seg.id) if hasattr(app, "exercise_state") else {}
                 yield ExerciseView(seg, self.lang, draft=draft, id=f"exercise-{seg.id}", classes="block", **saved)
+            previous = seg
+
+    def reveal_explanation(self, predict_id: str) -> None:
+        """A question was answered (now or in an earlier session): show the prose that explains it."""
+        for prose in self.query(f"#explains-{predict_id}"):
+            prose.display = True
+        for note in self.query(f"#explains-note-{predict_id}"):
+            note.display = False
 
     def on_mount(self) -> None:
         self._apply_width(self.size.width or self.app.size.width)
@@ -319,7 +335,7 @@ class LessonScreen(Screen[None]):
     def _predict_answered(self, message: PredictView.Answered) -> None:
         self.run_cells([message.view])
         app: Any = self.app
-        if hasattr(app, "record_predict"):
+        if message.answer and hasattr(app, "record_predict"):
             app.record_predict(self.lesson, message.view.cell_id, message.answer)
 
     @on(ExerciseView.CheckRequested)
@@ -407,6 +423,16 @@ class LessonScreen(Screen[None]):
                 self._run_next()
             else:
                 self._cancel_queue()
+
+
+def _explanation(text: str) -> tuple[str, str]:
+    """The first paragraph of the prose after a predict question (its explanation) and the rest; a
+    heading there starts a new topic, so nothing is held back then."""
+    stripped = text.lstrip("\n")
+    if not stripped or stripped.startswith(("#", "```", "|", "-", "*", ">")):
+        return "", text
+    first, _, rest = stripped.partition("\n\n")
+    return first, rest
 
 
 class LessonErrorScreen(Screen[None]):
