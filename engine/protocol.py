@@ -127,6 +127,9 @@ class Error:
     lineno: int | None = None
     hint: str = ""
     """A short explanation for well-known errors (for example a `.view` on a non-contiguous tensor)."""
+    hint_id: str = ""
+    """The explanation's id (`engine.hints`), so the UI can word it in the learner's language."""
+    hint_args: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

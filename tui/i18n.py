@@ -81,6 +81,30 @@ LABELS: dict[str, dict[str, str]] = {
         "insp_buffers": ", {n} buffer elements",
         "insp_param_grads": "each parameter's gradient; Enter: beside its value",
         "insp_no_grad": "no grad",
+        "col_name": "name",
+        "col_shape": "shape",
+        "col_type": "type",
+        "col_value": "value",
+        "n_params": "{n} params",
+        "col_child": "child",
+        "col_params": "params",
+        "col_parameter": "parameter",
+        "col_count": "count",
+        "col_trainable": "trainable",
+        "col_grad": "grad",
+        "col_manual": "manual",
+        "col_numeric": "numeric",
+        "col_rel_err": "rel err",
+        "insp_ok": "ok",
+        "insp_fail": "FAIL",
+        "insp_leaf": "leaf",
+        "insp_non_leaf": "non-leaf",
+        "insp_contiguous": "contiguous",
+        "insp_not_contiguous": "not contiguous",
+        "insp_strides": "strides {strides}",
+        "insp_elements": "{n} elements",
+        "insp_element": "1 element",
+        "insp_nothing": "{name}: nothing to show",
         "insp_yes": "yes",
         "insp_no": "no",
         "insp_grads_of": "gradients of {fn}",
@@ -243,6 +267,30 @@ LABELS: dict[str, dict[str, str]] = {
         "insp_buffers": ", {n} tampon elemanı",
         "insp_param_grads": "her parametrenin gradyanı; Enter: değerinin yanında",
         "insp_no_grad": "gradyan yok",
+        "col_name": "ad",
+        "col_shape": "biçim",
+        "col_type": "tür",
+        "col_value": "değer",
+        "n_params": "{n} parametre",
+        "col_child": "alt modül",
+        "col_params": "parametre",
+        "col_parameter": "parametre",
+        "col_count": "sayı",
+        "col_trainable": "eğitilebilir",
+        "col_grad": "gradyan",
+        "col_manual": "elle",
+        "col_numeric": "sayısal",
+        "col_rel_err": "göreli hata",
+        "insp_ok": "tamam",
+        "insp_fail": "HATA",
+        "insp_leaf": "yaprak",
+        "insp_non_leaf": "yaprak değil",
+        "insp_contiguous": "bitişik",
+        "insp_not_contiguous": "bitişik değil",
+        "insp_strides": "adımlar {strides}",
+        "insp_elements": "{n} eleman",
+        "insp_element": "1 eleman",
+        "insp_nothing": "{name}: gösterilecek bir şey yok",
         "insp_yes": "evet",
         "insp_no": "hayır",
         "insp_grads_of": "{fn} gradyanları",
@@ -318,6 +366,15 @@ LABELS: dict[str, dict[str, str]] = {
         "editor_indent": "Girinti (düzenleyicide; e ya da Enter ile girilir)",
         "editor_leave": "Düzenleyiciden çık",
         "check_label": "kontrol",
+        "hint_memory_limit": "çekirdeğin bellek sınırına ({limit} MB, LLM_TUTOR_KERNEL_MEMORY_MB ile ayarlanır) ulaşıldı; bu hücre makineyi çökertmeden durduruldu. Daha küçük tensörler kullanın, büyük değişkenleri del ile silin ya da çekirdeği yeniden başlatın (K).",
+        "hint_memory": "çekirdeğin belleği tükendi; daha küçük tensörler kullanın ya da büyük değişkenleri del ile silin.",
+        "hint_gpu_memory": "GPU belleği tükendi; daha küçük tensörler ya da yığınlar kullanın, büyük değişkenleri del ile silin ya da çekirdeği yeniden başlatın (K).",
+        "hint_processes": "çekirdek yeni bir süreç ya da iş parçacığı başlatamadı: süreç sınırı ({n}) ya da bellek doldu. Bu dersin başlattığı süreçleri sonlandırmak için çekirdeği yeniden başlatın (K).",
+        "hint_name": "'{name}' (henüz) yok: önce bunun üstündeki hücreleri çalıştırın (a hepsini çalıştırır) ya da burada tanımlayın.",
+        "hint_view": ".view() bitişik bir tensör ister; devrik (transpoze) bir tensör bitişik değildir. .reshape() ya da .contiguous().view() kullanın.",
+        "hint_target_size": "hedef (etiket), modelin çıktısıyla aynı biçimde olmalı; örneğin (1, 1) bir çıktı için torch.tensor([[1.0]]).",
+        "hint_matmul": "A @ B işleminde A'nın sütun sayısı B'nin satır sayısına eşit olmalı.",
+        "hint_backward_twice": "backward() çizgeyi serbest bırakır; çizgeyi yeniden kurun (ileri geçişi yeniden çalıştırın) ya da retain_graph=True verin.",
         "expected_later": "Beklenen değerler {n} denemeden sonra ya da tüm ipuçları açılınca görünür.",
         "diag_sign": "işaret ters",
         "diag_factor": "yaklaşık {factor} katı kadar farklı",
@@ -355,6 +412,19 @@ def format_count(lang: str, n: int | float, decimals: int = 0) -> str:
     if lang == "tr":
         text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return text
+
+
+def error_hint(lang: str, error: object) -> str:
+    """A kernel error's note (`engine.hints`) in `lang`; the kernel's English words where there is no translation."""
+    hint_id = getattr(error, "hint_id", "")
+    english = str(getattr(error, "hint", "") or "")
+    template = LABELS.get(lang, {}).get(f"hint_{hint_id}") if hint_id else None
+    if template is None:
+        return english
+    try:
+        return template.format(**dict(getattr(error, "hint_args", {}) or {}))
+    except (KeyError, IndexError):
+        return english
 
 
 def exit_reason(lang: str, who: str, code: int | None, detail: str = "") -> str:

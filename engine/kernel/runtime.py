@@ -147,39 +147,12 @@ MEMORY_LIMIT_MB: int | None = None
 PROCESS_LIMIT: int | None = None
 
 
-def _memory_note() -> str:
-    if MEMORY_LIMIT_MB:
-        return (f"the kernel's memory limit ({MEMORY_LIMIT_MB} MB, set by LLM_TUTOR_KERNEL_MEMORY_MB) was hit, "
-                "so this cell was stopped before it could take the machine down. Use smaller tensors, "
-                "free big variables with del, or restart the kernel (K).")
-    return "the kernel ran out of memory; use smaller tensors or free big variables with del."
+def _explain(exc: BaseException) -> tuple[str, str, dict[str, str]]:
+    """A short note for errors learners meet in these lessons: English text, id and arguments (`engine.hints`)."""
+    from llm_tutor.engine.hints import classify, english
 
-
-def _explain(exc: BaseException) -> str:
-    """A short note for errors learners meet in these lessons."""
-    text = str(exc)
-    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in text):
-        return _memory_note()
-    if type(exc).__name__ == "OutOfMemoryError" or (isinstance(exc, RuntimeError) and "out of memory" in text):
-        return "the GPU ran out of memory; use smaller tensors or batches, free big variables with del, or restart the kernel (K)."
-    if isinstance(exc, (BlockingIOError, RuntimeError)) and (
-        getattr(exc, "errno", None) == 11 or "can't start new thread" in text
-    ):
-        limit = f" ({PROCESS_LIMIT} processes and threads for this user)" if PROCESS_LIMIT else ""
-        return (f"the kernel could not start another process or thread: the process limit{limit} or memory is "
-                "used up. Restart the kernel (K) to end the processes this lesson started.")
-    if isinstance(exc, NameError) and getattr(exc, "name", None):
-        return (f"'{exc.name}' does not exist (yet): run the cells above this one first (a runs them all), "
-                "or define it here.")
-    if isinstance(exc, RuntimeError) and "view size is not compatible" in text:
-        return ".view() needs a contiguous tensor; a transposed tensor is not. Use .reshape() or .contiguous().view()."
-    if isinstance(exc, ValueError) and "Using a target size" in text:
-        return "the target (label) must have the same shape as the model's output, e.g. torch.tensor([[1.0]]) for a (1, 1) output."
-    if isinstance(exc, RuntimeError) and "mat1 and mat2 shapes cannot be multiplied" in text:
-        return "in A @ B the number of columns of A must equal the number of rows of B."
-    if isinstance(exc, RuntimeError) and "trying to backward through the graph a second time" in text:
-        return "backward() frees the graph; build it again (re-run the forward pass) or pass retain_graph=True."
-    return ""
+    hint_id, args = classify(exc, MEMORY_LIMIT_MB or 0, PROCESS_LIMIT or 0)
+    return english(hint_id, args), hint_id, args
 
 
 class Kernel:
@@ -329,7 +302,9 @@ class Kernel:
         if isinstance(exc, SyntaxError):
             lineno = exc.lineno
             lines = traceback.format_exception_only(type(exc), exc)[:-1]
-        error = protocol.Error(self.current, type(exc).__name__, str(exc), [l.rstrip("\n") for l in lines], lineno, _explain(exc))
+        hint, hint_id, hint_args = _explain(exc)
+        error = protocol.Error(self.current, type(exc).__name__, str(exc), [l.rstrip("\n") for l in lines], lineno, hint,
+                               hint_id, hint_args)
         self.last_error = error
         self.channel.send(error)
         return error

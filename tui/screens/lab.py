@@ -51,7 +51,7 @@ from llm_tutor.tui.widgets.train.counts import ParamCounts
 from llm_tutor.tui.widgets.train.form import ConfigForm
 from llm_tutor.tui.widgets.train.grads import GradNorms
 from llm_tutor.tui.widgets.train.labels import lt, translate_lab_bindings
-from llm_tutor.tui.i18n import exit_reason, sentence_case
+from llm_tutor.tui.i18n import exit_reason, format_count, sentence_case
 from llm_tutor.tui.widgets.train.messages import TrainerExited, TrainerUpdated
 from llm_tutor.tui.widgets.train.sample import SamplePanel
 from llm_tutor.tui.widgets.train.status import RunStatus
@@ -236,7 +236,7 @@ class LabScreen(Screen[None]):
         text = Text(f"{lt(self.lang, 'lab_title')} · {self.model}", style="bold")
         started = self.monitor.started
         if started is not None:
-            text.append(f" · {started.params:,} {lt(self.lang, 'params')}")
+            text.append(f" · {format_count(self.lang, started.params)} {lt(self.lang, 'params')}")
         return text
 
     def on_mount(self) -> None:
@@ -314,7 +314,7 @@ class LabScreen(Screen[None]):
     def _notice(self, notice: Any) -> None:
         if isinstance(notice, events.TrainCheckpointSaved):
             key = "loaded" if notice.loaded else "saved"
-            self.app.notify(lt(self.lang, key, step=f"{notice.step:,}", path=notice.path))
+            self.app.notify(lt(self.lang, key, step=format_count(self.lang, notice.step), path=notice.path))
         elif isinstance(notice, events.TrainError) and notice.kind not in ("nan", "oom"):
             self.app.notify(notice.message, severity="error", timeout=8)
 

@@ -53,7 +53,7 @@ class GradView(StyledGrid):
         parts: list[RenderableType] = []
         s = r.tensor
         if s is not None:
-            parts.append(header_text(s, title_style, name=False))
+            parts.append(header_text(s, title_style, name=False, lang=self.lang))
             line = slice_text(s)
             if line:
                 parts.append(line)

@@ -318,7 +318,7 @@ class InspectorPanel(Vertical, can_focus=True):
         elif result.what == "triangulate":
             self.query_one(TriangulationView).result = result
         else:
-            self._message(f"{result.name}: nothing to show", error=True)
+            self._message(t(self.lang, "insp_nothing", name=result.name), error=True)
             return
         self._switch(result.what)
 
@@ -328,6 +328,13 @@ class InspectorPanel(Vertical, can_focus=True):
         self.query_one(ContentSwitcher).current = f"detail-{slot}"
         self._status = ""
         self._update_title()
+        self.call_after_refresh(self._keep_focus)
+
+    def _keep_focus(self) -> None:
+        """A view that had the keyboard was switched away (the graph, then `m`): keep the keyboard in the
+        panel, so the next Escape leaves the panel rather than the lesson."""
+        if self.is_attached and self.display and self.screen.focused is None:
+            self.focus_variables()
 
     def _message(self, text: str, error: bool = False) -> None:
         message = self.query_one("#detail-message", Static)
@@ -335,6 +342,7 @@ class InspectorPanel(Vertical, can_focus=True):
         message.set_class(error, "-error")
         self.query_one(ContentSwitcher).current = "detail-message"
         self._update_title()
+        self.call_after_refresh(self._keep_focus)
 
     def _show_value(self, name: str) -> None:
         summary = self.query_one(VariablesPanel).summary(name)

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Static
 
 from llm_tutor.engine.protocol import InspectResult
 from llm_tutor.engine.textview import format_number
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import format_count, t
 from llm_tutor.tui.widgets.inspect.render import shape_text
 from llm_tutor.tui.widgets.inspect.variables import RowTable
 
@@ -37,14 +37,14 @@ def is_module_data(data: dict[str, Any]) -> bool:
     return isinstance(data.get("params"), list)
 
 
-def children_table(children: list[dict[str, Any]]) -> Table:
+def children_table(children: list[dict[str, Any]], lang: str = "en") -> Table:
     """The module's direct children and their parameter counts."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("child", overflow="fold")
-    table.add_column("type", overflow="fold")
-    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column(t(lang, "col_child"), overflow="fold")
+    table.add_column(t(lang, "col_type"), overflow="fold")
+    table.add_column(t(lang, "col_params"), justify="right", no_wrap=True)
     for c in children:
-        table.add_row(str(c.get("name", "")), str(c.get("type_name", "")), f"{int(c.get('params', 0)):,}")
+        table.add_row(str(c.get("name", "")), str(c.get("type_name", "")), format_count(lang, int(c.get("params", 0))))
     return table
 
 
@@ -125,19 +125,19 @@ class ModuleView(_ParamRows):
         rows = []
         for p in data.get("params", []):
             trains = bool(p.get("trainable"))
-            count = Text(f"{int(p.get('count', 0)):,}", justify="right")
+            count = Text(format_count(self.lang, int(p.get("count", 0))), justify="right")
             rows.append((str(p.get("path") or p.get("name")), [
                 str(p.get("name", "")), shape_text(p.get("shape")), count, t(self.lang, "insp_yes") if trains else Text(t(self.lang, "insp_no"), style="dim"),
             ]))
         footer = Text()
-        footer.append(t(self.lang, "insp_total", total=f"{total:,}"), style="bold")
-        footer.append(t(self.lang, "insp_trainable", n=f"{trainable:,}"))
+        footer.append(t(self.lang, "insp_total", total=format_count(self.lang, total)), style="bold")
+        footer.append(t(self.lang, "insp_trainable", n=format_count(self.lang, trainable)))
         buffers = data.get("buffers")
         if isinstance(buffers, int) and buffers:
-            footer.append(t(self.lang, "insp_buffers", n=f"{buffers:,}"))
+            footer.append(t(self.lang, "insp_buffers", n=format_count(self.lang, buffers)))
         children = data.get("children") or []
-        self._fill(heading, ["parameter", "shape", "count", "trainable"], rows,
-                   Group(footer, children_table(children)) if children else footer)
+        columns = [t(self.lang, f"col_{c}") for c in ("parameter", "shape", "count", "trainable")]
+        self._fill(heading, columns, rows, Group(footer, children_table(children, self.lang)) if children else footer)
 
 
 class ParamGradView(_ParamRows):
@@ -151,7 +151,8 @@ class ParamGradView(_ParamRows):
         alarm = _alarm_style(self.app.get_css_variables().get("text-error", ""))
         heading = Text(t(self.lang, "insp_param_grads"), style="dim")
         singles = any(r.get("value") is not None for r in rows_in)
-        columns = ["parameter", "shape", "‖grad‖", "nan/inf"] + (["value", "grad"] if singles else [])
+        columns = [t(self.lang, "col_parameter"), t(self.lang, "col_shape"), "‖grad‖", "nan/inf"]
+        columns += [t(self.lang, "col_value"), t(self.lang, "col_grad")] if singles else []
         rows = []
         for r in rows_in:
             has = bool(r.get("has_grad"))

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from llm_tutor.engine.protocol import TensorSummary
 from llm_tutor.engine.textview import format_number
+from llm_tutor.tui.i18n import format_count, t
 
 ELLIPSIS = "…"
 
@@ -262,7 +263,7 @@ def grid_cell_width(dtype: str) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def header_text(s: TensorSummary, title_style: Style | None = None, name: bool = True) -> Text:
+def header_text(s: TensorSummary, title_style: Style | None = None, name: bool = True, lang: str = "en") -> Text:
     """``name  (2, 3)  float32  cpu`` then the autograd facts, then the memory layout.
 
     `name` False leaves the name out, for panels whose title already says it.
@@ -273,15 +274,15 @@ def header_text(s: TensorSummary, title_style: Style | None = None, name: bool =
         text.append("  ")
     text.append(shape_text(s.shape), style=title_style or Style(bold=True))
     text.append(f"  {s.dtype}  {s.device}\n")
-    facts = ["requires_grad" if s.requires_grad else "no grad", "leaf" if s.is_leaf else "non-leaf"]
+    facts = ["requires_grad" if s.requires_grad else t(lang, "insp_no_grad"), t(lang, "insp_leaf" if s.is_leaf else "insp_non_leaf")]
     if s.grad_fn:
         facts.append(f"grad_fn={s.grad_fn}")
     text.append(" · ".join(facts) + "\n", style="dim")
     layout = [] if s.layout == "strided" else [s.layout]
-    layout.append("contiguous" if s.contiguous else "not contiguous")
+    layout.append(t(lang, "insp_contiguous" if s.contiguous else "insp_not_contiguous"))
     if s.strides:
-        layout.append(f"strides {shape_text(s.strides)}")
-    layout.append(f"{s.numel:,} element{'s' if s.numel != 1 else ''}")
+        layout.append(t(lang, "insp_strides", strides=shape_text(s.strides)))
+    layout.append(t(lang, "insp_elements", n=format_count(lang, s.numel)) if s.numel != 1 else t(lang, "insp_element"))
     text.append(" · ".join(layout), style="dim")
     return text
 

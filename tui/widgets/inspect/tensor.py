@@ -120,7 +120,8 @@ class TensorView(StyledGrid):
         if s is None:
             return Text("")
         styles = self.grid_styles()
-        title = header_text(s, self.get_component_rich_style("grid--title", partial=True), name=self.show_name)
+        title = header_text(s, self.get_component_rich_style("grid--title", partial=True), name=self.show_name,
+                            lang=self.lang)
         parts = tensor_renderables(s, styles, title)
         if s.grad is not None:
             g = s.grad

@@ -52,12 +52,12 @@ class TriangulationView(StyledGrid):
         rows: list[dict[str, Any]] = list(data.get("rows") or [])
         manual = any(row.get("manual") is not None for row in rows)
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-        table.add_column("param", overflow="fold")
+        table.add_column(t(self.lang, "col_parameter"), overflow="fold")
         if manual:
-            table.add_column("manual", justify="right", no_wrap=True)
-        table.add_column("numeric", justify="right", no_wrap=True)
+            table.add_column(t(self.lang, "col_manual"), justify="right", no_wrap=True)
+        table.add_column(t(self.lang, "col_numeric"), justify="right", no_wrap=True)
         table.add_column("autograd", justify="right", no_wrap=True)
-        table.add_column("rel err", justify="right", no_wrap=True)
+        table.add_column(t(self.lang, "col_rel_err"), justify="right", no_wrap=True)
         table.add_column("", no_wrap=True)
         for row in rows:
             cells: list[Any] = [str(row.get("param", ""))]
@@ -67,7 +67,7 @@ class TriangulationView(StyledGrid):
                 format_number(row.get("numeric"), 6),
                 format_number(row.get("autograd"), 6),
                 format_number(row.get("rel_err"), 2),
-                Text("ok", style=ok_style) if row.get("ok") else Text("FAIL", style=fail_style),
+                Text(t(self.lang, "insp_ok"), style=ok_style) if row.get("ok") else Text(t(self.lang, "insp_fail"), style=fail_style),
             ]
             table.add_row(*cells)
         agree = t(self.lang, "insp_all_agree" if manual else "insp_two_agree")

@@ -10,18 +10,18 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from llm_tutor.engine import protocol
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import format_count, t
 
 
 VALUE_WIDTH = 16
 """Characters of a value shown in the table; the detail panel shows the rest."""
 
 
-def _shape(v: protocol.VariableSummary) -> str:
+def _shape(v: protocol.VariableSummary, lang: str = "en") -> str:
     if v.shape is not None:
         return "(" + ", ".join(str(s) for s in v.shape) + ("," if len(v.shape) == 1 else "") + ")"
     if v.params is not None:
-        return f"{v.params:,} params"
+        return t(lang, "n_params", n=format_count(lang, v.params))
     return ""
 
 
@@ -71,7 +71,7 @@ class VariablesPanel(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one(VariablesTable)
-        table.add_columns("name", "shape", "type", "value")
+        table.add_columns(*(t(self.lang, f"col_{c}") for c in ("name", "shape", "type", "value")))
         table.display = False
 
     def show(self, event: protocol.Variables) -> None:
@@ -82,7 +82,7 @@ class VariablesPanel(Vertical):
         table.clear()
         for v in self.variables:
             text = v.text if len(v.text) <= VALUE_WIDTH else v.text[: VALUE_WIDTH - 1] + "…"
-            table.add_row(v.name, _shape(v), _kind(v), Text(text, no_wrap=True), key=v.name)
+            table.add_row(v.name, _shape(v, self.lang), _kind(v), Text(text, no_wrap=True), key=v.name)
         table.display = bool(self.variables)
         self.query_one(".panel-empty", Static).display = not self.variables
         names = [v.name for v in self.variables]

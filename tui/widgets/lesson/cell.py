@@ -10,7 +10,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from llm_tutor.engine import protocol
-from llm_tutor.tui.i18n import t
+from llm_tutor.tui.i18n import error_hint, t
 from llm_tutor.tui.widgets.lesson.wrap import HangingWrap
 
 MAX_OUTPUT_LINES = 200
@@ -155,8 +155,9 @@ class CellView(Vertical, can_focus=True):
             for line in event.traceback:
                 text.append(line + "\n", style="dim")
             text.append(f"{event.ename}: {event.evalue}", style="bold")
-            if event.hint:
-                text.append(f"\n→ {event.hint}")
+            hint = error_hint(self.lang, event)
+            if hint:
+                text.append(f"\n→ {hint}")
             if self.raises and event.ename == self.raises.rsplit(".", 1)[-1]:
                 self.add_class("-expected-error")
             widget.update(text)

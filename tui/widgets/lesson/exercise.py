@@ -22,7 +22,7 @@ from textual.widgets import Static, TextArea
 from llm_tutor.engine import protocol
 from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS, reveals_answer
 from llm_tutor.engine.lesson import Exercise
-from llm_tutor.tui.i18n import t, translate_bindings
+from llm_tutor.tui.i18n import error_hint, t, translate_bindings
 from llm_tutor.tui.widgets.lesson.cell import code_view
 
 SOLUTION_AFTER_ATTEMPTS = 3
@@ -308,8 +308,9 @@ class ExerciseView(Vertical, can_focus=True):
             for line in err.traceback:
                 text.append(line + "\n", style="dim")
             text.append(f"✗ {err.ename}: {err.evalue}", style="bold")
-            if err.hint:
-                text.append(f"\n→ {err.hint}")
+            hint = error_hint(self.lang, err)
+            if hint:
+                text.append(f"\n→ {hint}")
         else:
             failed = [e for e in result.expectations if not e.passed]
             total = len(result.expectations)

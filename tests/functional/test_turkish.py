@@ -1,0 +1,103 @@
+"""The UI in Turkish: both label tables hold the same keys, and no screen shows the UI's English words."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from textual.pilot import Pilot
+
+from llm_tutor.engine import exits, feedback, hints
+from llm_tutor.tui.app import make_app
+from llm_tutor.tui.i18n import LABELS
+from llm_tutor.tui.screens.lab import LabScreen
+from llm_tutor.tui.screens.lesson import LessonScreen
+from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
+from llm_tutor.tui.widgets.lesson.cell import CellView
+from llm_tutor.tui.widgets.lesson.exercise import ExerciseView
+from llm_tutor.tui.widgets.train.labels import LAB_LABELS
+from tests.english_ui import find_english
+from tests.functional.conftest import screen_text, wait_for
+
+
+def _fields(text: str) -> set[str]:
+    return set(re.findall(r"\{(\w*)", text))
+
+
+def test_the_english_and_turkish_tables_hold_the_same_keys_and_placeholders() -> None:
+    """Every English label has a Turkish one with the same placeholders; the words the engine keeps in English
+    (exit reasons, error notes, check diagnoses) have a Turkish entry each."""
+    en, tr = LABELS["en"], LABELS["tr"]
+    engine_words = {f"exit_{k}" for k in (*exits.ENGLISH, *exits.WHO)} | {f"hint_{k}" for k in hints.ENGLISH}
+    assert set(tr) == set(en) | engine_words
+    assert {f"diag_{k}" for k in feedback.ENGLISH} <= set(en)
+    for key, text in en.items():
+        assert _fields(text) == _fields(tr[key]), key
+    assert set(LAB_LABELS["tr"]) == set(LAB_LABELS["en"])
+    for key, text in LAB_LABELS["en"].items():
+        assert _fields(text) == _fields(LAB_LABELS["tr"][key]), key
+    for key, text in hints.ENGLISH.items():
+        assert _fields(tr[f"hint_{key}"]) <= _fields(text) | {"n"}, key
+
+
+async def look(pilot: Pilot[Any], where: str) -> None:
+    """The screen now holds none of the UI's English words."""
+    await pilot.pause(0.1)
+    found = find_english("\n".join(screen_text(pilot.app)))
+    assert not found, f"{where}: English on the Turkish screen: {found}\n" + "\n".join(screen_text(pilot.app))
+
+
+async def help_screen(pilot: Pilot[Any], where: str) -> None:
+    await pilot.press("question_mark")
+    await look(pilot, f"help on {where}")
+    await pilot.press("escape")
+
+
+async def test_every_screen_in_turkish_shows_no_english_ui_words() -> None:
+    """The list, a lesson with its outputs, a failed check, hints, the inspector's views, the help screens and
+    the lab of every model with its four tabs: all in Turkish (lesson code and PyTorch's own names aside)."""
+    app = make_app(lang="tr", device="cpu")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await look(pilot, "lesson list")
+        await help_screen(pilot, "the list")
+        app.open_lesson_key("tensor-ops")
+        await pilot.pause()
+        screen: Any = app.screen
+        assert isinstance(screen, LessonScreen)
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle", timeout=90)
+        await pilot.press("a")
+        cells = [c for c in screen.query(CellView) if type(c) is CellView]
+        assert await wait_for(pilot, lambda: not screen.run_queue and app.kernel.state == "idle"
+                              and all(c.state in ("ok", "error") for c in cells), timeout=90)
+        await look(pilot, "lesson after run all")
+        exercise = screen.query(ExerciseView).first()
+        exercise.focus()
+        await pilot.press("c")
+        assert await wait_for(pilot, lambda: exercise.state == "failed", timeout=60)
+        await pilot.press("h")
+        exercise.scroll_visible(animate=False)
+        await look(pilot, "failed check with a hint")
+        await help_screen(pilot, "a lesson")
+        panel = screen.query_one(InspectorPanel)
+        await pilot.press("v")
+        for key in ("enter", "d", "g", "m"):
+            await pilot.press(key)
+            await pilot.pause(0.3)
+            if key != "m":
+                await look(pilot, f"inspector after {key}")
+        await pilot.press("escape")
+        assert isinstance(app.screen, LessonScreen)  # Escape left the panel, not the lesson
+        await pilot.press("K")
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle", timeout=90)
+        await look(pilot, "lesson after a restart")
+        assert panel.selected is None
+        for model in ("gpt", "mlp", "neuron"):
+            app.open_lab(model, start_trainer=False)
+            assert await wait_for(pilot, lambda: isinstance(app.screen, LabScreen))
+            for tab in "1234" if model == "gpt" else "12":
+                await pilot.press(tab)
+                await look(pilot, f"{model} lab, tab {tab}")
+            if model == "gpt":
+                await help_screen(pilot, f"the {model} lab")
+            await pilot.press("escape")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen))
