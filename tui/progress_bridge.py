@@ -357,7 +357,9 @@ class ProgressBridge:
         assert self.workspace is not None
         try:
             path = self.workspace.reset(lesson_id, exercise)
-            self._known[(lesson_id, exercise.id)] = (exercise.starter, path.stat().st_mtime_ns)
+            # the stamp as the watcher will read it back (header off), so the reset is not taken for an edit
+            text = self.workspace.read(lesson_id, exercise.id)
+            self._known[(lesson_id, exercise.id)] = (exercise.starter if text is None else text, path.stat().st_mtime_ns)
         except (WorkspaceError, OSError) as exc:
             self._report("warning", str(exc))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS
 from llm_tutor.tui.app import make_app
@@ -17,6 +17,7 @@ from llm_tutor.tui.screens.lab import LabScreen
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
 from llm_tutor.tui.widgets.inspect.variables import VariablesPanel
+from llm_tutor.tui.widgets.lesson.cell import CellView
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
 from llm_tutor.tui.widgets.lesson.predict import PredictView
 from tests.functional.conftest import screen_text, wait_for
@@ -231,3 +232,73 @@ async def test_a_predict_question_waits_for_the_answer_and_allows_another_try(fi
         assert app.focused is predict
         await pilot.press("r")
         assert box.value == "(2, 2)"  # `r` acts on the lesson, not in the box
+
+
+async def test_resetting_a_solved_exercise_is_no_attempt_and_leaves_no_stale_verdict(fixtures: Path) -> None:
+    """Resetting counted as an attempt and left "✓ All checks passed · s: compare with the solution" beside the
+    starter. Now the verdict goes with the code it judged, and the attempts stay as they were."""
+    app = make_app(lessons_dir=fixtures / "good", device="cpu")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        screen: Any = app.screen
+        view = screen.query_one(ExerciseView)
+        view.replace_code("x = torch.ones(2, 3)\n")
+        view.focus()
+        await pilot.press("c")
+        assert await wait_for(pilot, lambda: view.state == "passed", timeout=90)
+        await pilot.press("x", "x")
+        assert await wait_for(pilot, lambda: view.code == view.exercise.starter)
+        await pilot.pause(1.5)  # the file watcher sees the reset file: it must not check it
+        result = view.query_one(".exercise-result", Static)
+        assert view.attempts == 1 and view.state == "idle" and not result.display
+        assert app.progress is not None and app.progress.exercise(screen.lesson, "ones").attempts == 1
+
+
+async def test_j_and_k_move_through_the_lesson_list() -> None:
+    app = make_app(device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one("#lessons", DataTable)
+        table.move_cursor(row=0)
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+
+
+async def test_an_expected_error_is_marked_as_expected_and_hints_come_into_view(fixtures: Path) -> None:
+    """An expected error showed the same ✗ as a real one; hints 2 and 3 appeared below the screen while the
+    editor was open."""
+    app = make_app(lessons_dir=fixtures / "good", device="cpu")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        screen: Any = app.screen
+        cell = screen.query_one("#cell-view-error", CellView)
+        screen.run_cells([screen.query_one("#cell-make", CellView), cell])
+        assert await wait_for(pilot, lambda: cell.state == "error", timeout=90)
+        header = str(cell.query_one(".cell-header", Static).content)
+        assert "RuntimeError, as expected" in header and "✗" not in header, header
+        view = screen.query_one(ExerciseView)
+        view.focus()
+        await pilot.press("e", "ctrl+t", "ctrl+t")
+        hints = view.query_one(".exercise-hints", Static)
+        content = screen.query_one("#content")
+        assert await wait_for(pilot, lambda: "2" in view.hints_text and hints.region.bottom <= content.region.bottom
+                              and hints.region.height > 0, timeout=5), (hints.region, content.region)
+
+
+async def test_a_gradient_check_opens_the_panel_on_it_and_the_autograd_lesson_runs_one() -> None:
+    """The triangulation view was unreachable from the course: no lesson called it, and a narrow screen only
+    said "press v". Now the autograd lesson runs one and the panel opens on it."""
+    from llm_tutor.engine.course import find_lesson
+
+    for lang in ("en", "tr"):
+        lesson = find_lesson("autograd", None, lang)
+        assert any("triangulate(" in getattr(seg, "code", "") for seg in lesson.segments), lang
+    app = make_app("inspect-demo", lessons_dir=INSPECT_LESSONS, device="cpu")
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and app.screen.is_mounted)
+        screen: Any = app.screen
+        panel = screen.query_one(InspectorPanel)
+        assert not panel.display  # narrow: the panel waits behind the lesson
+        screen.run_cells([c for c in screen.query(CellView) if type(c) is CellView])
+        assert await wait_for(pilot, lambda: panel.display and panel.view == "triangulate", timeout=90)

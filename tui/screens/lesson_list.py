@@ -25,6 +25,8 @@ class LessonListScreen(Screen[None]):
         Binding("enter", "open_lesson", "Open", id="list.open"),
         Binding("L", "switch_language", "Language", id="app.language"),
         Binding("t", "open_lab", "Training lab", id="list.lab"),
+        Binding("j", "move(1)", "Next lesson", show=False, id="list.next"),
+        Binding("k", "move(-1)", "Previous lesson", show=False, id="list.previous"),
     ]
 
     def __init__(self, items: list[Lesson | BrokenLesson], lang: str, statuses: dict[str, str] | None = None) -> None:
@@ -128,6 +130,11 @@ class LessonListScreen(Screen[None]):
 
     def _open(self, key: str) -> None:
         self.app.open_lesson_key(key)  # type: ignore[attr-defined]
+
+    def action_move(self, step: int) -> None:
+        """j and k move through the lessons as they move through a lesson's cells."""
+        table = self.query_one(DataTable)
+        table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
     def action_open_lab(self) -> None:
         self.app.open_lab()  # type: ignore[attr-defined]

@@ -280,7 +280,10 @@ class InspectorPanel(Vertical, can_focus=True):
         fresh = [v for v in event.variables if v.type_name == TRIANGULATION_TYPE and before.get(v.name) != v]
         if fresh:
             self.select(fresh[-1].name, "triangulate")
-            if not self.display:
+            reveal = getattr(self.screen, "reveal_panel", None)
+            if not self.display and reveal is not None:
+                reveal()  # a gradient check the lesson just ran: the panel opens on it
+            elif not self.display:
                 self.app.notify(t(self.lang, "inspect_ready", name=fresh[-1].name))
             return
         if self.selected is None:

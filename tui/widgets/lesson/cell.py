@@ -110,7 +110,9 @@ class CellView(Vertical, can_focus=True):
         count = f"[{self.run_count}]" if self.run_count else "[ ]"
         marks = {"queued": "…", "running": "●", "ok": "✓", "error": "✗", "interrupted": "■", "dead": "✗"}
         text = Text(f"{count} {self.label or self.cell_id}")
-        if self.state in marks:
+        if self.state == "error" and self.has_class("-expected-error"):
+            text.append(f"  ✓ {t(self.lang, 'expected_error', name=self.raises.rsplit('.', 1)[-1])}")
+        elif self.state in marks:
             text.append(f"  {marks[self.state]} ")
             if self.state in ("queued", "running"):
                 text.append(t(self.lang, self.state))
@@ -130,6 +132,7 @@ class CellView(Vertical, can_focus=True):
     def start(self, request_id: str) -> None:
         self.request_id = request_id
         self.run_count += 1
+        self.remove_class("-expected-error")
         self.query_one(OutputView).clear()
         for cls in (".cell-result", ".cell-error"):
             widget = self.query_one(cls, Static)

@@ -238,6 +238,9 @@ class ExerciseView(Vertical, can_focus=True):
         elif total:
             self.app.notify(t(self.lang, "no_more_hints"))
         self._show_hints()
+        hints = self.query_one(".exercise-hints", Static)
+        # below the open editor the newest hint is off screen: bring it into view
+        self.call_after_refresh(lambda: hints.is_attached and hints.scroll_visible(animate=False))
         return self.hints_shown
 
     def _show_hints(self) -> None:
@@ -252,7 +255,11 @@ class ExerciseView(Vertical, can_focus=True):
         self._refresh_status()
 
     def reset_to_starter(self) -> None:
+        """The starter back in the editor; the last verdict and the solution go with the code they were about."""
         self.query_one(CodeEditor).load_text(self.exercise.starter)
+        for cls in (".exercise-result", ".exercise-solution"):
+            self.query_one(cls, Static).display = False
+        self.state = "idle"
 
     def replace_code(self, code: str) -> None:
         """Put `code` in the editor as one edit, so ctrl+z brings the previous text back."""
