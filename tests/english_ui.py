@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LEAKED = (
     "Focus Next", "Focus Previous", "Copy selected text", "no grad", " elements", "1 element", "non-leaf",
     "not contiguous", "hint:", "nothing to show", "Leave editor", "expected values show",
-    "name  shape", "Play/Pause", "Log scale", "press space", "Training lab",
+    "name  shape", "Play/Pause", "Log scale", "press space", "Training lab", "Dismiss menu",
 )
 """English that came from outside the tables (Textual's bindings, hard-coded widget words)."""
 

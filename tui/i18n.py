@@ -166,6 +166,7 @@ LABELS: dict[str, dict[str, str]] = {
         "focus_next": "Next block or panel",
         "focus_previous": "Previous block or panel",
         "copy_text": "Copy selected text",
+        "dismiss_menu": "Close the list",
         "help_key": "key",
         "help_action": "action",
         "editor_check": "Check the exercise (in the editor)",
@@ -365,6 +366,7 @@ LABELS: dict[str, dict[str, str]] = {
         "focus_next": "Sonraki blok ya da panel",
         "focus_previous": "Önceki blok ya da panel",
         "copy_text": "Seçili metni kopyala",
+        "dismiss_menu": "Listeyi kapat",
         "help_key": "tuş",
         "help_action": "işlev",
         "editor_check": "Alıştırmayı kontrol et (düzenleyicide)",
@@ -456,6 +458,7 @@ def sentence_case(lang: str, text: str) -> str:
 BINDING_LABELS: dict[str, str] = {
     "app.help": "help",
     "app.quit": "quit",
+    "app.quit2": "quit",
     "app.language": "language",
     "list.open": "open",
     "lesson.run": "run",
@@ -497,6 +500,7 @@ ACTION_LABELS: dict[str, str] = {
     "app.focus_next": "focus_next",
     "app.focus_previous": "focus_previous",
     "screen.copy_text": "copy_text",
+    "dismiss": "dismiss_menu",
 }
 """Textual's own bindings (they have no id), by action -> label name."""
 

@@ -189,7 +189,7 @@ class LabScreen(Screen[None]):
                 yield Static("", id="lab-hint")
             with TabbedContent(id="lab-side"):
                 with TabPane(lt(lang, "tab_settings"), id="tab-settings"):
-                    with VerticalScroll():
+                    with VerticalScroll(can_focus=False):  # Tab goes from the tabs straight to the first setting
                         yield ConfigForm(
                             _ModelChoice(self.model), ["model"], choices={"model": list(MODELS)},
                             labels={"model": lt(lang, "model_choice")}, id="form-choice",
@@ -201,17 +201,17 @@ class LabScreen(Screen[None]):
                             choices={"optimizer": list(OPTIMIZERS), "device": self.devices}, id="form-reset",
                         )
                 with TabPane(lt(lang, "tab_model"), id="tab-model"):
-                    with VerticalScroll():
+                    with VerticalScroll(can_focus=False):
                         yield ConfigForm(
                             self.model_config, list(MODEL_KEYS[self.model]), title=lt(lang, "model_section"),
                             choices={"dataset": list(DATASETS), "activation": list(ACTIVATIONS)}, id="form-model",
                         )
                         yield ParamCounts(lang, id="lab-counts")
                 with TabPane(lt(lang, "tab_grads"), id="tab-grads"):
-                    with VerticalScroll():
+                    with VerticalScroll(can_focus=False):
                         yield GradNorms(lang, id="lab-grads")
                 with TabPane(lt(lang, "tab_card"), id="tab-card"):
-                    with VerticalScroll():
+                    with VerticalScroll(can_focus=False):
                         yield ReproCard(lang, id="lab-card")
         yield KeyFooter()
 

@@ -7,7 +7,7 @@ although both cells offer the same keys. `KeyFooter` compares what it would show
 and rebuilds only when that differs.
 
 It also fits the width it has: where the keys do not fit (80 columns, or Turkish's longer words), the
-screen's later keys give way first, and help and quit always stay (every key is on the help screen).
+screen's later keys give way first, and help, quit and Escape's way back always stay (every key is on the help screen).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-ALWAYS_SHOWN = frozenset({"help", "quit", "app.help", "app.quit"})
-"""Actions the footer never drops for want of room."""
+ALWAYS_SHOWN = frozenset({"help", "quit", "app.help", "app.quit", "back"})
+"""Actions the footer never drops for want of room: help, quit, and Escape's way back."""
 
 
 def key_width(key_display: str, description: str) -> int:
@@ -61,10 +61,15 @@ class KeyFooter(Footer):
         """The screen's shown bindings (one per action) that fit the footer's width."""
         seen: set[str] = set()
         bindings = []
-        for _, binding, enabled, tooltip in self.screen.active_bindings.values():
+        active = self.screen.active_bindings
+        for _, binding, enabled, tooltip in active.values():
             if binding.show and binding.action not in seen:
                 seen.add(binding.action)
                 bindings.append((binding, enabled, tooltip))
+        if "quit" not in seen and "ctrl+q" in active:
+            # in a text box `q` types a q: the footer offers the quit key that still works there
+            _, binding, enabled, tooltip = active["ctrl+q"]
+            bindings.append((binding, enabled, tooltip))
         keys = [(self.app.get_key_display(b), b.description, b.action) for b, _, _ in bindings]
         return [bindings[i] for i in fitting(keys, self._width())]
 

@@ -89,6 +89,16 @@ class ConfigForm(Vertical):
         input_type = "integer" if kind is int else "number" if kind is float else "text"
         return Input(_show(value), type=input_type, id=ident, compact=True, select_on_focus=True)  # type: ignore[arg-type]
 
+    def on_mount(self) -> None:
+        """The choices' pop-up lists name their Escape key in the learner's language too."""
+        from textual.widgets._select import SelectOverlay
+
+        from llm_tutor.tui.i18n import translate_bindings
+
+        lang = getattr(self.screen, "lang", "en")
+        for overlay in self.query(SelectOverlay):
+            translate_bindings(overlay, lang)
+
     # -- reading and writing -----------------------------------------------------------------------
 
     def set_value(self, key: str, value: Any) -> None:
