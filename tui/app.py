@@ -199,6 +199,8 @@ class TutorApp(ProgressMixin, App[int]):
         event = message.event
         if isinstance(event, KernelDied):
             reason = exit_reason(self.lang, "kernel", event.exitcode)
+            if event.limit:  # the lab's sandbox named the limit (English, as the server's other messages)
+                reason += f": {event.limit}"
             self.notify(t(self.lang, "kernel_died", reason=reason, key="K"), severity="error", timeout=10)
         for screen in self.screen_stack:
             handler = getattr(screen, "handle_kernel_event", None)

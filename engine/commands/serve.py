@@ -55,6 +55,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="start a fresh kernel (and import torch) per session instead of forking a warm one")
     ssh.add_argument("--no-app-pool", action="store_true",
                      help="start a fresh app process (and import Textual) per session instead of forking a warm one")
+    box = ssh.add_argument_group("confinement", "each session's app and kernel are confined as far as the machine "
+                                 "allows; the server logs which protections are on at start ('llm-tutor doctor --lab')")
+    box.add_argument("--no-sandbox", action="store_true",
+                     help="do not confine sessions (Landlock, control groups, disk cap): only for trusted students")
+    box.add_argument("--require-sandbox", action="store_true",
+                     help="refuse to start when a protection is unavailable on this machine")
+    box.add_argument("--session-memory-mb", type=int, default=None, metavar="MB",
+                     help="memory of a session's app and kernel together (cgroup; default: the kernel's limit + 256; 0: none)")
+    box.add_argument("--session-pids", type=int, default=256, metavar="N",
+                     help="processes and threads per session (cgroup pids.max; default 256; 0: none)")
+    box.add_argument("--disk-cap-mb", type=int, default=500, metavar="MB",
+                     help="the most a student's folder and scratch folder may hold, and the largest file (default 500; 0: none)")
     add_lessons_dir(ssh)
     add_device(ssh)
     add_lang(ssh)
@@ -139,6 +151,11 @@ def run_ssh(args: argparse.Namespace) -> int:
         memory = max(512, int(total * 0.8 / args.max_sessions)) if total else 0
     if memory < 0:
         raise UsageError("--memory-limit-mb must be 0 (no limit) or more")
+    for name in ("session_memory_mb", "session_pids", "disk_cap_mb"):
+        if (getattr(args, name) or 0) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be 0 (none) or more")
+    session_memory = args.session_memory_mb if args.session_memory_mb is not None else (memory + 256 if memory else 0)
+    extra_read = [str(args.lessons.resolve())] if args.lessons is not None and args.lessons.exists() else []
 
     from llm_tutor.engine.remote import ssh
 
@@ -147,15 +164,19 @@ def run_ssh(args: argparse.Namespace) -> int:
         max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, login_timeout=args.login_timeout,
         threads=threads, memory_limit_mb=memory, gpu_memory_fraction=args.gpu_memory_fraction,
         kernel_pool=not args.no_kernel_pool, app_pool=not args.no_app_pool, app_args=_app_args(args),
+        sandbox=not args.no_sandbox, require_sandbox=args.require_sandbox, session_memory_mb=session_memory or None,
+        session_pids=args.session_pids or None, disk_cap_mb=args.disk_cap_mb or None, sandbox_read=extra_read,
     )
     _setup_logging()
     if not keys.is_dir():
         logging.getLogger("llm_tutor.remote.ssh").info(
             "one authorized_keys file: any listed key may log in under any name; to bind keys to names, "
             "use a folder of NAME.pub files")
+    from llm_tutor.engine.remote.confine import ConfinementError
+
     try:
         return ssh.run(lab_config)
-    except ssh.HostKeyError as exc:
+    except (ssh.HostKeyError, ConfinementError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None

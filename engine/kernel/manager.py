@@ -47,11 +47,22 @@ class KernelDied:
     reason: str
     parent: str = ""
     """The request that was running when it died, if any."""
+    limit: str = ""
+    """In a confined lab session: the limit that stopped it (the session's memory limit), else ""."""
 
 
 def describe_exit(code: int | None) -> str:
     """A sentence a learner can act on for a kernel's exit status."""
     return describe("kernel", code)
+
+
+def _own_oom_kills() -> int:
+    """Processes the memory limit of this process's session group has killed (0 outside a confined lab)."""
+    if not os.environ.get("LLM_TUTOR_SANDBOX"):
+        return 0
+    from llm_tutor.engine.sandbox.explain import own_oom_kills
+
+    return own_oom_kills()
 
 
 class KernelManager:
@@ -94,6 +105,7 @@ class KernelManager:
         self._raw_owner: str | None = None
         """The request that raw output now belongs to (None: not known until the next busy)."""
         self._raw_held = b""
+        self._oom_kills = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -125,6 +137,7 @@ class KernelManager:
         self._raw_held = b""
         self.ready = None
         self.current = ""
+        self._oom_kills = _own_oom_kills()
         self._proc = self._fork(cmd[3:], env) or subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
@@ -154,10 +167,13 @@ class KernelManager:
         return self.ready is not None and self.is_alive()
 
     def interrupt(self) -> None:
-        """Send SIGINT: the running code gets a KeyboardInterrupt; an idle kernel ignores it."""
+        """Send SIGINT: the running code gets a KeyboardInterrupt; an idle kernel ignores it.
+
+        A forked kernel is signalled through its fork server (a confined app may not signal it).
+        """
         if self.is_alive() and self._proc is not None:
             try:
-                os.kill(self._proc.pid, signal.SIGINT)
+                self._proc.send_signal(signal.SIGINT)
             except ProcessLookupError:
                 pass
 
@@ -173,8 +189,12 @@ class KernelManager:
             return
         self._expect_exit = True
         # the group too when the kernel itself is already dead: processes it started may live on
+        relay = getattr(proc, "signal_group", None)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            if relay is not None and proc.poll() is None:
+                relay(signal.SIGKILL)
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             if proc.poll() is None:
                 try:
@@ -285,7 +305,12 @@ class KernelManager:
             return
         parent = self.current
         self._set_state("dead")
-        self.on_event(KernelDied(code, describe_exit(code), parent))
+        limit = ""
+        if code == -signal.SIGKILL:
+            from llm_tutor.engine.sandbox.explain import memory_death
+
+            limit = memory_death(self._oom_kills, _own_oom_kills())
+        self.on_event(KernelDied(code, describe_exit(code) + (f": {limit}" if limit else ""), parent, limit))
 
     def _drain_raw_until(self, rid: str, fd: int) -> None:
         """Read raw output until the end marker of `rid` (already in the pipe) has been seen."""

@@ -157,6 +157,11 @@ def _memory_note() -> str:
 
 def _explain(exc: BaseException) -> str:
     """A short note for errors learners meet in these lessons."""
+    from llm_tutor.engine.sandbox.explain import explain as sandbox_note
+
+    note = sandbox_note(exc)  # in a confined lab session: the protection that refused it
+    if note:
+        return note
     text = str(exc)
     if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in text):
         return _memory_note()
@@ -688,7 +693,37 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             # an interrupt that arrived between the code finishing and the reply being sent
             continue
+        finally:
+            reap_zombies()
     os._exit(0)
+
+
+def reap_zombies() -> int:
+    """Collect children a cell started and left to exit without waiting for them; returns how many.
+
+    Only children that have already ended are collected (a child still running, say a `Popen` the
+    learner keeps, is left alone), so zombies do not pile up against the session's process limit.
+    """
+    reaped = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as fh:
+                children = [int(p) for p in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+        for pid in children:
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    state = fh.read().rsplit(b")", 1)[1].split()[0]
+                if state == b"Z" and os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    reaped += 1
+            except (OSError, IndexError, ChildProcessError):
+                continue
+    return reaped
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ Apps and kernels come from two fork servers (`engine.kernel.forkserver`): one wi
 the app imported, one with torch imported, so a session's first screen does not wait for Python
 and Textual to start, nor its first cell for a fresh ``import torch``.
 
-All sessions run as the server's Unix user: keeping students' folders apart is a convenience, not
-a wall against a student's own Python code. Labs with untrusted students use system accounts and
-sshd with ``ForceCommand llm-tutor`` (docs/remote-labs.md).
+All sessions run as the server's Unix user; each session's app and kernel confine themselves after
+fork and before any learner code (`confine`, `llm_tutor.engine.sandbox`): Landlock keeps a session to
+its own folder and scratch folder and its signals to itself, a control group caps its memory,
+processes and CPU share, and a disk cap bounds its files. What this machine offers is logged at start.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ HANGUP_GRACE_S = 1.0
 MAX_WAITING_LOGINS = 64
 """Connections not yet logged in at once (sshd's MaxStartups); more are closed at once, so silent
 clients cannot use up the server's file descriptors. Each also ends after `LabConfig.login_timeout`."""
+DISK_CHECK_S = 5.0
+"""How often a session's folders are measured against the disk cap."""
 INPUT_BUFFER_MAX = 64 * 1024
 """Bytes of a client's keystrokes held for an app that reads slower than they come; past it the
 channel stops reading (SSH flow control then holds the client back), so a flood cannot fill memory."""
@@ -82,6 +85,18 @@ class LabConfig:
     app_args: list[str] = field(default_factory=list)
     """Extra `llm-tutor` arguments for every session (``--lessons DIR``, ``--device cpu`` ...)."""
     app_command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "llm_tutor.tui"])
+    sandbox: bool = True
+    """Confine each session (Landlock, control groups, disk cap) as far as this machine allows."""
+    require_sandbox: bool = False
+    """Refuse to start when a protection is unavailable (``--require-sandbox``)."""
+    session_memory_mb: int | None = None
+    """A session's memory (app and kernel together, cgroup); None: no group memory limit."""
+    session_pids: int | None = 256
+    """A session's processes and threads (cgroup pids.max)."""
+    disk_cap_mb: int | None = 500
+    """The most a session's folders may hold (and the largest file it may write); None: no cap."""
+    sandbox_read: list[str] = field(default_factory=list)
+    """More folders sessions may read (the lessons folder)."""
 
 
 class HostKeyError(Exception):
@@ -144,6 +159,20 @@ def _controlling_tty() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def _child_setup(policy: Any) -> Any:
+    """The spawned app's pre-exec step: its terminal, then its sandbox (as a forked app's)."""
+    if policy is None:
+        return _controlling_tty
+
+    def setup() -> None:
+        from llm_tutor.engine.sandbox.policy import apply
+
+        _controlling_tty()
+        apply(policy)
+
+    return setup
+
+
 class Lab:
     """The server's state: configuration, sessions, the fork servers."""
 
@@ -161,6 +190,11 @@ class Lab:
         self.pool_started: asyncio.Future[None] | None = None
         self.waiting_logins = 0
         """Connections accepted and not yet logged in (capped at `MAX_WAITING_LOGINS`)."""
+        from llm_tutor.engine.remote.confine import Confinement
+
+        self.confinement = Confinement(enabled=config.sandbox, required=config.require_sandbox,
+                                       memory_mb=config.session_memory_mb, pids=config.session_pids,
+                                       disk_cap_mb=config.disk_cap_mb, read=config.sandbox_read)
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -199,8 +233,8 @@ class Lab:
             env["LLM_TUTOR_KERNEL_MEMORY_MB"] = str(cfg.memory_limit_mb)  # 0: no limit
         if cfg.gpu_memory_fraction:
             env["LLM_TUTOR_GPU_MEMORY_FRACTION"] = str(cfg.gpu_memory_fraction)
-        if self.fork_socket:
-            env["LLM_TUTOR_KERNEL_SERVER"] = self.fork_socket
+        if session.box is not None:
+            env.update(self.confinement.env(session.box, session.channel_fd))
         return env
 
     # -- warm pools --------------------------------------------------------------------------
@@ -243,6 +277,7 @@ class Lab:
                 proc.wait()
         if self._run_dir:
             shutil.rmtree(self._run_dir, ignore_errors=True)
+        self.confinement.stop()
 
 
 def _server_class() -> type:
@@ -383,7 +418,13 @@ class TutorSession:
         self._reading_paused = False
         self._ending: asyncio.Future[None] | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._disk_handle: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_event_loop()
+        self.box: Any = None
+        """The session's `confine.SessionBox` (scratch folder, group, policy, kernel channel)."""
+        self.channel_fd: int | None = None
+        """The descriptor number of the kernel channel in the app."""
+        self.home: Path | None = None
 
     # -- asyncssh callbacks ------------------------------------------------------------------
 
@@ -480,29 +521,64 @@ class TutorSession:
 
     def _spawn(self) -> None:
         home = user_dir(self.lab.config.data_root, self.user)
+        self.home = home
+        session_id = f"{self.user}-{os.urandom(4).hex()}"
+        self.box = self.lab.confinement.open(self.user, home, session_id, self.lab.fork_socket)
+        policy = self.box.policy.to_json() if self.box.policy else None
+        channel = self.box.channel.fileno() if self.box.channel is not None else None
         master, slave = pty.openpty()
         try:
             cols, rows, xpix, ypix = self.size
             set_winsize(slave, cols, rows, xpix, ypix)
-            env = self.lab.child_env(self, home, os.ttyname(slave))
             args = ["--low-bandwidth", *self.lab.config.app_args]
             proc: Any = None
             if self.lab.app_socket:
                 from llm_tutor.engine.kernel.forkserver import fork_process
 
-                proc = fork_process(self.lab.app_socket, args, env, str(home), (slave, slave, slave))
-            self.proc = proc or subprocess.Popen(
-                [*self.lab.config.app_command, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
-                start_new_session=True, preexec_fn=_controlling_tty,
-            )
+                self.channel_fd = 3 if channel is not None else None
+                env = self.lab.child_env(self, home, os.ttyname(slave))
+                fds = (slave, slave, slave) if channel is None else (slave, slave, slave, channel)
+                proc = fork_process(self.lab.app_socket, args, env, str(home), fds, sandbox=policy)
+            if proc is None:
+                self.channel_fd = channel
+                env = self.lab.child_env(self, home, os.ttyname(slave))
+                self.proc = subprocess.Popen(
+                    [*self.lab.config.app_command, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
+                    start_new_session=True, preexec_fn=_child_setup(self.box.policy),
+                    pass_fds=() if channel is None else (channel,),
+                )
+            else:
+                self.proc = proc
         except BaseException:
             os.close(master)
+            self.lab.confinement.close(self.box)
             raise
         finally:
             os.close(slave)
         self.master = master
         os.set_blocking(master, False)
         self._loop.add_reader(master, self._on_output)
+        if self.lab.confinement.disk_cap_mb:
+            self._disk_handle = self._loop.call_later(DISK_CHECK_S, self._check_disk)
+
+    def _check_disk(self) -> None:
+        """End the session, with a message, once its folders hold more than the disk cap."""
+        if self._ending is not None or self.home is None:
+            return
+        task = self._loop.run_in_executor(None, self.lab.confinement.over_disk_cap, self.box, self.home)
+
+        def done(future: asyncio.Future[int]) -> None:
+            used = future.result() if not future.cancelled() and future.exception() is None else 0
+            if used and self._ending is None:
+                cap = self.lab.confinement.disk_cap_mb
+                log.info("disk cap user=%s from=%s: %d MB used, cap %s MB", self.user, self.peer, used, cap)
+                self._close_with(f"\r\n\x1b[0mllm-tutor: your folders hold {used} MB, more than this lab's cap of {cap} MB "
+                                 "(disk cap), so the session was closed. Ask your instructor to free space.\r\n".encode(), 1)
+                self.end("disk cap")
+            elif self._ending is None:
+                self._disk_handle = self._loop.call_later(DISK_CHECK_S, self._check_disk)
+
+        task.add_done_callback(done)
 
     def _on_output(self) -> None:
         assert self.master is not None
@@ -608,6 +684,8 @@ class TutorSession:
     async def _end(self, reason: str) -> None:
         if self._idle_handle is not None:
             self._idle_handle.cancel()
+        if self._disk_handle is not None:
+            self._disk_handle.cancel()
         proc = self.proc
         if proc is not None:
             tree = descendants(proc.pid)
@@ -623,6 +701,9 @@ class TutorSession:
             self._loop.remove_writer(self.master)
             os.close(self.master)
             self.master = None
+        if self.box is not None:
+            box, self.box = self.box, None
+            await self._loop.run_in_executor(None, self.lab.confinement.close, box)
         if self.admitted:
             self.lab.release(self)
             log.info("disconnect user=%s from=%s after %.1f s: %s sessions=%d/%d", self.user, self.peer,
@@ -640,6 +721,13 @@ async def start_lab(config: LabConfig) -> Lab:
     host_key = load_or_create_host_key(config.host_key)
     config.data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     lab = Lab(config)
+    try:
+        for warning in lab.confinement.check(config.data_root, config.authorized_keys, config.host_key):
+            log.warning("%s", warning)
+    except BaseException:
+        lab.confinement.stop()
+        raise
+    lab.confinement.log_protections()
     server_class = _server_class()
     lab.acceptor = await asyncssh.listen(
         config.host,
