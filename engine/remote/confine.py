@@ -70,7 +70,7 @@ class Confinement:
                 raise ConfinementError("--require-sandbox: " + "; ".join(f"{p.name} is unavailable: {p.detail}" for p in missing))
         if not self.enabled and self.required:
             raise ConfinementError("--require-sandbox and --no-sandbox contradict each other")
-        self.protected = [data_root, keys, host_key, Path(str(host_key) + ".pub"), self.scratch_root.parent]
+        self.protected = [data_root, keys, host_key, Path(str(host_key) + ".pub")]
         session_write = [data_root / "users", self.scratch_root]
         for what, path in (("keys folder", keys), ("host key", host_key)):
             why = writable_by_sessions(path, session_write, self.landlock)
