@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds per cell before it is interrupted (default 30)")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--json", action="store_true", help="print a JSON report instead of the summary")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run the cells unconfined (by default they may read only the lessons and Python, and write "
+                   "only a scratch folder, where the kernel has Landlock)")
     p.set_defaults(func=run)
 
 
@@ -91,16 +94,20 @@ def run(args: argparse.Namespace) -> int:
     reports: list[LessonReport] = []
     start = time.perf_counter()
     if lessons:
-        kernel = BlockingKernel(device=device, threads=_threads())
-        try:
-            kernel.start()
-            for lesson in lessons:
-                rep = check_lesson(lesson, kernel, args.timeout)
-                reports.append(rep)
-                if not args.json:
-                    _print_report(rep)
-        finally:
-            kernel.shutdown()
+        from llm_tutor.engine.sandbox.grading import confined_kernel
+
+        read = sorted({path.parent for path, _ in files} | set(roots))
+        with confined_kernel(read, enabled=not args.no_sandbox) as confined:
+            kernel = BlockingKernel(device=device, threads=_threads(), **confined)
+            try:
+                kernel.start()
+                for lesson in lessons:
+                    rep = check_lesson(lesson, kernel, args.timeout)
+                    reports.append(rep)
+                    if not args.json:
+                        _print_report(rep)
+            finally:
+                kernel.shutdown()
     reports.extend(parse_errors)
     total = time.perf_counter() - start
 

@@ -56,6 +56,17 @@ def describe_exit(code: int | None) -> str:
     return describe("kernel", code)
 
 
+def _confine(policy: Any) -> Callable[[], None]:
+    """The spawned kernel's pre-exec step: apply its sandbox policy (Landlock, file size cap)."""
+
+    def setup() -> None:
+        from llm_tutor.engine.sandbox.policy import apply
+
+        apply(policy)
+
+    return setup
+
+
 def _own_oom_kills() -> int:
     """Processes the memory limit of this process's session group has killed (0 outside a confined lab)."""
     if not os.environ.get("LLM_TUTOR_SANDBOX"):
@@ -76,6 +87,8 @@ class KernelManager:
         threads: int | None = None,
         memory_limit_mb: int | None = None,
         env: dict[str, str] | None = None,
+        sandbox: Any = None,
+        cwd: str | None = None,
     ) -> None:
         self.on_event = on_event or (lambda event: None)
         self.device = device
@@ -87,6 +100,9 @@ class KernelManager:
         self.memory_limit_mb = memory_limit_mb
         """MB the kernel may take; None (the default) means LLM_TUTOR_KERNEL_MEMORY_MB or half the memory, 0 none."""
         self.env = env
+        self.sandbox = sandbox
+        """A `llm_tutor.engine.sandbox.policy.Policy` the kernel applies before it starts (check, grade), or None."""
+        self.cwd = cwd
         self.state = "stopped"
         """"stopped", "starting", "idle", "busy", "dead"."""
         self.ready: protocol.Ready | None = None
@@ -138,13 +154,15 @@ class KernelManager:
         self.ready = None
         self.current = ""
         self._oom_kills = _own_oom_kills()
-        self._proc = self._fork(cmd[3:], env) or subprocess.Popen(
+        self._proc = (None if self.sandbox is not None else self._fork(cmd[3:], env)) or subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
+            cwd=self.cwd,
             start_new_session=True,  # the terminal's Ctrl+C and SIGHUP go to the UI, not the kernel
+            preexec_fn=None if self.sandbox is None else _confine(self.sandbox),
         )
         self._set_state("starting")
         gen = self._generation

@@ -32,7 +32,7 @@ def explain(exc: BaseException) -> str:
         if getattr(exc, "filename", None) is None:
             return ("refused by the lab's sandbox (Landlock scope): a session may signal and connect only to its "
                     "own processes and the network ports it is allowed.")
-        return ("refused by the lab's sandbox (Landlock): a session may write only its own folder and its scratch "
+        return ("refused by the sandbox (Landlock): this code may write only its own folder and its scratch "
                 "folder, and read only the course and Python's files.")
     if code == errno.EAGAIN and sandbox.get("pids"):
         return (f"refused by the session's process limit (cgroup pids.max = {sandbox['pids']} processes and threads). "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -87,15 +88,20 @@ def test_session_environment_keeps_only_what_the_app_needs(tmp_path: Path, monke
     monkeypatch.setenv("SECRET_TOKEN", "server-only")
     lab = Lab(LabConfig(authorized_keys=tmp_path, host_key=tmp_path / "k", data_root=tmp_path, threads=1,
                         memory_limit_mb=512, gpu_memory_fraction=0.25))
-    lab.fork_socket = "/tmp/pool.sock"
+    from llm_tutor.engine.remote.confine import SessionBox
+
+    mine, _theirs = socket.socketpair()
+    box = SessionBox(policy=None, scratch=tmp_path / "scratch", channel=mine)
     session = SimpleNamespace(user="alice", term_type="xterm-256color", ssh_connection="127.0.0.1 5000 127.0.0.1 22",
                               client_env={"NO_COLOR": "1", "LANG": "tr_TR.UTF-8", "LD_PRELOAD": "/tmp/evil.so",
-                                          "LLM_TUTOR_DATA_DIR": "/elsewhere"})
+                                          "LLM_TUTOR_DATA_DIR": "/elsewhere", "TMPDIR": "/tmp"}, box=box, channel_fd=3)
     env = lab.child_env(session, tmp_path / "users" / "alice", "/dev/pts/9")  # type: ignore[arg-type]
+    lab.confinement.stop()
     assert env["LLM_TUTOR_DATA_DIR"] == str(tmp_path / "users" / "alice") == env["HOME"]
     assert env["NO_COLOR"] == "1" and env["LANG"] == "tr_TR.UTF-8" and env["TERM"] == "xterm-256color"
     assert env["SSH_CONNECTION"] and env["SSH_TTY"] == "/dev/pts/9" and env["TEXTUAL_ANIMATIONS"] == "none"
-    assert env["LLM_TUTOR_KERNEL_SERVER"] == "/tmp/pool.sock"
+    # kernels come through the session's channel (fd 3), temporary files go to its scratch folder
+    assert env["LLM_TUTOR_KERNEL_SERVER"] == "fd:3" and env["TMPDIR"] == str(tmp_path / "scratch")
     assert (env["LLM_TUTOR_KERNEL_THREADS"], env["LLM_TUTOR_KERNEL_MEMORY_MB"], env["LLM_TUTOR_GPU_MEMORY_FRACTION"]) == ("1", "512", "0.25")
     assert "LD_PRELOAD" not in env and "SECRET_TOKEN" not in env
 
