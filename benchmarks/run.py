@@ -29,7 +29,8 @@ MODULES = [
     ("memory_bench", "UI and kernel RSS"),
     ("check_bench", "llm-tutor check --lang all"),
     ("lab_bench", "training lab throughput, redraw, responsiveness"),
-    ("ssh_bench", "SSH connect and key latency"),
+    ("ssh_bench", "SSH connect and key latency (sessions confined)"),
+    ("lab_load", "20 scripted students on one confined SSH lab"),
     ("gpu_bench", "GPT training on a CUDA GPU"),
 ]
 

@@ -9,6 +9,9 @@ split between their users) of every process the server started, with 1 and with 
 
     python benchmarks/ssh_bench.py [--quick] [--json FILE] [--compare-spawn]
 
+The server runs as a lab would: every session confined (Landlock, a cgroup per session, the disk
+cap); each record names the protections that were on (`sandbox`), from the server's start-up log.
+
 Prints JSON records {name, value, unit, target, ok} (with `peer`/`ratio`: the same server without its
 warm pools, with --compare-spawn) and a table; `benchmarks/run.py` runs it as the `ssh_bench` module.
 """
@@ -81,6 +84,10 @@ class Server:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start:\n" + self.log_path.read_text(errors="replace"))
             time.sleep(0.05)
+
+    def protections(self) -> list[str]:
+        """The protections the server logged as on (the sandbox each measurement ran with)."""
+        return re.findall(r"protection (.+?)\s{2,}on\s", self.log_path.read_text(errors="replace"))
 
     def pss_mb(self) -> float:
         """PSS of every process the server started (apps, kernels, the fork server), in MB."""
@@ -269,10 +276,12 @@ async def bench(quick: bool, compare_spawn: bool) -> list[dict[str, Any]]:
                             method="connect, open the lesson, run its first cell (torch) until the result arrives")
             records.append(result)
             one, many, per = await memory_per_session(server, sessions)
-            memory = record("ssh_memory_per_added_session", per, "MB", None, one_session_mb=round(one, 1),
+            memory = record("ssh_memory_per_added_session", per, "MB", 60, one_session_mb=round(one, 1),
                             sessions=sessions, all_sessions_mb=round(many, 1),
                             method="PSS of every process the server started (apps, kernels, pools), 1 vs N sessions")
             records.append(memory)
+            for rec in records:
+                rec["sandbox"] = server.protections()
         finally:
             server.stop()
         if compare_spawn:

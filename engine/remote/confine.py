@@ -45,13 +45,15 @@ class Confinement:
     """The lab's sandbox settings and what this machine supports."""
 
     def __init__(self, *, enabled: bool = True, required: bool = False, memory_mb: int | None = None,
-                 pids: int | None = 256, disk_cap_mb: int | None = 500, read: list[str] | None = None) -> None:
+                 pids: int | None = 256, disk_cap_mb: int | None = 500, read: list[str] | None = None,
+                 max_sessions: int = 20) -> None:
         self.enabled = enabled
         self.required = required
         self.memory_mb = memory_mb
         self.pids = pids
         self.disk_cap_mb = disk_cap_mb or None
         self.read = list(read or [])
+        self.max_sessions = max_sessions
         self.probe: Probe = probe(landlock_on=enabled, cgroups_on=enabled, disk_cap_mb=self.disk_cap_mb)
         self.scratch_root = Path(tempfile.mkdtemp(prefix="llm-tutor-scratch-"))
         self.group_parent = f"llm-tutor-{os.getpid()}"
@@ -108,7 +110,7 @@ class Confinement:
                 limits = cgroups.Limits(memory_mb=self.memory_mb if self.probe.state(MEMORY) == "on" else None,
                                         pids=self.pids if self.probe.state(PIDS) == "on" else None)
                 try:
-                    box.group = cgroups.SessionGroup(support, session_id, limits).create(self.group_parent)
+                    box.group = cgroups.SessionGroup(support, session_id, limits).create(self.group_parent, self.max_sessions)
                     policy.cgroup_procs = box.group.procs_files
                     policy.memory_mb, policy.pids = limits.memory_mb, limits.pids
                 except OSError as exc:

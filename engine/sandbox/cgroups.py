@@ -131,8 +131,12 @@ class SessionGroup:
         """The ``cgroup.procs`` files a process writes its pid into to join the session."""
         return sorted({str(d / "cgroup.procs") for d in self.dirs.values()})
 
-    def create(self, parent_name: str) -> SessionGroup:
-        """Make the folders and set the limits; raises OSError when that fails."""
+    def create(self, parent_name: str, sessions: int = 1) -> SessionGroup:
+        """Make the folders and set the limits; raises OSError when that fails.
+
+        The parent (the lab's group) gets the CPU weight of `sessions` processes: its sessions compete
+        with the rest of the machine as that many ordinary processes would, not as one.
+        """
         s, lim = self.support, self.limits
         if s.version == 2:
             base = s.base["memory"]
@@ -142,6 +146,8 @@ class SessionGroup:
                 wanted = " ".join(f"+{c}" for c in ("memory", "pids", "cpu") if s.has(c))
                 (base / "cgroup.subtree_control").write_text(wanted)
                 (parent / "cgroup.subtree_control").write_text(wanted)
+                if lim.cpu_weight and s.has("cpu"):
+                    _try_write(parent / "cpu.weight", str(min(10000, lim.cpu_weight * sessions)))
             folder = parent / self.name
             folder.mkdir(exist_ok=True)
             for c in s.base:
@@ -155,6 +161,9 @@ class SessionGroup:
                 _try_write(folder / "cpu.weight", str(lim.cpu_weight))
             return self
         for c, base in s.base.items():
+            if c == "cpu" and lim.cpu_weight and not (base / parent_name).is_dir():
+                (base / parent_name).mkdir()
+                _try_write(base / parent_name / "cpu.shares", str(min(262144, int(lim.cpu_weight * 10.24) * sessions)))
             folder = base / parent_name / self.name
             folder.mkdir(parents=True, exist_ok=True)
             self.dirs[c] = folder
