@@ -4,8 +4,9 @@ past the limit. Each attempt is refused with a note naming the protection, bob k
 exercise check completes while alice's fork loop holds every process it may have), nothing of bob's
 changes, and alice can still interrupt and restart her own kernel.
 
-Needs Landlock with scopes (ABI 6) and cgroup memory and pids controllers this process can write;
-skipped with the probe's reason where the machine lacks them.
+The file and signal attacks need Landlock with scopes (ABI 6); the fork loop and the memory bomb need
+cgroup memory and pids controllers this process can write (root, a delegated subtree); each test is
+skipped with the probe's reason where the machine lacks what it needs.
 """
 
 from __future__ import annotations
@@ -29,11 +30,17 @@ from tests.e2e.test_tmux import Tmux
 pytest.importorskip("asyncssh")
 
 _PROBE = probe()
-_MISSING = [f"{p.name}: {p.detail}" for p in _PROBE.protections
-            if p.name in (LANDLOCK_FS, LANDLOCK_SCOPES, MEMORY, PIDS) and p.state != "on"]
+
+
+def _missing(*names: str) -> list[str]:
+    return [f"{p.name}: {p.detail}" for p in _PROBE.protections if p.name in names and p.state != "on"]
+
+
+_NO_LANDLOCK = _missing(LANDLOCK_FS, LANDLOCK_SCOPES)
+_NO_CGROUPS = _missing(MEMORY, PIDS)
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(bool(_MISSING), reason="; ".join(_MISSING) or "-"),
+    pytest.mark.skipif(bool(_NO_LANDLOCK), reason="; ".join(_NO_LANDLOCK) or "-"),
     pytest.mark.skipif(shutil.which("ssh") is None or shutil.which("tmux") is None, reason="needs ssh and tmux"),
 ]
 
@@ -134,17 +141,20 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabProcess
     base = tmp_path_factory.mktemp("sandboxed")
     keys = base / "authorized"
     keys.mkdir()
-    for name in ("alice", "bob"):
+    for name in ("alice", "bob", "carol", "dave"):
         make_key(base / name)
         (keys / f"{name}.pub").write_bytes((base / f"{name}.pub").read_bytes())
     lessons = base / "lessons"
     lessons.mkdir()
     (lessons / "00-attacks.md").write_text(LESSON)
+    required = [] if _PROBE.missing() else ["--require-sandbox"]
     lab = LabProcess(base, keys, "--session-memory-mb", str(SESSION_MEMORY_MB), "--session-pids", str(SESSION_PIDS),
-                     "--max-sessions", "4", "--require-sandbox", lessons=lessons)
+                     "--max-sessions", "4", *required, lessons=lessons)
     lab.wait_pool()
     yield lab, keys, base
     assert lab.stop() == 0, lab.log()[-3000:]
+    # each session's control group was removed when it ended, and the lab's own when it stopped
+    assert not any((b / f"llm-tutor-{lab.proc.pid}").exists() for b in _PROBE.cgroups.base.values())
 
 
 def ssh_session(lab: LabProcess, base: Path, user: str) -> Tmux:
@@ -163,11 +173,19 @@ def session_kernel(lab: LabProcess, user: str) -> int | None:
     pool = int(lab.wait_log(r"kernel pool ready in .* pid (\d+)").group(1))
     for pid, _ in descendants(pool):
         try:
-            if f"/{user}-" in Path(f"/proc/{pid}/cgroup").read_text():
+            if f"/{user}-" in Path(f"/proc/{pid}/cgroup").read_text() or _kernel_of(pid, user, lab):
                 return pid
         except OSError:
             continue
     return None
+
+
+def _kernel_of(pid: int, user: str, lab: LabProcess) -> bool:
+    """Without control groups: the kernel whose working folder is the student's."""
+    try:
+        return os.readlink(f"/proc/{pid}/cwd") == str(lab.root / "users" / user)
+    except OSError:
+        return False
 
 
 def read_json(path: Path, screen: Tmux, timeout: float = 60) -> dict[str, object]:
@@ -176,81 +194,108 @@ def read_json(path: Path, screen: Tmux, timeout: float = 60) -> dict[str, object
     return json.loads(path.read_text())
 
 
-def test_a_hostile_session_is_confined_and_the_other_student_keeps_working(setup: tuple[LabProcess, Path, Path]) -> None:
-    lab, keys, base = setup
-    alice_dir, bob_dir = lab.root / "users" / "alice", lab.root / "users" / "bob"
-    server_file = base / "server-secret.txt"
-    server_file.write_text("the server user's own file")
-    bob = ssh_session(lab, base, "bob")
-    alice = ssh_session(lab, base, "alice")
-    try:
-        bob.wait_for("Hostile cells")
-        bob.keys("Enter")
-        bob.wait_for("kernel: idle")
-        (bob_dir / "secret.txt").write_text("bob's work")
-        bob_kernel = session_kernel(lab, "bob")
-        assert bob_kernel is not None
-        bob_before = folder_digest(bob_dir)
-        keys_before = folder_digest(keys)
-        alice.wait_for("Hostile cells")
-        alice.keys("Enter")
-        alice.wait_for("kernel: idle")
-        (alice_dir / "targets.json").write_text(json.dumps({
-            "bob_file": str(bob_dir / "secret.txt"), "bob_dir": str(bob_dir), "server_file": str(server_file),
-            "keys_dir": str(keys), "host_key": str(lab.root / "ssh_host_ed25519_key"), "server_pid": lab.proc.pid,
-            "bob_kernel": bob_kernel}))
+class Students:
+    """An attacker ("alice") and a victim ("bob"), each on the OpenSSH client in tmux with the lesson open and an
+    idle kernel. Each test uses two new names, so no remembered position in the lesson moves the focus."""
 
-        # files, keys, host key, signals, TCP: every attempt refused, each naming the protection
-        for _ in range(3):  # the first key may land before the lesson has focused its first cell
-            alice.keys("r")
-            if wait_until(lambda: (alice_dir / "results.json").exists() or "[1] attacks" in alice.screen(), 5):
-                break
-        results = read_json(alice_dir / "results.json", alice)
-        for name, outcome in results.items():
-            assert isinstance(outcome, str) and outcome.startswith(("PermissionError", "OSError")), (name, outcome)
-            assert "(Landlock" in outcome, (name, outcome)
-        assert "Landlock scope" in str(results["signal the server"]) and "Landlock scope" in str(results["signal bob's kernel"])
+    def __init__(self, lab: LabProcess, keys: Path, base: Path, names: tuple[str, str]) -> None:
+        self.lab, self.keys, self.base, self.names = lab, keys, base, names
+        self.alice_dir, self.bob_dir = lab.root / "users" / names[0], lab.root / "users" / names[1]
+        self.bob = ssh_session(lab, base, names[1])
+        self.alice = ssh_session(lab, base, names[0])
+        for who in (self.bob, self.alice):
+            who.wait_for("Hostile cells")
+            who.keys("Enter")
+            who.wait_for("kernel: idle")
+        self.bob_dir.mkdir(exist_ok=True)
+        (self.bob_dir / "secret.txt").write_text("bob's work")
+        self.bob_kernel = session_kernel(lab, names[1])
+        assert self.bob_kernel is not None
+        self.bob_before = folder_digest(self.bob_dir)
+        self.keys_before = folder_digest(keys)
 
-        # (running a cell moves the focus to the next one) a fork loop is stopped by the session's pids.max, and bob's exercise check completes meanwhile
-        alice.keys("r")
-        forks = read_json(alice_dir / "forks.json", alice)
-        assert 0 < int(forks["forked"]) < SESSION_PIDS, forks
-        assert "pids.max" in str(forks["error"]), forks
-        bob.keys("j", "j", "j", "j", "c")
-        bob.wait_for("All checks passed.", timeout=60)
-        (alice_dir / "release").write_text("")
-        alice.wait_for("forks released")
+    def run_first(self, done: Path) -> None:
+        """Run alice's focused cell; the first key may land before the lesson has focused its first cell."""
+        for _ in range(3):
+            self.alice.keys("r")
+            if wait_until(lambda: done.exists() or "[1] " in self.alice.screen(), 5):
+                return
 
-        # alice interrupts her own kernel (relayed by its fork server) and restarts it
-        alice.keys("r")
-        alice.wait_for("going to sleep")
-        alice.keys("i")
-        alice.wait_for("Interrupted.")
-        old_kernel = session_kernel(lab, "alice")
-        alice.keys("K")
-        assert wait_until(lambda: session_kernel(lab, "alice") not in (None, old_kernel), 30)
-        alice.wait_for("kernel: idle")
+    def bob_checks_his_exercise(self) -> None:
+        self.bob.keys("j", "j", "j", "j", "c")
+        self.bob.wait_for("All checks passed.", timeout=60)
 
-        # shared memory past the session's limit: the kernel is stopped, and the app names the limit
-        alice.keys("r")
-        alice.wait_for("memory limit (cgroup memory", timeout=90)
-        assert "allocated past" not in alice.screen()
-
-        # nothing of bob's changed (but what his own check wrote: progress and his exercise file); the keys did
-        # not change; bob's kernel and the server live on
+    def nothing_of_bobs_changed(self) -> None:
+        """Nothing but what his own check wrote (progress, his exercise file); the keys too; bob and the server live."""
         own = ("progress.sqlite3", "workspace/")
-        after = folder_digest(bob_dir)
-        assert {k: v for k, v in after.items() if k in bob_before and not k.startswith(own)} == {
-            k: v for k, v in bob_before.items() if not k.startswith(own)}
-        assert not (bob_dir / "pwned.txt").exists() and (bob_dir / "secret.txt").read_text() == "bob's work"
-        assert folder_digest(keys) == keys_before
-        assert Path(f"/proc/{bob_kernel}").exists() and lab.proc.poll() is None
-        assert "kernel: idle" in bob.screen()
+        after = folder_digest(self.bob_dir)
+        assert {k: v for k, v in after.items() if k in self.bob_before and not k.startswith(own)} == {
+            k: v for k, v in self.bob_before.items() if not k.startswith(own)}
+        assert not (self.bob_dir / "pwned.txt").exists() and (self.bob_dir / "secret.txt").read_text() == "bob's work"
+        assert folder_digest(self.keys) == self.keys_before
+        assert Path(f"/proc/{self.bob_kernel}").exists() and self.lab.proc.poll() is None
+        assert "kernel: idle" in self.bob.screen()
+
+    def close(self) -> None:
+        self.alice.close()
+        self.bob.close()
+        for name in self.names:
+            self.lab.wait_log(rf"disconnect user={name} ")
+
+
+@pytest.fixture
+def students(setup: tuple[LabProcess, Path, Path], request: pytest.FixtureRequest) -> Iterator[Students]:
+    lab, keys, base = setup
+    names = ("carol", "dave") if "fork_loop" in request.node.name else ("alice", "bob")
+    group = Students(lab, keys, base, names)
+    try:
+        yield group
     finally:
-        alice.close()
-        bob.close()
-    lab.wait_log(r"disconnect user=alice")
-    lab.wait_log(r"disconnect user=bob")
-    # each session's control group is removed when it ends
-    groups = [base / f"llm-tutor-{lab.proc.pid}" for base in _PROBE.cgroups.base.values()]
-    assert wait_until(lambda: not any(list(g.glob("*-*")) for g in groups if g.is_dir()), 15), "session groups were left"
+        group.close()
+
+
+def test_files_keys_host_key_and_signals_of_others_are_refused_and_alice_still_controls_her_kernel(
+        students: Students) -> None:
+    s, lab = students, students.lab
+    (s.alice_dir / "targets.json").write_text(json.dumps({
+        "bob_file": str(s.bob_dir / "secret.txt"), "bob_dir": str(s.bob_dir), "server_file": str(s.base / "server.txt"),
+        "keys_dir": str(s.keys), "host_key": str(lab.root / "ssh_host_ed25519_key"), "server_pid": lab.proc.pid,
+        "bob_kernel": s.bob_kernel}))
+    (s.base / "server.txt").write_text("the server user's own file")
+    s.run_first(s.alice_dir / "results.json")
+    results = read_json(s.alice_dir / "results.json", s.alice)
+    for name, outcome in results.items():
+        assert isinstance(outcome, str) and outcome.startswith(("PermissionError", "OSError")), (name, outcome)
+        assert "(Landlock" in outcome, (name, outcome)
+    assert "Landlock scope" in str(results["signal the server"]) and "Landlock scope" in str(results["signal bob's kernel"])
+    s.bob_checks_his_exercise()
+
+    # alice interrupts her own kernel (relayed by its fork server: the two are different Landlock domains)
+    s.alice.keys("j", "r")  # running a cell moves the focus on: from the fork loop to the sleeping cell
+    s.alice.wait_for("going to sleep")
+    s.alice.keys("i")
+    s.alice.wait_for("Interrupted.")
+    old_kernel = session_kernel(lab, s.names[0])
+    s.alice.keys("K")
+    assert wait_until(lambda: session_kernel(lab, s.names[0]) not in (None, old_kernel), 30)
+    s.alice.wait_for("kernel: idle")
+    s.nothing_of_bobs_changed()
+
+
+@pytest.mark.skipif(bool(_NO_CGROUPS), reason="; ".join(_NO_CGROUPS) or "-")
+def test_a_fork_loop_and_a_shared_mmap_stop_at_the_sessions_limits_while_bob_works(students: Students) -> None:
+    s = students
+    s.alice.keys("j")  # to the fork loop
+    s.run_first(s.alice_dir / "forks.json")
+    forks = read_json(s.alice_dir / "forks.json", s.alice)
+    assert 0 < int(forks["forked"]) < SESSION_PIDS, forks
+    assert "pids.max" in str(forks["error"]), forks
+    s.bob_checks_his_exercise()  # while alice holds every process her session may have
+    (s.alice_dir / "release").write_text("")
+    s.alice.wait_for("forks released")
+
+    # shared memory past the session's limit: the kernel is stopped, and the app names the limit
+    s.alice.keys("j", "r")  # the focus moved on to the sleeping cell; the mmap cell is next
+    s.alice.wait_for("memory limit (cgroup memory", timeout=90)
+    assert "allocated past" not in s.alice.screen()
+    s.nothing_of_bobs_changed()
