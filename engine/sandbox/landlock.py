@@ -60,6 +60,9 @@ READ = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
 WRITE = (READ | FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_DIR | FS_MAKE_REG | FS_MAKE_SYM
          | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_REFER | FS_TRUNCATE)
 """Everything a program does in its own folder (no device nodes)."""
+BLIND = FS_READ_FILE | FS_WRITE_FILE | FS_MAKE_REG | FS_REMOVE_FILE | FS_TRUNCATE
+"""Make, use and remove files whose names one knows, without listing the folder (/dev/shm: POSIX shared
+memory and semaphores, which torch's DataLoader workers and multiprocessing use)."""
 
 
 class LandlockError(OSError):
@@ -97,14 +100,16 @@ def abi_version() -> tuple[int, str]:
         return 0, f"Landlock cannot be queried: {exc}"
 
 
-def restrict(read: Iterable[str], write: Iterable[str], *, devices: Iterable[str] = (), abi: int | None = None,
-             connect_ports: Iterable[int] = (), handle_net: bool = True, scopes: bool = True) -> int:
+def restrict(read: Iterable[str], write: Iterable[str], *, devices: Iterable[str] = (), blind: Iterable[str] = (),
+             abi: int | None = None, connect_ports: Iterable[int] = (), handle_net: bool = True,
+             scopes: bool = True) -> int:
     """Confine this process (and every process it starts) for good; returns the ABI that was used.
 
     Args:
         read: paths whose contents may be read and run (folders: everything beneath them).
         write: paths beneath which everything a program does in its own folder is allowed.
         devices: device files that may be read, written and given ioctls (a GPU's /dev/nvidia*).
+        blind: folders where files may be made and used by name but not listed (`BLIND`).
         connect_ports: TCP ports that may be connected to (ABI 4+); binding a TCP port is refused.
         handle_net: restrict TCP at all (ABI 4+).
         scopes: refuse signals and abstract Unix sockets outside this domain (ABI 6+).
@@ -126,7 +131,7 @@ def restrict(read: Iterable[str], write: Iterable[str], *, devices: Iterable[str
     except OSError as exc:
         raise LandlockError(f"Landlock refused the ruleset: {exc.strerror}") from None
     try:
-        for paths, rights in ((read, READ), (write, WRITE), (devices, READ | FS_WRITE_FILE | FS_IOCTL_DEV)):
+        for paths, rights in ((read, READ), (write, WRITE), (devices, READ | FS_WRITE_FILE | FS_IOCTL_DEV), (blind, BLIND)):
             for path in paths:
                 _add_path(ruleset, path, rights & handled_fs)
         if handled_net:

@@ -33,6 +33,9 @@ SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/opt/conda"
 """System paths a Python kernel reads (shared libraries, time zone, names, CPU topology, certificates)."""
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 GPU_DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps", "/dev/dri", "/dev/kfd")
+BLIND = ("/dev/shm",)
+"""Shared memory for torch's DataLoader workers and multiprocessing: names are random, listing is refused, and
+the pages count against the session's memory group."""
 CONNECT_PORTS = (80, 443)
 """TCP ports a session may connect to (downloads); every other connect, and every bind, is refused."""
 ENV = "LLM_TUTOR_SANDBOX"
@@ -46,6 +49,8 @@ class Policy:
     read: list[str] = field(default_factory=list)
     write: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
+    blind: list[str] = field(default_factory=lambda: list(BLIND))
+    """Folders whose files may be made and used by name, never listed (POSIX shared memory)."""
     connect_ports: list[int] = field(default_factory=lambda: list(CONNECT_PORTS))
     landlock: bool = True
     cgroup_procs: list[str] = field(default_factory=list)
@@ -139,7 +144,7 @@ def apply(policy: Policy, abi: int | None = None) -> list[str]:
     used = 0
     if policy.landlock:
         try:
-            used = landlock.restrict(policy.read, policy.write, devices=policy.devices, abi=abi,
+            used = landlock.restrict(policy.read, policy.write, devices=policy.devices, blind=policy.blind, abi=abi,
                                      connect_ports=policy.connect_ports)
         except landlock.LandlockError as exc:
             problems.append(str(exc))

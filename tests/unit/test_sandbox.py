@@ -46,14 +46,16 @@ def run_confined(body: str, tmp_path: Path, **env: str) -> dict[str, str]:
                 out[name] = "allowed"
             except OSError as exc:
                 out[name] = errno.errorcode.get(exc.errno, str(exc.errno))
-        landlock.restrict(python_paths() + [os.environ["RO"]], [os.environ["RW"]])
+        landlock.restrict(python_paths() + [os.environ["RO"]], [os.environ["RW"]], blind=[os.environ["BLIND"]])
     ''') + textwrap.dedent(body) + "\nprint(json.dumps(out))\n"
     (tmp_path / "rw").mkdir(exist_ok=True)
     (tmp_path / "ro").mkdir(exist_ok=True)
+    (tmp_path / "shm").mkdir(exist_ok=True)
     (tmp_path / "ro" / "file.txt").write_text("read me")
     (tmp_path / "outside.txt").write_text("secret")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, RW=str(tmp_path / "rw"), RO=str(tmp_path / "ro"), **env))
+                            env=dict(os.environ, RW=str(tmp_path / "rw"), RO=str(tmp_path / "ro"),
+                                     BLIND=str(tmp_path / "shm"), **env))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -69,10 +71,12 @@ def test_landlock_allows_the_rules_and_refuses_everything_else(tmp_path: Path) -
         attempt("list outside", lambda: os.listdir(os.environ["RW"] + "/.."))
         attempt("read /etc/shadow", lambda: open("/etc/shadow").read())
         attempt("write /tmp", lambda: open("/tmp/llm-tutor-landlock-test", "w"))
+        attempt("make and use a shared-memory file", lambda: open(os.environ["BLIND"] + "/seg", "w+").write("x"))
+        attempt("list shared memory", lambda: os.listdir(os.environ["BLIND"]))
     ''', tmp_path)
     assert out == {"read ro": "allowed", "write ro": "EACCES", "write rw": "allowed", "truncate in rw": "allowed",
                    "read outside": "EACCES", "list outside": "EACCES", "read /etc/shadow": "EACCES",
-                   "write /tmp": "EACCES"}
+                   "write /tmp": "EACCES", "make and use a shared-memory file": "allowed", "list shared memory": "EACCES"}
     assert (tmp_path / "outside.txt").read_text() == "secret"
 
 
