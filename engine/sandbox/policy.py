@@ -24,13 +24,13 @@ from pathlib import Path
 
 from llm_tutor.engine.sandbox import landlock
 
-SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/opt/conda", "/proc",
-               "/sys/devices/system/cpu", "/sys/devices/system/node", "/sys/fs/cgroup",
+SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/opt/conda", "/proc", "/sys",
                "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/timezone",
                "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf", "/etc/resolv.conf",
                "/etc/gai.conf", "/etc/ssl", "/etc/ca-certificates", "/etc/pki", "/etc/mime.types", "/etc/os-release",
                "/etc/terminfo", "/etc/fonts", "/etc/matplotlibrc", "/etc/alternatives")
-"""System paths a Python kernel reads (shared libraries, time zone, names, CPU topology, certificates)."""
+"""System paths a Python kernel reads (shared libraries, time zone, names, certificates; /sys for CPU topology,
+its own group's limits and, on a GPU server, what CUDA and NVML read about the devices)."""
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 GPU_DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps", "/dev/dri", "/dev/kfd")
 BLIND = ("/dev/shm",)

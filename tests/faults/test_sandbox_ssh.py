@@ -11,6 +11,7 @@ skipped with the probe's reason where the machine lacks what it needs.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ import pytest
 
 from llm_tutor.engine.remote.users import descendants
 from llm_tutor.engine.sandbox.probe import LANDLOCK_FS, LANDLOCK_SCOPES, MEMORY, PIDS, probe
-from tests.e2e.sshlab import LabProcess, make_key, wait_until
+from tests.e2e.sshlab import LabProcess, Terminal, make_key, wait_until
 from tests.e2e.test_tmux import Tmux
 
 pytest.importorskip("asyncssh")
@@ -46,6 +47,7 @@ pytestmark = [
 
 SESSION_MEMORY_MB = 700
 SESSION_PIDS = 64
+DISK_CAP_MB = 5
 
 LESSON = '''---
 id: attacks
@@ -141,7 +143,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabProcess
     base = tmp_path_factory.mktemp("sandboxed")
     keys = base / "authorized"
     keys.mkdir()
-    for name in ("alice", "bob", "carol", "dave"):
+    for name in ("alice", "bob", "carol", "dave", "erin"):
         make_key(base / name)
         (keys / f"{name}.pub").write_bytes((base / f"{name}.pub").read_bytes())
     lessons = base / "lessons"
@@ -149,7 +151,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabProcess
     (lessons / "00-attacks.md").write_text(LESSON)
     required = [] if _PROBE.missing() else ["--require-sandbox"]
     lab = LabProcess(base, keys, "--session-memory-mb", str(SESSION_MEMORY_MB), "--session-pids", str(SESSION_PIDS),
-                     "--max-sessions", "4", *required, lessons=lessons)
+                     "--max-sessions", "4", "--disk-cap-mb", str(DISK_CAP_MB), *required, lessons=lessons)
     lab.wait_pool()
     yield lab, keys, base
     assert lab.stop() == 0, lab.log()[-3000:]
@@ -299,3 +301,20 @@ def test_a_fork_loop_and_a_shared_mmap_stop_at_the_sessions_limits_while_bob_wor
     s.alice.wait_for("memory limit (cgroup memory", timeout=90)
     assert "allocated past" not in s.alice.screen()
     s.nothing_of_bobs_changed()
+
+
+async def test_a_session_whose_folder_passes_the_disk_cap_is_closed_with_a_message(
+        setup: tuple[LabProcess, Path, Path]) -> None:
+    lab, _, base = setup
+    erin = await Terminal.open(lab.port, "erin", base / "erin")
+    try:
+        await erin.wait_for("Hostile cells")
+        # a file written there (by any route: RLIMIT_FSIZE stops one big file, see the unit tests) passes the cap
+        (lab.root / "users" / "erin" / "filler.bin").write_bytes(b"x" * (DISK_CAP_MB + 1) * 1024 * 1024)
+        await erin.wait_for("(disk cap), so the session was closed", timeout=30)
+        await asyncio.wait_for(erin.closed.wait(), 15)
+    finally:
+        await erin.close()
+    assert erin.exit_status == 1
+    lab.wait_log(r"disk cap user=erin from=127\.0\.0\.1:\d+: \d+ MB used, cap 5 MB")
+    lab.wait_log(r"disconnect user=erin .*disk cap")
