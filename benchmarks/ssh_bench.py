@@ -253,11 +253,11 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def bench(quick: bool, compare_spawn: bool) -> list[dict[str, Any]]:
+async def bench(quick: bool, compare_spawn: bool, server_args: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     runs, presses, sessions = (3, 15, 4) if quick else (7, 40, 6)
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="llm-tutor-ssh-bench-") as tmp:
-        server = Server(Path(tmp))
+        server = Server(Path(tmp), *server_args)
         try:
             screens, handshakes = await first_screen(server, runs)
             first = record("ssh_connect_to_first_screen", statistics.median(screens), "ms", 400, runs=len(screens),
@@ -308,8 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the records here")
     parser.add_argument("--compare-spawn", action="store_true", help="also measure a server without the kernel pool")
+    parser.add_argument("--no-sandbox", action="store_true", help="measure a server whose sessions are not confined")
     args = parser.parse_args(argv)
-    records = asyncio.run(bench(args.quick, args.compare_spawn))
+    records = asyncio.run(bench(args.quick, args.compare_spawn, ("--no-sandbox",) if args.no_sandbox else ()))
     for rec in records:
         print(json.dumps(rec))
     print(f"\n{'benchmark':<36} {'value':>12} {'target':>12} {'peer':>12}  ok", file=sys.stderr)

@@ -307,7 +307,6 @@ def _child(state: _Server, sel: selectors.BaseSelector, fds: list[int], argv: li
                     os.write(2, f"llm-tutor: sandbox: {problem}\r\n".encode())
             except SandboxError as exc:
                 os.write(2, f"llm-tutor: the sandbox could not be applied, so this session does not start: {exc}\r\n".encode())
-                code = 70
                 raise SystemExit(70) from None
         _reseed()
         code = run(argv) or 0

@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,16 @@ class Confinement:
     """The lab's sandbox settings and what this machine supports."""
 
     def __init__(self, *, enabled: bool = True, required: bool = False, memory_mb: int | None = None,
-                 pids: int | None = 256, disk_cap_mb: int | None = 500, read: list[str] | None = None,
-                 max_sessions: int = 20) -> None:
+                 pids: int | None = 256, disk_cap_mb: int | None = 500, read: list[str] | None = None) -> None:
         self.enabled = enabled
         self.required = required
         self.memory_mb = memory_mb
         self.pids = pids
         self.disk_cap_mb = disk_cap_mb or None
         self.read = list(read or [])
-        self.max_sessions = max_sessions
+        self.open_groups = 0
+        self._lock = threading.Lock()
+        """Sessions with a group now: the lab's group weighs as that many processes."""
         self.probe: Probe = probe(landlock_on=enabled, cgroups_on=enabled, disk_cap_mb=self.disk_cap_mb)
         self.scratch_root = Path(tempfile.mkdtemp(prefix="llm-tutor-scratch-"))
         self.group_parent = f"llm-tutor-{os.getpid()}"
@@ -110,7 +112,11 @@ class Confinement:
                 limits = cgroups.Limits(memory_mb=self.memory_mb if self.probe.state(MEMORY) == "on" else None,
                                         pids=self.pids if self.probe.state(PIDS) == "on" else None)
                 try:
-                    box.group = cgroups.SessionGroup(support, session_id, limits).create(self.group_parent, self.max_sessions)
+                    box.group = cgroups.SessionGroup(support, session_id, limits).create(self.group_parent)
+                    with self._lock:
+                        self.open_groups += 1
+                        if limits.cpu_weight:
+                            cgroups.set_parent_weight(support, self.group_parent, limits.cpu_weight, self.open_groups)
                     policy.cgroup_procs = box.group.procs_files
                     policy.memory_mb, policy.pids = limits.memory_mb, limits.pids
                 except OSError as exc:
@@ -138,8 +144,15 @@ class Confinement:
         if box.channel is not None:
             box.channel.close()
             box.channel = None
-        if box.group is not None and not box.group.remove():
-            log.warning("could not remove the control group %s (processes remain)", ", ".join(map(str, box.group.dirs.values())))
+        if box.group is not None:
+            if not box.group.remove():
+                log.warning("could not remove the control group %s (processes remain)", ", ".join(map(str, box.group.dirs.values())))
+            with self._lock:  # close runs in an executor thread, open in the event loop's
+                self.open_groups = max(0, self.open_groups - 1)
+                if box.group.limits.cpu_weight:
+                    cgroups.set_parent_weight(self.probe.cgroups, self.group_parent, box.group.limits.cpu_weight,
+                                              max(1, self.open_groups))
+            box.group = None
         shutil.rmtree(box.scratch, ignore_errors=True)
 
     def stop(self) -> None:

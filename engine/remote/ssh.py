@@ -194,8 +194,7 @@ class Lab:
 
         self.confinement = Confinement(enabled=config.sandbox, required=config.require_sandbox,
                                        memory_mb=config.session_memory_mb, pids=config.session_pids,
-                                       disk_cap_mb=config.disk_cap_mb, read=config.sandbox_read,
-                                       max_sessions=config.max_sessions)
+                                       disk_cap_mb=config.disk_cap_mb, read=config.sandbox_read)
 
     # -- sessions ----------------------------------------------------------------------------
 

@@ -131,11 +131,11 @@ class SessionGroup:
         """The ``cgroup.procs`` files a process writes its pid into to join the session."""
         return sorted({str(d / "cgroup.procs") for d in self.dirs.values()})
 
-    def create(self, parent_name: str, sessions: int = 1) -> SessionGroup:
+    def create(self, parent_name: str) -> SessionGroup:
         """Make the folders and set the limits; raises OSError when that fails.
 
-        The parent (the lab's group) gets the CPU weight of `sessions` processes: its sessions compete
-        with the rest of the machine as that many ordinary processes would, not as one.
+        The parent (the lab's group) is made with one process's CPU weight; `set_parent_weight` keeps it at
+        the number of sessions, so they compete with the rest of the machine as that many processes would.
         """
         s, lim = self.support, self.limits
         if s.version == 2:
@@ -147,7 +147,7 @@ class SessionGroup:
                 (base / "cgroup.subtree_control").write_text(wanted)
                 (parent / "cgroup.subtree_control").write_text(wanted)
                 if lim.cpu_weight and s.has("cpu"):
-                    _try_write(parent / "cpu.weight", str(min(10000, lim.cpu_weight * sessions)))
+                    _try_write(parent / "cpu.weight", str(min(10000, lim.cpu_weight)))
             folder = parent / self.name
             folder.mkdir(exist_ok=True)
             for c in s.base:
@@ -163,7 +163,7 @@ class SessionGroup:
         for c, base in s.base.items():
             if c == "cpu" and lim.cpu_weight and not (base / parent_name).is_dir():
                 (base / parent_name).mkdir()
-                _try_write(base / parent_name / "cpu.shares", str(min(262144, int(lim.cpu_weight * 10.24) * sessions)))
+                _try_write(base / parent_name / "cpu.shares", str(max(2, int(lim.cpu_weight * 10.24))))
             folder = base / parent_name / self.name
             folder.mkdir(parents=True, exist_ok=True)
             self.dirs[c] = folder
@@ -228,6 +228,17 @@ def oom_kills(folder: Path, version: int) -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+def set_parent_weight(support: Support, parent_name: str, cpu_weight: int, sessions: int) -> None:
+    """Weigh the lab's group as `sessions` ordinary processes against the rest of the machine."""
+    base = support.base.get("cpu")
+    if base is None or not (base / parent_name).is_dir():
+        return
+    if support.version == 2:
+        _try_write(base / parent_name / "cpu.weight", str(max(1, min(10000, cpu_weight * sessions))))
+    else:
+        _try_write(base / parent_name / "cpu.shares", str(max(2, min(262144, int(cpu_weight * 10.24) * sessions))))
 
 
 def remove_parent(support: Support, parent_name: str) -> None:

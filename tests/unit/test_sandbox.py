@@ -160,6 +160,12 @@ def test_a_session_group_caps_processes_and_shared_memory_and_is_removed(tmp_pat
         assert "forks refused after" in result.stdout and int(result.stdout.split()[3]) < 8
         assert "ALLOCATED" not in result.stdout and result.returncode == -signal.SIGKILL
         assert group.oom_kills() == before + 1
+        # the lab's group weighs as many processes as it has sessions
+        parent = f"llm-tutor-test-{os.getpid()}"
+        cgroups.set_parent_weight(SUPPORT, parent, 100, 3)
+        if SUPPORT.has("cpu"):
+            name = "cpu.weight" if SUPPORT.version == 2 else "cpu.shares"
+            assert (SUPPORT.base["cpu"] / parent / name).read_text().strip() == ("300" if SUPPORT.version == 2 else "3072")
     finally:
         assert group.remove()
         cgroups.remove_parent(SUPPORT, f"llm-tutor-test-{os.getpid()}")
