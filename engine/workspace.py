@@ -1,6 +1,7 @@
 """Provides the exercise workspace: each exercise as a `.py` file the learner may edit in their own editor.
 
-Files live at ``<data_dir>/workspace/<lesson_id>/<exercise_id>.py``. The starter is written on
+Files live at ``<data_dir>/workspace/<lesson_id>/<exercise_id>.py`` (under
+``<data_dir>/workspace/<workspace_id>/`` for an app given a workspace id, such as a browser tab). The starter is written on
 first use and a file that exists is never overwritten, except by `reset`, which keeps the old
 file as ``<exercise_id>.py.bak``. A short header of ``# llm-tutor:`` comments says how to check
 the file; `read` leaves it out, so the app's editor shows only the learner's code.
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from llm_tutor.engine.progress import ProgressStore
 
 WORKSPACE_DIR = "workspace"
+WORKSPACE_ID_ENV = "LLM_TUTOR_WORKSPACE_ID"
 HEADER_PREFIX = "# llm-tutor:"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -57,9 +59,20 @@ class Workspace:
     root: Path
 
     @classmethod
-    def open(cls, data_dir: str | Path | None = None) -> Workspace:
-        """The workspace of a data directory (`config.data_dir` rules); creates nothing yet."""
-        return cls(config.data_dir(data_dir) / WORKSPACE_DIR)
+    def open(cls, data_dir: str | Path | None = None, workspace_id: str | None = None) -> Workspace:
+        """The workspace of a data directory (`config.data_dir` rules); creates nothing yet.
+
+        `workspace_id` (default: ``LLM_TUTOR_WORKSPACE_ID``) names a separate set of files under
+        the data directory's, as each browser tab of `serve web` has: two apps sharing one data
+        directory then never write the same exercise file.
+        """
+        root = config.data_dir(data_dir) / WORKSPACE_DIR
+        given = os.environ.get(WORKSPACE_ID_ENV) if workspace_id is None else workspace_id
+        if given:
+            if not _ID_RE.match(given):
+                raise WorkspaceError(f"not a workspace id: {given!r} (lower-case letters, digits, - and _)")
+            root = root / given
+        return cls(root)
 
     def path(self, lesson_id: str, exercise_id: str) -> Path:
         """Where an exercise's file lives (ids are checked, so no path escapes the workspace)."""
