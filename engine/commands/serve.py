@@ -161,6 +161,7 @@ def run_ssh(args: argparse.Namespace) -> int:
 
     from llm_tutor.engine.remote import ssh
 
+    ssh.quiet_asyncssh_warnings()
     lab_config = ssh.LabConfig(
         authorized_keys=keys.resolve(), host_key=host_key, data_root=root, host=args.host, port=args.port,
         max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, login_timeout=args.login_timeout,
