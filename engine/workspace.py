@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llm_tutor.engine import config
+from llm_tutor.engine.files import NotRegularFile, read_regular
 
 if TYPE_CHECKING:
     from llm_tutor.engine.lesson import Exercise
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 WORKSPACE_DIR = "workspace"
 WORKSPACE_ID_ENV = "LLM_TUTOR_WORKSPACE_ID"
+MAX_EXERCISE_BYTES = 1_000_000
+"""An exercise file past this is refused: an answer is a few lines, and the editor holds all of it."""
 HEADER_PREFIX = "# llm-tutor:"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -94,9 +97,11 @@ class Workspace:
         """The learner's code in the file (header left out), or None when there is no file."""
         path = self.path(lesson_id, exercise_id)
         try:
-            return strip_header(path.read_text(encoding="utf-8"))
+            return strip_header(read_regular(path, MAX_EXERCISE_BYTES).decode("utf-8"))
         except FileNotFoundError:
             return None
+        except NotRegularFile as exc:
+            raise WorkspaceError(f"{exc}: remove it (rm {shlex.quote(str(path))}) and reopen the lesson") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise WorkspaceError(f"cannot read {path}: {exc}") from None
 

@@ -448,3 +448,21 @@ async def test_a_read_only_data_directory_runs_without_saving_and_says_so(tmp_pa
         assert sorted(p.name for p in data.iterdir()) == [DB_NAME]  # nothing was written
     with ProgressStore.open(data) as store:
         assert store.integrity_ok() and store.load_draft("sums", "total") == "total = sum(numbers)"
+
+
+async def test_a_fifo_at_an_exercise_path_gives_a_notice_and_the_app_goes_on(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    path = data / "workspace" / "sums" / "total.py"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)  # read blocking, it would hang the writer thread (and the quit that waits for it)
+    notices = Notices()
+    app = app_for(data, kernel=False)
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
+        await progress_shown(pilot, app)
+        screen = await open_lesson(pilot, app, "sums")
+        assert await wait_for(pilot, lambda: notices.any("total.py is a FIFO (named pipe), not a file", "rm "))
+        await exercise(pilot, screen, "total")
+        await pilot.press("e", "f7", *"total = 4 + 6", "escape")
+        assert await wait_for(pilot, lambda: app.progress is not None and not app.progress.busy)
+    with ProgressStore.open(data) as store:
+        assert "total = 4 + 6" in (store.load_draft("sums", "total") or "")
