@@ -3,7 +3,7 @@
 When the progress database cannot take a write (a lock held too long, a full disk), the store
 keeps the write in memory and, at close, in ``progress.pending.jsonl`` beside the database, to be
 replayed at the next start. A full disk would leave that file empty too; so the store keeps a
-small reserve file (``progress.pending.reserve``, its blocks allocated at open) and frees it for
+small reserve file (``progress.reserve``, its blocks allocated at open) and frees it for
 the side file when the disk is full. Lines are appended whole or not at all: a failed write is
 cut back to where the file ended.
 """
@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-RESERVE_NAME = "progress.pending.reserve"
+RESERVE_NAME = "progress.reserve"
 RESERVE_BYTES = 256 * 1024
 """Disk space held back for the side file (a queued write is a few hundred bytes, a draft a few kB)."""
 

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import DataTable, Static
 
+from llm_tutor.engine.pending import RESERVE_NAME
 from llm_tutor.engine.progress import DB_NAME, ProgressStore
 from llm_tutor.tui.app import TutorApp, make_app
 from llm_tutor.tui.screens.confirm import ConfirmScreen
@@ -445,7 +446,7 @@ async def test_a_read_only_data_directory_runs_without_saving_and_says_so(tmp_pa
             await pilot.press("escape")
             view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
             assert view.code == "total = 99"  # kept in memory for this session
-        assert sorted(p.name for p in data.iterdir()) == [DB_NAME]  # nothing was written
+        assert sorted(p.name for p in data.iterdir()) == sorted([DB_NAME, RESERVE_NAME])  # nothing was written
     with ProgressStore.open(data) as store:
         assert store.integrity_ok() and store.load_draft("sums", "total") == "total = sum(numbers)"
 
