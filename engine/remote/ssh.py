@@ -51,8 +51,9 @@ MAX_WAITING_LOGINS = 64
 """Connections not yet logged in at once (sshd's MaxStartups); more are closed at once, so silent
 clients cannot use up the server's file descriptors. Each also ends after `LabConfig.login_timeout`."""
 MAX_WAITING_PER_ADDRESS = 8
-"""Connections not yet logged in at once from one source address: a flood from one machine fills its
-own share, not the server's, so students elsewhere still log in."""
+"""Once half of `MAX_WAITING_LOGINS` are taken, an address holding this many waiting connections gets no
+more: a flood from one machine cannot take the other half, so students elsewhere still log in, while a
+class behind one NAT address logs in at once as long as the server is not under a flood."""
 RESTORE_TERMINAL = (b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l"  # mouse, paste off
                     b"\x1b[0m\x1b[?1049l\x1b[?25h\r\n")  # plain text, the normal screen, the cursor shown
 """What the client's terminal needs when the server ends a session under a running app (which then
@@ -189,8 +190,10 @@ class Lab:
 
     def wait_login(self, address: str) -> str | None:
         """Count a new connection from `address` as waiting to log in; the refusal's reason when it may not."""
-        if self.waiting_by_address.get(address, 0) >= MAX_WAITING_PER_ADDRESS:
-            return f"{MAX_WAITING_PER_ADDRESS} connections from this address are already waiting to log in"
+        busy = self.waiting_logins >= MAX_WAITING_LOGINS // 2
+        if busy and self.waiting_by_address.get(address, 0) >= MAX_WAITING_PER_ADDRESS:
+            return (f"{self.waiting_by_address[address]} connections from this address are already waiting to log in "
+                    f"({self.waiting_logins} in all)")
         if self.waiting_logins >= MAX_WAITING_LOGINS:
             return f"{MAX_WAITING_LOGINS} connections are already waiting to log in"
         self.waiting_logins += 1
