@@ -46,7 +46,12 @@ def reserve(folder: Path) -> None:
 def append_whole(file: Path, lines: Sequence[str]) -> None:
     """Append `lines` to `file` and sync; on any failure the file is left as it was (raises the OSError)."""
     data = "".join(lines).encode("utf-8")
-    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        created = True
+    except FileExistsError:
+        fd = os.open(file, os.O_WRONLY | os.O_APPEND)
+        created = False
     start = os.fstat(fd).st_size
     try:
         view = memoryview(data)
@@ -59,7 +64,7 @@ def append_whole(file: Path, lines: Sequence[str]) -> None:
         except OSError:
             pass
         os.close(fd)
-        if start == 0:
+        if created:  # made here: leave no empty file behind
             file.unlink(missing_ok=True)
         raise
     os.close(fd)
