@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -26,7 +27,8 @@ class WebServer:
         self.port = free_port()
         self.log_path = tmp / "web.log"
         self._log = open(self.log_path, "wb")
-        env = dict(os.environ, LLM_TUTOR_DATA_DIR=str(tmp / "data"))
+        self.data = tmp / "data"
+        env = dict(os.environ, LLM_TUTOR_DATA_DIR=str(self.data))
         self.proc = subprocess.Popen([*llm_tutor_cmd(), "serve", "web", "--port", str(self.port), "--lessons",
                                       str(FIXTURES / "good"), "--device", "cpu", "--allow-root", *extra],
                                      stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -215,6 +217,14 @@ async def test_websockets_need_the_page_origin_and_tabs_are_capped_each_with_its
             status, body = _status(server.url)
             assert status == 503 and "2 tabs are open" in body
             assert _workspace_ids(server.proc.pid) == ["tab-1", "tab-2"]
+            for tab in tabs:  # each opens the lesson: its exercise file is written in the tab's own workspace
+                await tab.send_json(["stdin", "\r"])
+            files = [server.data / "workspace" / f"tab-{n}" / "example" / "ones.py" for n in (1, 2)]
+            deadline = time.monotonic() + 30
+            while not all(f.exists() for f in files) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert all(f.exists() for f in files), list((server.data / "workspace").rglob("*"))
+            assert not (server.data / "workspace" / "example").exists()
         finally:
             for tab in tabs:
                 await tab.close()
