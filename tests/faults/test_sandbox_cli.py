@@ -60,7 +60,7 @@ def test_check_runs_cells_confined(tmp_path: Path) -> None:
 
 def serve(tmp_path: Path, keys: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen([*llm_tutor_cmd(), "serve", "ssh", "--port", "0", "--authorized-keys", str(keys),
-                             "--data-root", str(tmp_path / "lab"), "--no-kernel-pool", "--no-app-pool", *extra],
+                             "--data-root", str(tmp_path / "lab"), "--no-kernel-pool", "--no-app-pool", "--allow-root", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
