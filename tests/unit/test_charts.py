@@ -138,3 +138,17 @@ class TestDetect:
         monkeypatch.setenv("COLUMNS", "500")
         monkeypatch.setenv("LINES", "100")
         assert ChartStyle.detect(io.StringIO()) == ChartStyle(200, 25, color=False, ascii=False)
+
+
+def test_plotext_is_imported_only_where_a_chart_is_drawn() -> None:
+    import json
+    import subprocess
+    import sys
+
+    probe = ("import sys, json\n"
+             "import llm_tutor.engine.charts, llm_tutor.engine.commands.train, llm_tutor.engine.commands.run\n"
+             "import llm_tutor.engine.commands.progress, llm_tutor.engine.export, llm_tutor.engine.checkhere\n"
+             "print(json.dumps('plotext' in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) is False
