@@ -197,9 +197,11 @@ def to_script(lesson: Lesson, work: LearnerWork | None = None) -> str:
             out.append("# %% [markdown]\n" + "\n".join(lines) + "\n")
         elif block.raises:
             body = "\n".join(f"    {line}".rstrip() for line in block.source.rstrip("\n").splitlines())
+            name = block.raises.rsplit(".", 1)[-1]  # matched by class name, as the tutor's checker does
             out.append(
-                f"# %%\ntry:\n{body}\nexcept {block.raises} as error:  # raised on purpose\n"
-                f"    print(f\"{block.raises} (raised on purpose): {{error}}\")\n"
+                f"# %%\ntry:\n{body}\nexcept Exception as error:\n"
+                f"    if type(error).__name__ != {name!r}:\n        raise\n"
+                f"    print(f\"{name} (raised on purpose): {{error}}\")\n"
             )
         else:
             out.append("# %%\n" + block.source.rstrip("\n") + "\n")

@@ -26,7 +26,7 @@ from llm_tutor.engine.export import file_name
 from llm_tutor.engine.lesson import Cell, Exercise, Lesson
 from tests.conftest import llm_tutor_cmd
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first test waits for every run (module fixture)
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
