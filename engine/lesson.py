@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
+from llm_tutor.engine.files import NotRegularFile, read_regular
+
 
 FORMAT_VERSION = 1
 
@@ -38,6 +40,8 @@ _REQUIRED_FRONT = ("id", "title", "order")
 _ALLOWED_FRONT = {"id", "title", "order", "prerequisites", "lang", "summary", "format", "minutes"}
 
 
+MAX_LESSON_BYTES = 2_000_000
+"""A lesson file past this is refused before it is read (the longest bundled lesson is ~30 kB)."""
 MAX_MESSAGE = 400
 """Characters of a `LessonError` message; values quoted from the file are cut to keep it one short line."""
 
@@ -200,9 +204,13 @@ def parse_file(path: Path | str, lang: str | None = None) -> Lesson:
     """Parse one lesson file; raises `LessonError` with file and line on any problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_LESSON_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LessonError(path, 1, f"the file is not UTF-8 text ({exc.reason})") from None
+    except NotRegularFile as exc:
+        what = str(exc).removeprefix(f"{path} ")
+        advice = " for a lesson (split it into several lessons)" if "allowed" in what else ""
+        raise LessonError(path, 1, f"not read: the file {what}{advice}") from None
     except OSError as exc:
         raise LessonError(path, 1, f"cannot read the file: {exc.strerror or exc}") from None
     if lang is None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_tutor.engine import config
+from llm_tutor.engine import pending as side_file
 
 DB_NAME = "progress.sqlite3"
 PENDING_NAME = "progress.pending.jsonl"
@@ -465,6 +466,8 @@ class ProgressStore:
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.RLock()
         self._closed = False
+        self.closing_line: str | None = None
+        """One line for the person at exit when changes could not reach the database (kept aside, or lost)."""
         self._read_failed = False
         self._identity = _file_identity(path) if persistent and path is not None else None
         """(device, inode) of the file the connection has open, to notice it being deleted or replaced."""
@@ -535,6 +538,7 @@ class ProgressStore:
             return cls(_memory_copy(None, notices), path, persistent=False, notices=notices, **kwargs)
         store = cls(conn, path, persistent=True, notices=notices, **kwargs)
         store._replay_pending_file()
+        side_file.reserve(root)
         return store
 
     @classmethod
@@ -722,19 +726,21 @@ class ProgressStore:
         claimed.unlink(missing_ok=True)
 
     def _keep_pending_in_file(self) -> None:
-        """Append the queued writes to the side file (replayed at the next open) and forget them here."""
+        """Append the queued writes to the side file (replayed at the next open) and forget them here.
+
+        With the disk full, the reserve kept beside it is freed to make room (`engine.pending`).
+        """
         file = self._pending_file()
         count = len(self._pending)
         try:
             if file is None or not self.persistent:
                 raise OSError("there is no file to keep them in")
-            with file.open("a", encoding="utf-8") as out:
-                for name, kwargs in self._pending:
-                    out.write(json.dumps({"op": name, "args": kwargs}) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
+            side_file.keep(file, [json.dumps({"op": name, "args": kwargs}) + "\n" for name, kwargs in self._pending])
+            self.closing_line = (f"llm-tutor: {count} change(s) could not be written to the progress database "
+                                 f"and are kept in {file}; they are saved at the next start")
             self._notify("warning", f"{count} change(s) kept in {file} and saved next time")
         except OSError as exc:
+            self.closing_line = f"llm-tutor: {count} change(s) of progress could not be saved: {exc.strerror or exc}"
             self._notify("error", f"{count} change(s) could not be saved: {exc.strerror or exc}")
         self._pending.clear()
 
@@ -744,6 +750,7 @@ class ProgressStore:
             if self._closed:
                 return
             self._check_file()
+            self.closing_line = None
             if self._pending and not self._flush_pending_locked():
                 self._keep_pending_in_file()
             self._closed = True
