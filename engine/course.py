@@ -45,7 +45,7 @@ def lesson_files(root: Path, lang: str) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if p.is_file() and not p.name.startswith(("_", ".")))
 
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Bump when the parsed form of a lesson changes (the pickle cache is then rebuilt)."""
 
 

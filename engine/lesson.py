@@ -27,7 +27,7 @@ TEXT_KINDS = {"hint"}
 
 _ALLOWED_ATTRS: dict[str, set[str]] = {
     "cell": {"id", "raises", "timeout"},
-    "exercise": {"id", "title", "starter-passes"},
+    "exercise": {"id", "title", "starter-passes", "raises"},
     "solution": {"for"},
     "check": {"for"},
     "hint": {"for"},
@@ -134,6 +134,8 @@ class Exercise:
     hints: list[str] = field(default_factory=list)
     starter_passes: bool = False
     """Opt-out of the rule that a starter must fail its checks."""
+    raises: str = ""
+    """The exception the starter raises on purpose (the exercise is to fix it); exports run on past it."""
     solution_line: int = 0
     checks_line: int = 0
 
@@ -373,8 +375,11 @@ class _BodyState:
                 raise LessonError(path, line, "a predict block needs the code whose output the learner predicts")
             self.segments.append(Predict(block_id, code, line, answer=attrs.get("answer", "")))
         else:
+            raises = attrs.get("raises", "")
+            if raises and not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", raises):
+                raise LessonError(path, line, f"raises={raises!r} must name an exception class, e.g. raises=ValueError")
             ex = Exercise(id=block_id, title=attrs.get("title", block_id), starter=code, line=line,
-                          starter_passes="starter-passes" in attrs)
+                          starter_passes="starter-passes" in attrs, raises=raises)
             self.exercises[block_id] = ex
             self.segments.append(ex)
 

@@ -85,6 +85,21 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE exercise ADD COLUMN solved_at REAL",
         "ALTER TABLE exercise ADD COLUMN solved_code TEXT",
     ],
+    # v2 -> v3: a log of attempts with their time (`progress` charts attempts over time). Attempts made
+    # before it existed are logged at once, at their exercise's last attempt.
+    [
+        """CREATE TABLE attempt (
+            lesson_id TEXT NOT NULL,
+            exercise_id TEXT NOT NULL,
+            at REAL NOT NULL,
+            passed INTEGER NOT NULL,
+            n INTEGER NOT NULL DEFAULT 1
+        )""",
+        "CREATE INDEX attempt_by_lesson ON attempt (lesson_id, exercise_id)",
+        """INSERT INTO attempt (lesson_id, exercise_id, at, passed, n)
+           SELECT lesson_id, exercise_id, last_attempt_at, status = 'solved', attempts FROM exercise
+           WHERE attempts > 0 AND last_attempt_at IS NOT NULL""",
+    ],
 ]
 """``MIGRATIONS[i]`` takes a database from ``user_version`` i to i + 1. Append, never edit."""
 
@@ -324,6 +339,10 @@ def _op_record_attempt(
            WHERE lesson_id = :lesson AND exercise_id = :exercise""",
         {"now": now, "passed": bool(passed), "code": code, "lesson": lesson_id, "exercise": exercise_id},
     )
+    conn.execute(
+        "INSERT INTO attempt (lesson_id, exercise_id, at, passed) VALUES (?, ?, ?, ?)",
+        (lesson_id, exercise_id, now, int(bool(passed))),
+    )
     if code:
         _op_save_draft(conn, lesson_id, exercise_id, code, now)
 
@@ -390,12 +409,14 @@ def _op_reset(conn: sqlite3.Connection, lesson_id: str, exercise_id: str | None)
         count = conn.execute("DELETE FROM exercise WHERE lesson_id = ?", (lesson_id,)).rowcount
         conn.execute("DELETE FROM draft WHERE lesson_id = ?", (lesson_id,))
         conn.execute("DELETE FROM predict WHERE lesson_id = ?", (lesson_id,))
+        conn.execute("DELETE FROM attempt WHERE lesson_id = ?", (lesson_id,))
         count += conn.execute("DELETE FROM lesson WHERE lesson_id = ?", (lesson_id,)).rowcount
         return int(count)
     count = conn.execute(
         "DELETE FROM exercise WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id)
     ).rowcount
     count += conn.execute("DELETE FROM draft WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id)).rowcount
+    conn.execute("DELETE FROM attempt WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id))
     return int(count)
 
 
@@ -826,6 +847,12 @@ class ProgressStore:
             "SELECT code, updated_at FROM draft WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id)
         )
         return Draft(rows[0]["code"], rows[0]["updated_at"]) if rows else None
+
+    def attempt_log(self) -> list[tuple[str, float, int]]:
+        """Every logged attempt as (lesson_id, time, count), oldest first (count > 1 only for attempts
+        made before the log existed, logged together at their exercise's last attempt)."""
+        rows = self._rows("SELECT lesson_id, at, n FROM attempt ORDER BY at")
+        return [(row["lesson_id"], float(row["at"]), int(row["n"])) for row in rows]
 
     def last_position(self) -> Position | None:
         """The lesson opened last and its last cell, or None on a first run."""
