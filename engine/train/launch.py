@@ -149,14 +149,30 @@ def launch(scale: Scale, module: str, argv: list[str], *, threads: int | None = 
 def first_failure(failures: dict[int, Any]) -> tuple[int, str]:
     """(rank, sentence) for the rank whose failure ended the run.
 
-    A rank killed by a signal is the cause, not its peers that then lost their connection to it;
-    otherwise the earliest error wins, as torch.distributed.run itself reports it.
+    The cause is a rank killed from outside (SIGKILL, a crash), or one that raised an error of its
+    own, not its peers that then lost their connection to it or were ended by the launcher
+    (SIGTERM); among equals the earliest failure wins, as torch.distributed.run reports it.
     """
     from llm_tutor.engine.exits import classify_exit
 
+    def text(rank: int) -> str:
+        message = failures[rank].message
+        return message if isinstance(message, str) else str((message or {}).get("message", ""))
+
+    def wrote_error(rank: int) -> bool:
+        return os.path.isfile(str(getattr(failures[rank], "error_file", "") or ""))
+
     def order(rank: int) -> tuple[int, float, int]:
         failure = failures[rank]
-        return (0 if failure.exitcode < 0 else 1, failure.timestamp, rank)
+        if failure.exitcode < 0 and failure.exitcode != -signal.SIGTERM and not wrote_error(rank):
+            kind = 0  # killed from outside
+        elif any(mark in text(rank) for mark in PEER_LOST):
+            kind = 2  # it only lost a peer
+        elif failure.exitcode == -signal.SIGTERM and not wrote_error(rank):
+            kind = 3  # stopped by its agent
+        else:
+            kind = 1
+        return (kind, failure.timestamp, rank)
 
     rank = min(failures, key=order)
     failure = failures[rank]
@@ -165,11 +181,15 @@ def first_failure(failures: dict[int, Any]) -> tuple[int, str]:
         why = f"was killed by {name}" if kind == "sigkill" else f"was ended by {name}"
     else:
         why = f"exited with status {failure.exitcode}"
-    message = failure.message if isinstance(failure.message, str) else str(failure.message.get("message", ""))
+    message = text(rank).strip()
     detail = ""
-    if message and "Signal" not in message and "exitcode" not in message.lower():
-        detail = f": {message.strip().splitlines()[-1][:200]}"
+    if message and message != "<NONE>" and not message.startswith("Signal") and "exitcode" not in message.lower():
+        detail = f": {message.splitlines()[-1][:160]}"
     return rank, f"rank {rank} (pid {failure.pid}) {why}{detail}; the other ranks were stopped"
+
+
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted")
+"""What a rank's error says when it only lost a peer that failed first."""
 
 
 def _quiet_torch_logs() -> None:
