@@ -274,6 +274,8 @@ class Printer:
         self.flush()
         data = {k: v for k, v in event.data.items() if k != "points"}
         scale = {"world_size": event.card.get("world_size", 1), "backend": event.card.get("backend")}
+        if event.model != "gpt":
+            scale = {}  # only the gpt trains on several processes
         head = {
             "model": event.model,
             "config": {**event.config, **scale},
