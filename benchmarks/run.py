@@ -30,6 +30,7 @@ MODULES = [
     ("check_bench", "llm-tutor check --lang all"),
     ("lab_bench", "training lab throughput, redraw, responsiveness"),
     ("ssh_bench", "SSH connect and key latency"),
+    ("ddp_bench", "GPT on 1 and 2 CPU processes (DDP, gloo); the lab vs a bare DDP loop"),
     ("gpu_bench", "GPT training on a CUDA GPU"),
 ]
 

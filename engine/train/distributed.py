@@ -12,6 +12,12 @@ then the controls themselves. Every rank applies the same controls at the same s
 pause, step, stop and learning-rate changes reach all of them. Only rank 0 reads controls, prints
 and writes checkpoints.
 
+While the run trains, the header is pipelined (`exchange`): a step starts its header's broadcast
+without waiting and reads the previous step's, which arrived long ago. A step therefore never
+waits on one more round trip between processes (on 2 busy cores that wait cost the lab about a
+tenth of its speed); a control or a report lands one step later than rank 0 saw it, on every rank
+alike.
+
 Imports torch: load it only in a rank process.
 """
 
@@ -22,7 +28,7 @@ import json
 import os
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +45,8 @@ class Dist:
     local_rank: int
     backend: str
     device: torch.device
+    _pending: tuple[Any, torch.Tensor, bytes] | None = field(default=None, repr=False)
+    """The header broadcast a step started and the next one reads (with rank 0's payload)."""
 
     @property
     def is_leader(self) -> bool:
@@ -68,19 +76,50 @@ class Dist:
     # -- lockstep ----------------------------------------------------------------------------------
 
     def sync(self, report: bool, commands: list[tuple[str, Any, str]]) -> tuple[bool, list[tuple[str, Any, str]]]:
-        """Rank 0's (report, commands) on every rank; the other ranks' arguments are ignored."""
-        payload = json.dumps(commands).encode() if self.is_leader and commands else b""
-        header = torch.tensor([int(report), len(payload)], dtype=torch.int64)
+        """Rank 0's (report, commands) on every rank, now (with any still in the pipeline first); the
+        other ranks' arguments are ignored."""
+        before, earlier = self.flush()
+        payload = self._payload(commands)
+        header = self._header(report, payload)
         self._broadcast(header)
-        report, size = bool(header[0]), int(header[1])
+        report, received = self._receive(header, payload)
+        return before or report, earlier + received
+
+    def exchange(self, report: bool, commands: list[tuple[str, Any, str]]) -> tuple[bool, list[tuple[str, Any, str]]]:
+        """Start broadcasting rank 0's (report, commands) and return those of the previous call."""
+        before, earlier = self.flush()
+        payload = self._payload(commands)
+        header = self._header(report, payload)
+        work = dist.broadcast(header, src=0, async_op=True)
+        self._pending = (work, header, payload)
+        return before, earlier
+
+    def flush(self) -> tuple[bool, list[tuple[str, Any, str]]]:
+        """What the pipeline still holds: the last `exchange`'s (report, commands), or (False, [])."""
+        if self._pending is None:
+            return False, []
+        work, header, payload = self._pending
+        self._pending = None
+        work.wait()
+        return self._receive(header, payload)
+
+    def _payload(self, commands: list[tuple[str, Any, str]]) -> bytes:
+        return json.dumps(commands).encode() if self.is_leader and commands else b""
+
+    def _header(self, report: bool, payload: bytes) -> torch.Tensor:
+        header = torch.tensor([int(report), len(payload)], dtype=torch.int64)
+        return header.to(self.device) if self.backend == "nccl" else header  # NCCL moves CUDA tensors only
+
+    def _receive(self, header: torch.Tensor, payload: bytes) -> tuple[bool, list[tuple[str, Any, str]]]:
+        report, size = (int(v) for v in header.cpu().tolist())
         if not size:
-            return report, []
+            return bool(report), []
         data = torch.frombuffer(bytearray(payload), dtype=torch.uint8) if self.is_leader else torch.empty(size, dtype=torch.uint8)
         self._broadcast(data)
-        return report, [tuple(c) for c in json.loads(bytes(data.tolist()))]  # type: ignore[misc]
+        return bool(report), [tuple(c) for c in json.loads(bytes(data.tolist()))]  # type: ignore[misc]
 
     def _broadcast(self, tensor: torch.Tensor) -> None:
-        if self.backend == "nccl":  # NCCL moves CUDA tensors only
+        if self.backend == "nccl" and tensor.device.type != "cuda":
             moved = tensor.to(self.device)
             dist.broadcast(moved, src=0)
             tensor.copy_(moved.cpu())
@@ -95,6 +134,13 @@ class Dist:
         dist.all_reduce(out, op=dist.ReduceOp.SUM)
         return out
 
+    def sum_async(self, values: torch.Tensor) -> tuple[Any, torch.Tensor]:
+        """Start summing `values` over all ranks: (work, tensor); the tensor holds the sum after `work.wait()`."""
+        out = values.detach().clone()
+        if self.backend == "nccl" and out.device.type != "cuda":
+            out = out.to(self.device)
+        return dist.all_reduce(out, op=dist.ReduceOp.SUM, async_op=True), out
+
     def gather(self, obj: Any) -> list[Any]:
         """Every rank's `obj` (plain data), in rank order."""
         found: list[Any] = [None] * self.world_size
@@ -102,6 +148,7 @@ class Dist:
         return found
 
     def close(self) -> None:
+        self.flush()
         if dist.is_initialized():
             dist.destroy_process_group()
 

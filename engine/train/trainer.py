@@ -254,6 +254,8 @@ class Trainer:
         self._window_start = now
         self._window_tokens = 0
         self._last_report = now
+        self._pending_report: Any = None
+        """A data-parallel report whose all-reduce runs in the background (see `_report`)."""
 
     @property
     def params(self) -> int:
@@ -396,6 +398,9 @@ class Trainer:
                 continue  # the next drain waits for rank 0's broadcast
             self._wake.wait(0.2)
             self._wake.clear()
+        if self.dist is not None:  # controls still in the pipeline apply when the loop runs again
+            self._finish_report()
+            self._inbox = (self._inbox or []) + self.dist.flush()[1]
         return self.state
 
     def _drain(self) -> None:
@@ -432,6 +437,8 @@ class Trainer:
     def handle(self, action: str, value: Any = None, request_id: str = "") -> None:
         """Apply one control now, in the caller's thread (the loop calls this between steps)."""
         method = getattr(self, f"on_{action}", None)
+        if self.dist is not None:
+            self._finish_report()  # before a control changes what the report describes
         if method is None:
             self._error("control", f"unknown control {action!r}")
             return
@@ -648,43 +655,71 @@ class Trainer:
         now = time.perf_counter()
         budget_done = cfg.steps > 0 and self.step >= cfg.steps
         timed = now - self._last_report >= cfg.report_interval_s
-        if self.dist is not None:  # rank 0's clock decides for all; its controls come along
-            timed, self._inbox = self.dist.sync(timed, self._take_commands())
+        if self.dist is not None:  # rank 0's clock decides for all (a step later); its controls come along
+            timed, self._inbox = self.dist.exchange(timed, self._take_commands())
+            self._finish_report()  # the last report's all-reduce ended while this step ran
         if self._report_first or budget_done or timed or (cfg.report_every and self.step % cfg.report_every == 0):
             self._report(now, force=budget_done)
         if budget_done and self.state not in ("failed",):
             self._set_state("finished", f"reached the step budget ({cfg.steps})")
 
-    def _report(self, now: float, force: bool = False) -> None:
-        """Sync the window's losses once, check them, and emit the aggregated metrics."""
+    def _report(self, now: float, force: bool = False, wait: bool = False) -> None:
+        """Sync the window's losses once, check them, and emit the aggregated metrics.
+
+        In a data-parallel run the window's losses are summed over the ranks by one all-reduce,
+        which carries rank 0's decision to evaluate too. Unless `force`d (extras due at once) or
+        told to `wait`, that all-reduce runs in the background and the report is finished at the
+        next step (`_finish_report`), so a report never makes the ranks wait on each other."""
+        self._finish_report()
         if not self._window:
             return
         cfg = self.train_config
         eval_due = cfg.eval_interval_s > 0 and (force or self._due("eval", now, self._last_eval, cfg.eval_interval_s))
-        if self.dist is not None:
-            # one all-reduce: the global losses, and rank 0's decision to evaluate (the others add 0)
-            flag = torch.tensor([1.0 if eval_due and self.leads else 0.0], device=self.device)
-            summed = self.dist.sum(torch.cat([torch.stack(self._window).float().reshape(-1), flag])).cpu().tolist()
-            values, eval_due = summed[:-1], summed[-1] > 0
-        elif isinstance(self._window[0], torch.Tensor):
-            values = torch.stack(self._window).float().cpu().tolist()
-        else:
-            values = self._window
-        first = self._window_first
-        self._report_first = False
-        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
-        losses = values if bad is None else values[:bad]
-        self.history.extend(range(first, first + len(losses)), losses)
+        first, tokens = self._window_first, self._window_tokens
         window_s = max(now - self._window_start, 1e-9)
-        steps_per_s = len(values) / window_s
-        tokens_per_s = self._window_tokens / window_s if self._window_tokens else None
-        self.elapsed_s += window_s
-        self._rate_ema = steps_per_s if self._rate_ema is None else 0.7 * self._rate_ema + 0.3 * steps_per_s
-        self._window = []
+        window, self._window = self._window, []
+        self._report_first = False
         self._window_first = self.step + 1
         self._window_tokens = 0
         self._window_start = now  # what follows (evaluation, samples) counts against the next window
         self._last_report = now
+        self.elapsed_s += window_s
+        if self.dist is not None:
+            flag = torch.tensor([1.0 if eval_due and self.leads else 0.0], device=self.device)
+            packed = torch.cat([torch.stack(window).float().reshape(-1), flag])  # the others add 0 to the flag
+            if force or wait:
+                summed = self.dist.sum(packed).cpu().tolist()
+                self._emit_report(summed[:-1], summed[-1] > 0, first, window_s, tokens, now, force)
+            else:
+                self._pending_report = (self.dist.sum_async(packed), (first, window_s, tokens, now))
+            return
+        if isinstance(window[0], torch.Tensor):
+            values = torch.stack(window).float().cpu().tolist()
+        else:
+            values = window
+        self._emit_report(values, eval_due, first, window_s, tokens, now, force)
+
+    def _finish_report(self) -> None:
+        """Emit the report whose all-reduce was started in the background (every rank calls it at the same point)."""
+        pending, self._pending_report = self._pending_report, None
+        if pending is None:
+            return
+        (work, packed), (first, window_s, tokens, now) = pending
+        work.wait()
+        summed = packed.cpu().tolist()
+        self._emit_report(summed[:-1], summed[-1] > 0, first, window_s, tokens, now, False)
+
+    def _emit_report(
+        self, values: list[float], eval_due: bool, first: int, window_s: float, tokens: int, now: float, force: bool
+    ) -> None:
+        """Check the window's losses, keep them, then emit the metrics and whatever extras are due."""
+        cfg = self.train_config
+        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+        losses = values if bad is None else values[:bad]
+        self.history.extend(range(first, first + len(losses)), losses)
+        steps_per_s = len(values) / window_s
+        tokens_per_s = tokens / window_s if tokens else None
+        self._rate_ema = steps_per_s if self._rate_ema is None else 0.7 * self._rate_ema + 0.3 * steps_per_s
         if bad is not None:
             if losses:
                 self._emit_metrics(first, losses, steps_per_s, tokens_per_s, {})
@@ -892,8 +927,9 @@ class Trainer:
         In a data-parallel run every rank calls it (the pending losses are reported together) and
         rank 0 alone writes: the weights and optimizer state are the same on every rank, and the
         file holds the bare model's, so any number of ranks can resume from it."""
+        self._finish_report()
         if self._window:
-            self._report(time.perf_counter(), force=False)
+            self._report(time.perf_counter(), wait=True)
         if not self.leads:
             return Path(path)
         return save_checkpoint(path, self.checkpoint_payload())
