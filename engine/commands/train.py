@@ -236,6 +236,8 @@ def _launch(args: argparse.Namespace, scale: launch.Scale, batch_size: int, out:
     result = launch.launch(scale, "llm_tutor.engine.commands.train", [])
     if result.code == 0:
         return 0
+    if result.interrupted:  # Ctrl-C: rank 0 stopped between two steps and printed its final line
+        return 130 if result.code == 128 + signal.SIGINT else result.code
     if args.json and result.failed_rank is not None:
         line = {"final": True, "status": "failed", "error": result.message, "failed_rank": result.failed_rank}
         out.write(json.dumps(line, separators=(",", ":")) + "\n")

@@ -99,6 +99,8 @@ class LaunchResult:
     code: int
     message: str = ""
     failed_rank: int | None = None
+    interrupted: bool = False
+    """Ended by a signal to the launcher (Ctrl-C, SIGTERM): the ranks were asked to stop."""
 
 
 def launch(scale: Scale, module: str, argv: list[str], *, threads: int | None = None) -> LaunchResult:
@@ -107,6 +109,7 @@ def launch(scale: Scale, module: str, argv: list[str], *, threads: int | None = 
     Each rank finds RANK_ENV=1 in its environment (so it joins the process group instead of
     launching again) and inherits this process's stdin, stdout and stderr.
     """
+    os.environ.setdefault("LOGLEVEL", "ERROR")  # torch.distributed.elastic's loggers read it when first imported
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.elastic.rendezvous.api import RendezvousError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -141,7 +144,8 @@ def launch(scale: Scale, module: str, argv: list[str], *, threads: int | None = 
     except Exception as err:  # noqa: BLE001 - the agent's own failures (signals, rendezvous stores)
         name = type(err).__name__
         if name == "SignalException":
-            return LaunchResult(128 + int(getattr(err, "sigval", signal.SIGINT)), f"stopped by {getattr(err, 'sigval', 'a signal')}")
+            sigval = signal.Signals(int(getattr(err, "sigval", signal.SIGINT)))
+            return LaunchResult(128 + int(sigval), f"stopped by {sigval.name}", interrupted=True)
         return LaunchResult(1, f"torch.distributed.run failed: {name}: {str(err).splitlines()[0][:200] if str(err) else ''}")
     return LaunchResult(0)
 
@@ -196,5 +200,6 @@ def _quiet_torch_logs() -> None:
     """torch.distributed.run explains every start and stop at WARNING; the learner needs only our sentence."""
     import logging
 
-    for name in ("torch.distributed.elastic", "torch.distributed.launcher"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith(("torch.distributed.elastic", "torch.distributed.launcher")):
+            logging.getLogger(name).setLevel(logging.ERROR)

@@ -33,10 +33,10 @@ BATCH = 8
 LIMIT = 120.0  # seconds: each process imports torch, on a busy 2-core machine
 
 
-def tiny_args(steps: int, *extra: str) -> list[str]:
+def tiny_args(steps: int, *extra: str, device: str = "cpu") -> list[str]:
     sets = [arg for key, value in {**TINY, **QUIET}.items() for arg in ("--set", f"{key}={value}")]
     return [
-        sys.executable, "-m", "llm_tutor.tui.cli", "train", "gpt", "--headless", "--json", "--device", "cpu",
+        sys.executable, "-m", "llm_tutor.tui.cli", "train", "gpt", "--headless", "--json", "--device", device,
         "--steps", str(steps), "--batch-size", str(BATCH), "--seed", str(SEED), "--report-every", "1", *sets, *extra,
     ]
 
@@ -121,6 +121,25 @@ def test_two_launchers_meet_at_a_c10d_rendezvous_on_localhost(tmp_path: Path) ->
     lines = printed[0]
     assert lines[0]["world_size"] == 2 and lines[-1]["final"] and lines[-1]["step"] == 3
     assert lines[-1]["world_size"] == 2 and len(lines[-1]["per_rank_tokens_per_s"]) == 2
+
+
+def gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@pytest.mark.skipif(gpus() < 2, reason="NCCL needs at least 2 CUDA GPUs; none or one here")
+def test_nccl_ranks_one_per_gpu_follow_one_process() -> None:
+    done = subprocess.run(tiny_args(5, "--nproc-per-node", str(gpus()), device="cuda"),
+                          capture_output=True, text=True, env=env(), timeout=LIMIT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = json_lines(done.stdout)
+    assert lines[0]["world_size"] == gpus() and lines[0]["backend"] == "nccl"
+    steps = {line["step"]: line["loss"] for line in lines[1:-1]}
+    one = subprocess.run(tiny_args(5, device="cuda"), capture_output=True, text=True, env=env(), timeout=LIMIT)
+    assert one.returncode == 0, one.stderr[-2000:]
+    close(steps, {line["step"]: line["loss"] for line in json_lines(one.stdout)[1:-1]}, range(1, 6))
 
 
 def children(pid: int) -> list[int]:
