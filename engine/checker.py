@@ -25,7 +25,7 @@ class ItemResult:
     """One checked item of a lesson."""
 
     kind: str
-    """"cell", "predict", "solution", "starter"."""
+    """"cell", "predict", "solution", "starter", "names" (a check reads a name no learner has)."""
     id: str
     ok: bool
     line: int
@@ -44,6 +44,8 @@ class LessonReport:
     items: list[ItemResult] = field(default_factory=list)
     error: str = ""
     """A parse error (file:line: message): the lesson could not be checked at all."""
+    errors: list[str] = field(default_factory=list)
+    """Every parse error of the file (`error` is the first), each as file:line: message."""
     duration_s: float = 0.0
 
     @property
@@ -112,13 +114,18 @@ def check_lesson(lesson: Lesson, kernel: BlockingKernel, timeout: float = DEFAUL
     start = time.perf_counter()
     ns = namespace_for(lesson)
     kernel.reset_namespace(ns)
+    above: list[str] = []
     for seg in lesson.segments:
         if isinstance(seg, Cell):
             report.items.append(_check_cell(seg, kernel, ns, timeout))
+            above.append(seg.code)
         elif isinstance(seg, Predict):
             report.items.append(_check_predict(seg, kernel, ns, timeout))
+            above.append(seg.code)
         elif isinstance(seg, Exercise):
-            report.items.extend(_check_exercise(seg, kernel, ns, timeout))
+            names = check_names(seg, above)
+            report.items.extend(item for item, _ in names)
+            report.items.extend(_check_exercise(seg, kernel, ns, timeout, names))
     kernel.reset_namespace(ns)
     report.duration_s = time.perf_counter() - start
     return report
@@ -167,7 +174,25 @@ def _check_predict(pred: Predict, kernel: BlockingKernel, ns: str, timeout: floa
     return item
 
 
-def _check_exercise(ex: Exercise, kernel: BlockingKernel, ns: str, timeout: float) -> list[ItemResult]:
+def check_names(ex: Exercise, above: list[str]) -> list[tuple[ItemResult, str]]:
+    """One failed item per name the check reads that no learner's namespace holds (see `checknames`),
+    at the check's own line."""
+    from llm_tutor.engine.checknames import unknown_names
+
+    found = unknown_names(ex.checks, above, ex.starter, ex.solution) or []
+    out = []
+    for unknown in found:
+        why = ("only the solution defines it, so the solution passes and no learner can"
+               if unknown.solution_only else "nothing defines it")
+        message = (f"exercise '{ex.id}': the check reads `{unknown.name}`, which no cell above defines and the "
+                   f"starter does not assign ({why}); assign it in the starter, or define it in a cell or in the check")
+        out.append((ItemResult("names", ex.id, False, ex.checks_line + unknown.line, message=message), unknown.name))
+    return out
+
+
+def _check_exercise(
+    ex: Exercise, kernel: BlockingKernel, ns: str, timeout: float, names: list[tuple[ItemResult, str]] | None = None
+) -> list[ItemResult]:
     out = []
     reply = kernel.check_exercise(ex.solution, ex.checks, ex.id, ns, timeout=timeout)
     item = ItemResult("solution", ex.id, True, ex.solution_line, reply.duration_s)
@@ -180,6 +205,11 @@ def _check_exercise(ex: Exercise, kernel: BlockingKernel, ns: str, timeout: floa
         item.message = f"exercise '{ex.id}': the solution fails its checks: {describe_check(check)}"
         if check.error is not None:
             item.line = _error_line(ex.solution_line, check.error)
+        else:
+            blamed = _blame_check(check, names or [])
+            if blamed is not None:  # the check reads a name nobody is asked for: the check is wrong, not the solution
+                item.line = blamed.line
+                item.message = f"exercise '{ex.id}': the check itself fails: {describe_check(check)}"
     out.append(item)
 
     reply = kernel.check_exercise(ex.starter, ex.checks, ex.id, ns, timeout=timeout)
@@ -199,6 +229,15 @@ def _check_exercise(ex: Exercise, kernel: BlockingKernel, ns: str, timeout: floa
         item.message = _reply_problem(reply, f"exercise '{ex.id}': the starter", timeout)
     out.append(item)
     return out
+
+
+def _blame_check(check: protocol.CheckResult, names: list[tuple[ItemResult, str]]) -> ItemResult | None:
+    """The first unknown-name item whose name a failed expectation reports as missing."""
+    failed = " ".join(f"{e.expected} {e.got}" for e in check.expectations if not e.passed)
+    for item, name in names:
+        if f"`{name}`" in failed or f"'{name}'" in failed:
+            return item
+    return None
 
 
 def run_exercise(
@@ -244,7 +283,7 @@ def junit_xml(reports: list[LessonReport]) -> bytes:
         )
         if rep.error:
             case = ET.SubElement(suite, "testcase", classname=f"{rep.lang}.{rep.lesson_id}", name="parse")
-            ET.SubElement(case, "error", message=rep.error).text = rep.error
+            ET.SubElement(case, "error", message=rep.error).text = "\n".join(rep.errors or [rep.error])
             continue
         for item in rep.items:
             case = ET.SubElement(

@@ -74,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             lessons.append(parse_file(path, lang=lang))
         except LessonError as exc:
-            parse_errors.append(LessonReport(path.stem, lang, str(path), error=str(exc)))
+            problems = [str(e) for e in exc.errors]
+            parse_errors.append(LessonReport(path.stem, lang, str(path), error=problems[0], errors=problems))
     if parse_errors and not lessons and not args.json:
         # nothing runnable: a bad-input failure, one clear line per file
-        for rep in parse_errors:
-            print(f"llm-tutor: error: {rep.error}", file=sys.stderr)
+        for rep in parse_errors:  # every problem of every file, one line each
+            for problem in rep.errors or [rep.error]:
+                print(f"llm-tutor: error: {problem}", file=sys.stderr)
         if args.junit:
             write_junit(parse_errors, args.junit)
         return 2
@@ -116,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         for rep in parse_errors:
-            print(f"✗ {rep.path}\n    {rep.error}")
+            print(f"✗ {rep.path}")
+            for problem in rep.errors or [rep.error]:
+                print(f"    {problem}")
         for problem in parity_problems:
             print(f"✗ parity: {problem}")
         n_items = sum(len(r.items) for r in reports)

@@ -130,3 +130,32 @@ def test_run_plain_prints_a_transcript(fixtures: Path) -> None:
     assert "── cell make" in proc.stdout
     assert "tensor([[1, 2]," in proc.stdout
     assert "RuntimeError" in proc.stdout  # the view-error cell shows its (expected) error
+
+
+def test_check_lists_every_format_error_of_a_file_in_one_run(fixtures: Path) -> None:
+    path = fixtures / "many-problems" / "00-four-mistakes.md"
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    prefix = f"llm-tutor: error: {path}:"
+    assert all(line.startswith(prefix) for line in lines), lines
+    assert [int(line[len(prefix):].split(":", 1)[0]) for line in lines] == [5, 14, 18, 22]
+
+
+def test_a_check_reading_a_name_only_the_solution_defines_is_reported_at_the_check(checker_report) -> None:
+    _, report, _ = checker_report
+    items = _items(report, "check-reads-solution-name")
+    (names,) = [i for i in items if i["kind"] == "names"]
+    assert not names["ok"] and names["line"] == 24  # the fence is on line 23; the name on the check's first line
+    assert "`expected_double`" in names["message"] and "only the solution defines it" in names["message"]
+    solution = next(i for i in items if i["kind"] == "solution")
+    assert solution["ok"]  # exactly the trap: the solution passes, no learner can
+
+
+def test_a_check_reading_a_misspelt_name_blames_the_check_not_the_solution(checker_report) -> None:
+    _, report, _ = checker_report
+    items = _items(report, "check-misspelt-name")
+    (names,) = [i for i in items if i["kind"] == "names"]
+    assert names["line"] == 22 and "`refrence`" in names["message"] and "nothing defines it" in names["message"]
+    solution = next(i for i in items if i["kind"] == "solution")
+    assert not solution["ok"] and solution["line"] == 22 and "the check itself fails" in solution["message"]
