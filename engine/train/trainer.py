@@ -68,6 +68,9 @@ MAX_STRETCH = 6.0
 """An extra (validation, sample, picture) never waits longer than this many of its intervals."""
 
 INTERRUPTING = ("pause", "stop", "reset", "load")
+
+EXCHANGE_INTERVAL_S = 0.05
+"""Data-parallel runs swap rank 0's controls about this often while training (every step when slower)."""
 """Controls that apply at once even while queued single steps are still running."""
 
 
@@ -186,6 +189,8 @@ class Trainer:
         self.dist = dist
         self._inbox: list[tuple[str, Any, str]] | None = None
         """Controls rank 0 broadcast at the end of the last step, applied at the next drain."""
+        self._until_exchange = 1
+        self._exchanged_at = (0, time.perf_counter())
         self.device = self._resolve_device(self.train_config.device)
         self.state = "paused"
         """"running", "paused", "finished", "stopped" or "failed"; changed only by the loop."""
@@ -410,7 +415,10 @@ class Trainer:
         if self.dist is not None:
             inbox, self._inbox = self._inbox, None
             if inbox is None:
+                if self.state == "running" or self._pending_steps > 0:
+                    return  # a step follows: its exchange brings rank 0's controls
                 _, inbox = self.dist.sync(False, self._take_commands())
+                self._until_exchange = 1  # the next step exchanges at once
             for action, value, request_id in inbox:
                 self.handle(action, value, request_id)
             return
@@ -419,6 +427,21 @@ class Trainer:
                 return
             action, value, request_id = self._commands.popleft()
             self.handle(action, value, request_id)
+
+    def _exchange(self, now: float, timed: bool) -> bool:
+        """Data-parallel: every `dist.every` steps, swap rank 0's report decision and controls (pipelined);
+        returns whether to report now (the same on every rank)."""
+        self._until_exchange -= 1
+        if self._until_exchange > 0:
+            return False
+        steps = self.step - self._exchanged_at[0]
+        step_s = (now - self._exchanged_at[1]) / steps if steps > 0 else 1.0
+        every = max(1, min(64, int(EXCHANGE_INTERVAL_S / max(step_s, 1e-6))))  # rank 0's proposal counts
+        timed, self._inbox = self.dist.exchange(timed, self._take_commands(), every)
+        self._until_exchange = self.dist.every
+        self._exchanged_at = (self.step, now)
+        self._finish_report()  # the last report's all-reduce ended while these steps ran
+        return timed
 
     def _take_commands(self) -> list[tuple[str, Any, str]]:
         """Rank 0: the queued controls `_drain` would apply now (the others' queues are never read)."""
@@ -655,9 +678,8 @@ class Trainer:
         now = time.perf_counter()
         budget_done = cfg.steps > 0 and self.step >= cfg.steps
         timed = now - self._last_report >= cfg.report_interval_s
-        if self.dist is not None:  # rank 0's clock decides for all (a step later); its controls come along
-            timed, self._inbox = self.dist.exchange(timed, self._take_commands())
-            self._finish_report()  # the last report's all-reduce ended while this step ran
+        if self.dist is not None:  # rank 0's clock decides for all (an exchange later); its controls come along
+            timed = self._exchange(now, timed)
         if self._report_first or budget_done or timed or (cfg.report_every and self.step % cfg.report_every == 0):
             self._report(now, force=budget_done)
         if budget_done and self.state not in ("failed",):
