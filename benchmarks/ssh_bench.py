@@ -66,7 +66,7 @@ class Server:
         cmd = [str(script)] if script.exists() else [sys.executable, "-m", "llm_tutor.tui"]
         self.proc = subprocess.Popen(
             [*cmd, "serve", "ssh", "--port", "0", "--authorized-keys", str(keys), "--data-root", str(tmp / f"lab{len(extra)}"),
-             "--lessons", str(LESSONS), "--device", "cpu", "--max-sessions", "32", *extra],
+             "--lessons", str(LESSONS), "--device", "cpu", "--max-sessions", "32", "--allow-root", *extra],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)").group(1))
         if "--no-kernel-pool" not in extra:

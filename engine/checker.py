@@ -227,8 +227,27 @@ def _check_exercise(
     elif reply.status in ("timeout", "dead"):
         item.ok = False
         item.message = _reply_problem(reply, f"exercise '{ex.id}': the starter", timeout)
+    else:
+        raised = check.error.ename if check is not None and check.error is not None else ""
+        problem = _starter_raise_problem(ex, raised)
+        if problem:
+            item.ok = False
+            item.message = f"exercise '{ex.id}': {problem}"
     out.append(item)
     return out
+
+
+def _starter_raise_problem(ex: Exercise, raised: str) -> str:
+    """The starter must raise what the exercise declares with `raises=`, and raise nothing otherwise:
+    an export runs every starter top to bottom, going on only past those marked."""
+    declared = ex.raises.rsplit(".", 1)[-1]
+    if declared and raised != declared:
+        return f"the starter should raise {ex.raises} (raises={ex.raises}) but " + (
+            f"raised {raised}" if raised else "raised nothing")
+    if raised and not declared:
+        return (f"the starter raises {raised}; if that is the exercise, mark it raises={raised} "
+                "(so exported notebooks and scripts run on past it), else make the starter run")
+    return ""
 
 
 def _blame_check(check: protocol.CheckResult, names: list[tuple[ItemResult, str]]) -> ItemResult | None:

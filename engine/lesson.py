@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
+from llm_tutor.engine.files import NotRegularFile, read_regular
+
 
 FORMAT_VERSION = 1
 
@@ -25,7 +27,7 @@ TEXT_KINDS = {"hint"}
 
 _ALLOWED_ATTRS: dict[str, set[str]] = {
     "cell": {"id", "raises", "timeout"},
-    "exercise": {"id", "title", "starter-passes"},
+    "exercise": {"id", "title", "starter-passes", "raises"},
     "solution": {"for"},
     "check": {"for"},
     "hint": {"for"},
@@ -38,6 +40,8 @@ _REQUIRED_FRONT = ("id", "title", "order")
 _ALLOWED_FRONT = {"id", "title", "order", "prerequisites", "lang", "summary", "format", "minutes"}
 
 
+MAX_LESSON_BYTES = 2_000_000
+"""A lesson file past this is refused before it is read (the longest bundled lesson is ~30 kB)."""
 MAX_MESSAGE = 400
 """Characters of a `LessonError` message; values quoted from the file are cut to keep it one short line."""
 
@@ -130,6 +134,8 @@ class Exercise:
     hints: list[str] = field(default_factory=list)
     starter_passes: bool = False
     """Opt-out of the rule that a starter must fail its checks."""
+    raises: str = ""
+    """The exception the starter raises on purpose (the exercise is to fix it); exports run on past it."""
     solution_line: int = 0
     checks_line: int = 0
 
@@ -198,9 +204,13 @@ def parse_file(path: Path | str, lang: str | None = None) -> Lesson:
     """Parse one lesson file; raises `LessonError` with file and line on any problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_LESSON_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LessonError(path, 1, f"the file is not UTF-8 text ({exc.reason})") from None
+    except NotRegularFile as exc:
+        what = str(exc).removeprefix(f"{path} ")
+        advice = " for a lesson (split it into several lessons)" if "allowed" in what else ""
+        raise LessonError(path, 1, f"not read: the file {what}{advice}") from None
     except OSError as exc:
         raise LessonError(path, 1, f"cannot read the file: {exc.strerror or exc}") from None
     if lang is None:
@@ -365,8 +375,11 @@ class _BodyState:
                 raise LessonError(path, line, "a predict block needs the code whose output the learner predicts")
             self.segments.append(Predict(block_id, code, line, answer=attrs.get("answer", "")))
         else:
+            raises = attrs.get("raises", "")
+            if raises and not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", raises):
+                raise LessonError(path, line, f"raises={raises!r} must name an exception class, e.g. raises=ValueError")
             ex = Exercise(id=block_id, title=attrs.get("title", block_id), starter=code, line=line,
-                          starter_passes="starter-passes" in attrs)
+                          starter_passes="starter-passes" in attrs, raises=raises)
             self.exercises[block_id] = ex
             self.segments.append(ex)
 

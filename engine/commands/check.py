@@ -28,12 +28,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _collect(paths: list[Path], langs: list[str]) -> tuple[list[tuple[Path, str]], list[Path]]:
-    """Lesson files to check as (path, lang); roots to check for language parity."""
-    from llm_tutor.engine.course import default_lessons_dir, lesson_files
+def _collect(paths: list[Path], langs: list[str]) -> tuple[list[tuple[Path, str]], list[Path], list[tuple[Path, str, str]]]:
+    """Lesson files to check as (path, lang); roots to check for language parity; files refused as (path, lang,
+    reason): in a folder, links to outside it, as `lessons` refuses them."""
+    from llm_tutor.engine.course import default_lessons_dir, lesson_files, split_escaping
 
     files: list[tuple[Path, str]] = []
     roots: list[Path] = []
+    refused: list[tuple[Path, str, str]] = []
+
+    def add(folder: Path, found: list[Path], lang: str) -> None:
+        inside, outside = split_escaping(folder, found)
+        files.extend((f, lang) for f in inside)
+        refused.extend((b.path, lang, str(b.error)) for b in outside)
+
     targets = paths or [default_lessons_dir()]
     for target in targets:
         if not target.exists():
@@ -46,13 +54,13 @@ def _collect(paths: list[Path], langs: list[str]) -> tuple[list[tuple[Path, str]
         if has_lang_dirs:
             roots.append(target)
             for lang in langs:
-                files.extend((f, lang) for f in lesson_files(target, lang) if f.parent.name == lang)
+                add(target, [f for f in lesson_files(target, lang) if f.parent.name == lang], lang)
         else:
             found = lesson_files(target, langs[0])
             if not found:
                 raise UsageError(f"no lesson files (*.md) in {target}")
-            files.extend((f, langs[0]) for f in found)
-    return files, roots
+            add(target, found, langs[0])
+    return files, roots, refused
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,10 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     device = resolve_device(args.device)
-    files, roots = _collect(args.paths, langs)
+    files, roots, refused = _collect(args.paths, langs)
 
     lessons = []
-    parse_errors: list[LessonReport] = []
+    parse_errors = [LessonReport(path.stem, lang, str(path), error=reason) for path, lang, reason in refused]
     for path, lang in files:
         try:
             lessons.append(parse_file(path, lang=lang))

@@ -45,15 +45,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _read_code(args: argparse.Namespace, lesson_id: str, exercise_id: str) -> tuple[Path, str]:
-    from llm_tutor.engine.workspace import Workspace, strip_header
+    from llm_tutor.engine.files import NotRegularFile, read_regular
+    from llm_tutor.engine.workspace import MAX_EXERCISE_BYTES, Workspace, strip_header
 
     path = args.file or Workspace.open(args.data_dir).path(lesson_id, exercise_id)
-    if not path.is_file():
+    if not path.exists():
         if args.file is None:
             raise UsageError(f"no --file given and no workspace file at {path}")
         raise UsageError(f"no such file: {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_EXERCISE_BYTES).decode("utf-8")
+    except NotRegularFile as exc:
+        raise UsageError(str(exc)) from None
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not UTF-8 text") from None
     except OSError as exc:

@@ -2,10 +2,14 @@
 
 With `--json` it prints one JSON object per line: first the run's `config` (for gpt under the
 GPT-2 key names plus `tie_weights`) and `params`, then one object per reported step (`step`,
-`loss`, `steps_per_s`, and `val_loss`, `accuracy`, `tokens_per_s`, `sample` where they apply),
-and last the final figures with `"final": true`. Bad input exits 2 with one line on stderr; a run
-that fails (NaN loss, out of memory) exits 1; Ctrl-C stops between two steps (saving the
-checkpoint if one was asked for) and exits 130.
+`loss`: the loss of that step, `loss_mean`: the mean over the steps since the previous report,
+`steps_per_s`, and `val_loss`, `accuracy`, `tokens_per_s`, `sample` where they apply), and last
+the final figures with `"final": true`, which also carry the last reported step's fields (so that
+step is printed once). The text form prints the same figures under the same names, and ends with
+a plotext chart of the train and validation loss when stdout is a terminal (`--plot` asks for it
+anyway, `--no-plot` leaves it out, `--log-scale` draws the loss on a log axis). Bad input exits 2
+with one line on stderr; a run that fails (NaN loss, out of memory) exits 1; Ctrl-C stops between
+two steps (saving the checkpoint if one was asked for) and exits 130.
 
 `--nproc-per-node N` (and `--nnodes M --node-rank R --rdzv-endpoint HOST:PORT` for several
 machines) trains the gpt on N processes per node through `torch.distributed.run`: this process
@@ -62,6 +66,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--headless", action="store_true", help="train without the lab screen, printing metrics")
     p.add_argument("--json", action="store_true", help="with --headless: one JSON object per line")
+    plot = p.add_mutually_exclusive_group()
+    plot.add_argument("--plot", action="store_true", default=None,
+                      help="end the text output with a loss chart even when stdout is not a terminal")
+    plot.add_argument("--no-plot", dest="plot", action="store_false", help="no loss chart at the end")
+    p.add_argument("--log-scale", action="store_true", help="draw the loss chart on a log axis")
     p.add_argument("--checkpoint", metavar="FILE", help="save the run here (atomically) periodically and at the end")
     p.add_argument("--resume", metavar="FILE", help="go on from a checkpoint")
     p.add_argument("--text", metavar="FILE", help="gpt: train on this UTF-8 text instead of the bundled corpus")
@@ -94,6 +103,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         scale = launch.from_args(args)
     except launch.ScaleError as err:
         raise UsageError(str(err)) from None
+    if args.json and getattr(args, "plot", None):
+        raise UsageError("--plot draws a chart in the text output; leave out --json (or --plot)")
     from llm_tutor.engine.config import default_device
     from llm_tutor.engine.train.config import ConfigError, apply_overrides, default_configs, field_names
 
@@ -210,6 +221,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         scaling = {"world_size": dist.world_size, "backend": dist.backend, "per_rank_tokens_per_s": figures}
         dist.close()
     printer.final(trainer, state, start_step, wall, saved, scaling, getattr(args, "baseline", None))
+    if not args.json:
+        plot_losses(trainer, out, getattr(args, "plot", None), getattr(args, "log_scale", False))
     if state == "failed" or (error is not None and error.kind == "oom"):
         print(f"llm-tutor: error: {error.message if error else 'the run failed'}", file=sys.stderr)
         return 1
@@ -265,6 +278,8 @@ class Printer:
         self.last_metrics: Any = None
         self.last_sample = ""
         self.last_val: dict[str, float] = {}
+        self.last_step = False
+        """Whether the pending line is the step budget's last step."""
 
     def __call__(self, event: Any) -> None:
         name = type(event).__name__
@@ -300,9 +315,13 @@ class Printer:
             self.out.flush()
 
     def on_TrainMetrics(self, event: Any) -> None:
+        if self.pending is not None and self.pending["step"] == event.step:
+            self.pending = None  # a second report of the same step replaces the first: each step prints once
         self.flush()
         self.last_metrics = event
-        line: dict[str, Any] = {"step": event.step, "loss": event.loss, "steps_per_s": event.steps_per_s}
+        last_loss = event.losses[-1] if event.losses else event.loss
+        line: dict[str, Any] = {"step": event.step, "loss": last_loss, "loss_mean": event.loss,
+                                "steps_per_s": event.steps_per_s}
         if event.tokens_per_s is not None:
             line["tokens_per_s"] = event.tokens_per_s
         if event.val_loss is not None:
@@ -317,12 +336,14 @@ class Printer:
         if event.extras:
             line.update(event.extras)
         self.pending = line
+        self.last_step = event.total_steps > 0 and event.step >= event.total_steps
 
     def on_TrainSample(self, event: Any) -> None:
         self.last_sample = event.text
         if self.pending is not None:
             self.pending["sample"] = event.text
-        self.flush()
+        if not self.last_step:  # the budget's last step waits for the final line, which carries it
+            self.flush()
 
     def on_TrainError(self, event: Any) -> None:
         self.flush()
@@ -334,7 +355,7 @@ class Printer:
         if self.as_json:
             self._write(line)
             return
-        parts = [f"step {line['step']:>6}", f"loss {line['loss']:.4f}"]
+        parts = [f"step {line['step']:>6}", f"loss {line['loss']:.4f}", f"loss_mean {line['loss_mean']:.4f}"]
         if "val_loss" in line:
             parts.append(f"val {line['val_loss']:.4f}")
         if "accuracy" in line:
@@ -359,21 +380,24 @@ class Printer:
         scaling: dict[str, Any] | None = None,
         baseline: float | None = None,
     ) -> None:
-        """The last line: final figures of the run (with `scaling`: world size and every rank's tokens/s)."""
+        """The last line: final figures of the run, carrying the last step's line when it was not printed yet
+        (with `scaling`: world size and every rank's tokens/s)."""
+        carried: dict[str, Any] = {}
+        if self.pending is not None and self.pending["step"] == trainer.step:
+            carried, self.pending = self.pending, None
         self.flush()
         steps = trainer.step - start_step
         last = trainer.history.last
-        final: dict[str, Any] = {
-            "final": True,
-            "status": state,
-            "model": trainer.model_name,
+        final: dict[str, Any] = {"final": True, "status": state, "model": trainer.model_name, **carried}
+        final.update({
             "step": trainer.step,
-            "loss": self.last_metrics.loss if self.last_metrics is not None else None,
-            "last_loss": last[1] if last else None,
+            "loss": last[1] if last else None,
+            "loss_mean": self.last_metrics.loss if self.last_metrics is not None else None,
             "steps_per_s": steps / wall_s if wall_s > 0 else None,
             "elapsed_s": wall_s,
             "params": trainer.params,
-        }
+        })
+        final.pop("eta_s", None)
         tokens = trainer.task.tokens_per_step(trainer.train_config.batch_size)
         if tokens and final["steps_per_s"] is not None:
             final["tokens_per_s"] = final["steps_per_s"] * tokens
@@ -392,16 +416,40 @@ class Printer:
         if self.as_json:
             self._write(final)
         else:
-            loss = "n/a" if final["loss"] is None else f"{final['loss']:.4f}"
-            extra = "".join(
-                f"  {k} {final[k]:.4f}" for k in ("val_loss", "accuracy") if final.get(k) is not None
+            figures = "".join(
+                f"  {k} {final[k]:.4f}" for k in ("loss", "loss_mean", "val_loss", "accuracy") if final.get(k) is not None
             )
-            self.out.write(f"{state} at step {trainer.step}: loss {loss}{extra}  ({wall_s:.1f} s)\n")
+            self.out.write(f"{state} at step {trainer.step}: {figures.strip()}  ({wall_s:.1f} s)\n")
+            if "sample" in carried:
+                self.out.write("  | " + carried["sample"].replace("\n", "\n  | ") + "\n")
             self.out.flush()
 
     def _write(self, obj: dict[str, Any]) -> None:
         self.out.write(json.dumps(_finite(obj), separators=(",", ":")) + "\n")
         self.out.flush()
+
+
+def plot_losses(trainer: Any, out: TextIO, plot: bool | None, log_scale: bool) -> None:
+    """The train and validation loss as a plotext chart, sized to the terminal (see `engine.charts`).
+
+    `plot` None draws only when `out` is a terminal; True always, False never.
+    """
+    if plot is False or (plot is None and not _isatty(out)):
+        return
+    from llm_tutor.engine.charts import ChartStyle, line_chart
+
+    curves = [("train loss", trainer.history), ("validation loss", trainer.val_history)]
+    chart = line_chart(curves, ChartStyle.detect(out), title=f"{trainer.model_name}: loss", log_y=log_scale)
+    if chart:
+        out.write("\n" + chart + "\n")
+        out.flush()
+
+
+def _isatty(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _finite(value: Any) -> Any:

@@ -50,6 +50,14 @@ HANGUP_GRACE_S = 1.0
 MAX_WAITING_LOGINS = 64
 """Connections not yet logged in at once (sshd's MaxStartups); more are closed at once, so silent
 clients cannot use up the server's file descriptors. Each also ends after `LabConfig.login_timeout`."""
+MAX_WAITING_PER_ADDRESS = 8
+"""Once half of `MAX_WAITING_LOGINS` are taken, an address holding this many waiting connections gets no
+more: a flood from one machine cannot take the other half, so students elsewhere still log in, while a
+class behind one NAT address logs in at once as long as the server is not under a flood."""
+RESTORE_TERMINAL = (b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l"  # mouse, paste off
+                    b"\x1b[0m\x1b[?1049l\x1b[?25h\r\n")  # plain text, the normal screen, the cursor shown
+"""What the client's terminal needs when the server ends a session under a running app (which then
+has no chance to undo its full-screen mode): written before the farewell, after the app's last output."""
 INPUT_BUFFER_MAX = 64 * 1024
 """Bytes of a client's keystrokes held for an app that reads slower than they come; past it the
 channel stops reading (SSH flow control then holds the client back), so a flood cannot fill memory."""
@@ -82,6 +90,20 @@ class LabConfig:
     app_args: list[str] = field(default_factory=list)
     """Extra `llm-tutor` arguments for every session (``--lessons DIR``, ``--device cpu`` ...)."""
     app_command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "llm_tutor.tui"])
+
+
+def quiet_asyncssh_warnings() -> None:
+    """Hide the deprecation warnings asyncssh's import raises (its DSA support): noise in every server log.
+
+    Only asyncssh's, only cryptography's deprecation category: any other warning still shows.
+    """
+    import warnings
+
+    try:
+        from cryptography.utils import CryptographyDeprecationWarning
+    except ImportError:
+        return
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"asyncssh(\.|$)")
 
 
 class HostKeyError(Exception):
@@ -161,6 +183,30 @@ class Lab:
         self.pool_started: asyncio.Future[None] | None = None
         self.waiting_logins = 0
         """Connections accepted and not yet logged in (capped at `MAX_WAITING_LOGINS`)."""
+        self.waiting_by_address: dict[str, int] = {}
+        """The same, per source address (capped at `MAX_WAITING_PER_ADDRESS`)."""
+
+    # -- connections not logged in yet ---------------------------------------------------------
+
+    def wait_login(self, address: str) -> str | None:
+        """Count a new connection from `address` as waiting to log in; the refusal's reason when it may not."""
+        busy = self.waiting_logins >= MAX_WAITING_LOGINS // 2
+        if busy and self.waiting_by_address.get(address, 0) >= MAX_WAITING_PER_ADDRESS:
+            return (f"{self.waiting_by_address[address]} connections from this address are already waiting to log in "
+                    f"({self.waiting_logins} in all)")
+        if self.waiting_logins >= MAX_WAITING_LOGINS:
+            return f"{MAX_WAITING_LOGINS} connections are already waiting to log in"
+        self.waiting_logins += 1
+        self.waiting_by_address[address] = self.waiting_by_address.get(address, 0) + 1
+        return None
+
+    def done_waiting(self, address: str) -> None:
+        self.waiting_logins -= 1
+        left = self.waiting_by_address.get(address, 1) - 1
+        if left > 0:
+            self.waiting_by_address[address] = left
+        else:
+            self.waiting_by_address.pop(address, None)
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -266,19 +312,18 @@ def _server_class() -> type:
             self.conn = conn
             peer = conn.get_extra_info("peername") or ("?", 0)
             self.peer = (str(peer[0]), int(peer[1]))
-            if self.lab.waiting_logins >= MAX_WAITING_LOGINS:
-                log.warning("refused connection from=%s:%d: %d connections are already waiting to log in",
-                            *self.peer, MAX_WAITING_LOGINS)
+            refused = self.lab.wait_login(self.peer[0])
+            if refused:
+                log.warning("refused connection from=%s:%d: %s", *self.peer, refused)
                 self.authenticated = True  # nothing more to log for it
                 conn.abort()
                 return
-            self.lab.waiting_logins += 1
             self.waiting = True
 
         def _done_waiting(self) -> None:
             if self.waiting:
                 self.waiting = False
-                self.lab.waiting_logins -= 1
+                self.lab.done_waiting(self.peer[0])
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._done_waiting()
@@ -329,6 +374,8 @@ def _server_class() -> type:
             assert self.conn is not None
             self.sessions += 1
             chan = self.conn.create_server_channel(encoding=None)  # raw bytes both ways
+            chan.__class__ = LabChannel  # the same channel, with agent and X11 requests refused and logged
+            chan.lab_who = f"user={self.user} from={self.peer[0]}:{self.peer[1]}"
             return chan, Session(self.lab, self.user, self.conn)
 
         def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
@@ -345,6 +392,23 @@ def _server_class() -> type:
 
         def unix_server_requested(self, listen_path: str) -> bool:
             log.info("refused socket forwarding user=%s from=%s:%d", self.user, *self.peer)
+            return False
+
+    class LabChannel(asyncssh.SSHServerChannel):  # type: ignore[misc]
+        """asyncssh's session channel, refusing agent and X11 forwarding itself so each refusal is logged.
+
+        (asyncssh refuses both when the server disables them, but silently; it dispatches a channel
+        request to the method named ``_process_<request>_request``.)
+        """
+
+        lab_who = ""
+
+        def _process_x11_req_request(self, packet: Any) -> bool:
+            log.info("refused X11 forwarding %s", self.lab_who)
+            return False
+
+        def _process_auth_agent_req_at_openssh_dot_com_request(self, packet: Any) -> bool:
+            log.info("refused agent forwarding %s", self.lab_who)
             return False
 
     class Session(TutorSession, asyncssh.SSHServerSession):  # type: ignore[misc]
@@ -382,6 +446,7 @@ class TutorSession:
         self._pending = bytearray()
         self._reading_paused = False
         self._ending: asyncio.Future[None] | None = None
+        self._farewell_sent = False
         self._idle_handle: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_event_loop()
 
@@ -470,11 +535,16 @@ class TutorSession:
             self._loop.remove_reader(self.master)
 
     def resume_writing(self) -> None:
-        if self.master is not None and self._ending is None:
+        if self.master is not None and self._ending is None and not self._farewell_sent:
             self._loop.add_reader(self.master, self._on_output)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_output()  # nothing more can reach the client
         self.end("client disconnected" if exc is None else f"connection lost ({exc})")
+
+    def _stop_output(self) -> None:
+        if self.master is not None:
+            self._loop.remove_reader(self.master)
 
     # -- the child ---------------------------------------------------------------------------
 
@@ -513,7 +583,10 @@ class TutorSession:
         except OSError:  # EIO: every slave fd is closed, the app has exited
             data = b""
         if data:
-            self.chan.write(data)
+            try:
+                self.chan.write(data)
+            except (BrokenPipeError, ConnectionError):  # the client has gone; connection_lost ends the session
+                self._loop.remove_reader(self.master)
             return
         self._loop.remove_reader(self.master)
         self._loop.create_task(self._app_exited())
@@ -570,7 +643,7 @@ class TutorSession:
         idle = time.monotonic() - self.last_input
         if idle >= cfg.idle_timeout:
             log.info("idle timeout user=%s from=%s after %.0f s", self.user, self.peer, idle)
-            self._close_with(f"\r\n\x1b[0mllm-tutor: closed after {cfg.idle_timeout:.0f} s without a key press; your progress is saved.\r\n".encode(), 0)
+            self.farewell(f"llm-tutor: closed after {cfg.idle_timeout:.0f} s without a key press; your progress is saved.")
             self.end("idle timeout")
             return
         warn_at = cfg.idle_timeout - min(cfg.idle_warning, cfg.idle_timeout / 2)
@@ -584,7 +657,10 @@ class TutorSession:
         """Write a line over the bottom row (cursor saved and restored), with a bell; the app repaints it later."""
         cols, rows = self.size[0], self.size[1]
         line = text[:cols].ljust(cols)
-        self.chan.write(b"\x07\x1b7\x1b[%d;1H\x1b[0;7m" % rows + line.encode() + b"\x1b[0m\x1b8")
+        try:
+            self.chan.write(b"\x07\x1b7\x1b[%d;1H\x1b[0;7m" % rows + line.encode() + b"\x1b[0m\x1b8")
+        except (BrokenPipeError, ConnectionError):  # the client has gone
+            pass
 
     def _repaint(self) -> None:
         """Make the app repaint everything (over the warning): a resize there and back."""
@@ -598,6 +674,15 @@ class TutorSession:
             pass
 
     # -- the end -----------------------------------------------------------------------------
+
+    def farewell(self, text: str) -> None:
+        """Stop passing on the app's output, give the client its terminal back (normal screen, cursor,
+        no mouse reports), then say why the session ends and close the channel."""
+        if self._farewell_sent:
+            return
+        self._farewell_sent = True
+        self._stop_output()
+        self._close_with(RESTORE_TERMINAL + text.encode() + b"\r\n", 0)
 
     def end(self, reason: str) -> None:
         """End the session's app and everything it started (kernel included); safe to call twice."""
@@ -665,6 +750,7 @@ async def stop_lab(lab: Lab) -> None:
     if lab.acceptor is not None:
         lab.acceptor.close()
     for session in list(lab.sessions):
+        session.farewell("llm-tutor: the lab server is stopping; your progress is saved.")
         session.end("server stopping")
     pending = [s._ending for s in list(lab.sessions) if s._ending is not None]
     if pending:

@@ -35,7 +35,7 @@ class LabProcess:
         self.log_path = tmp / "server.log"
         self._log = open(self.log_path, "wb")
         cmd = [*llm_tutor_cmd(), "serve", "ssh", "--port", "0", "--authorized-keys", str(keys), "--data-root",
-               str(self.root), "--lessons", str(FIXTURES / "good"), "--device", "cpu", *extra]
+               str(self.root), "--lessons", str(FIXTURES / "good"), "--device", "cpu", "--allow-root", *extra]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env or dict(os.environ),
                                      start_new_session=True)
         self.port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)").group(1))

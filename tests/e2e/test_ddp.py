@@ -67,6 +67,11 @@ def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
+def step_losses(lines: list[dict[str, Any]]) -> dict[int, float]:
+    """Each reported step's loss (the last step's comes with the final line)."""
+    return {line["step"]: line["loss"] for line in lines if "loss" in line and "config" not in line}
+
+
 def close(a: dict[int, float], b: dict[int, float], steps: range) -> None:
     for step in steps:
         assert a[step] == pytest.approx(b[step], rel=1e-3), f"step {step}: {a[step]} vs {b[step]}"
@@ -86,12 +91,12 @@ def test_two_ranks_follow_one_process_and_their_checkpoint_resumes_on_one(tmp_pa
     )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = json_lines(done.stdout)
-    head, steps, final = lines[0], [line for line in lines if "step" in line and "final" not in line and "model" not in line], lines[-1]
+    head, final = lines[0], lines[-1]
     assert head["world_size"] == 2 and head["config"]["world_size"] == 2 and head["backend"] == "gloo"
     assert len([line for line in lines if "model" in line and "config" in line]) == 1  # rank 0 alone prints
     assert final["final"] and final["world_size"] == 2 and len(final["per_rank_tokens_per_s"]) == 2
     assert all(rate > 0 for rate in final["per_rank_tokens_per_s"])
-    two = {line["step"]: line["loss"] for line in steps}
+    two = step_losses(lines)
     close(two, reference_losses(8), range(1, 6))  # the same global batches, split across two ranks
     # the two-rank checkpoint goes on in one process exactly as an uninterrupted one-process run
     close(reference_losses(8, resume=checkpoint), reference_losses(8), range(6, 9))
@@ -136,10 +141,9 @@ def test_nccl_ranks_one_per_gpu_follow_one_process() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     lines = json_lines(done.stdout)
     assert lines[0]["world_size"] == gpus() and lines[0]["backend"] == "nccl"
-    steps = {line["step"]: line["loss"] for line in lines[1:-1]}
     one = subprocess.run(tiny_args(5, device="cuda"), capture_output=True, text=True, env=env(), timeout=LIMIT)
     assert one.returncode == 0, one.stderr[-2000:]
-    close(steps, {line["step"]: line["loss"] for line in json_lines(one.stdout)[1:-1]}, range(1, 6))
+    close(step_losses(lines), step_losses(json_lines(one.stdout)), range(1, 6))
 
 
 def children(pid: int) -> list[int]:

@@ -50,6 +50,17 @@ def test_starter_that_passes_is_reported(checker_report) -> None:
     assert solution["ok"]
 
 
+def test_a_starter_raises_only_what_it_declares(checker_report) -> None:
+    """A starter that raises must say so (raises=...), so exported lessons run on past it; and raise that."""
+    _, report, _ = checker_report
+    starters = {i["id"]: i for i in _items(report, "starter-raises") if i["kind"] == "starter"}
+    assert not starters["unmarked"]["ok"] and "the starter raises NameError; if that is the exercise, mark it " \
+        "raises=NameError" in starters["unmarked"]["message"]
+    assert not starters["wrong-kind"]["ok"]
+    assert "should raise ValueError (raises=ValueError) but raised ZeroDivisionError" in starters["wrong-kind"]["message"]
+    assert starters["marked"]["ok"], starters["marked"]
+
+
 def test_solution_that_fails_lists_every_expectation(checker_report) -> None:
     _, report, _ = checker_report
     solution = next(i for i in _items(report, "solution-fails") if i["kind"] == "solution")

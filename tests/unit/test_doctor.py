@@ -57,6 +57,7 @@ def test_failures_say_how_to_fix_them(tmp_path: Path) -> None:
         assert found[name].startswith("FAIL") and "\n      fix: " in found[name], proc.stdout
     assert "--host-key" in found["host key"]
     assert found["python"].startswith("OK") and found["torch"].startswith("OK")
+    assert "Deprecation" not in proc.stderr, "asyncssh's import warnings are not shown"
 
 
 def test_lab_keys_are_checked(tmp_path: Path) -> None:
