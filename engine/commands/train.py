@@ -11,6 +11,14 @@ anyway, `--no-plot` leaves it out, `--log-scale` draws the loss on a log axis). 
 with one line on stderr; a run that fails (NaN loss, out of memory) exits 1; Ctrl-C stops between
 two steps (saving the checkpoint if one was asked for) and exits 130.
 
+`--nproc-per-node N` (and `--nnodes M --node-rank R --rdzv-endpoint HOST:PORT` for several
+machines) trains the gpt on N processes per node through `torch.distributed.run`: this process
+launches the ranks (`llm_tutor.engine.train.launch`), which run this same command; the global
+`--batch-size` is split across them, rank 0 alone prints and writes the checkpoint. The first line
+then adds `world_size` and `backend` (also inside `config`), the final line `per_rank_tokens_per_s`
+and, given `--baseline` (one process's tokens/s), `scaling_efficiency`. A rank that fails ends the
+run: exit status 1 and one line naming the rank and why.
+
 Without `--headless` the lab screen belongs to the TUI (`llm_tutor.tui.cli` opens it); this
 engine command never imports the UI, so it asks for `--headless`.
 """
@@ -19,12 +27,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
 from typing import Any, TextIO
 
 from llm_tutor.engine.commands._common import UsageError, add_device, fail
+from llm_tutor.engine.train import launch
+
+RANK_ARGS_ENV = "LLM_TUTOR_RANK_ARGS"
+"""The parsed arguments, as JSON, for the ranks the launcher starts (they run `python -m` this module)."""
 
 MODELS = ("neuron", "mlp", "gpt")
 
@@ -65,6 +78,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--report-interval", type=float, default=None, metavar="S", help="report at most every S seconds (default 0.5)"
     )
+    launch.add_arguments(p)
+    p.add_argument("--baseline", type=float, default=None, metavar="TOKENS_PER_S",
+                   help="one process's tokens/s, measured before: the final line adds the scaling efficiency")
     p.set_defaults(func=run)
     return p
 
@@ -83,6 +99,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"unknown model {args.model!r}: expected one of {', '.join(MODELS)}")
     if not getattr(args, "headless", False):
         raise UsageError("the training lab screen opens from the TUI; add --headless to train here and print metrics")
+    try:
+        scale = launch.from_args(args)
+    except launch.ScaleError as err:
+        raise UsageError(str(err)) from None
     if args.json and getattr(args, "plot", None):
         raise UsageError("--plot draws a chart in the text output; leave out --json (or --plot)")
     from llm_tutor.engine.config import default_device
@@ -119,11 +139,20 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         apply_overrides(model_config, train_config, list(args.overrides))
     except ConfigError as err:
         raise UsageError(str(err)) from None
+    if scale.distributed and not launch.is_rank_process():
+        return _launch(args, scale, train_config.batch_size, out)
 
     # torch loads only from here on
     from llm_tutor.engine.train.checkpoint import CheckpointError
     from llm_tutor.engine.train.trainer import Trainer
 
+    dist = None
+    if launch.is_rank_process():
+        from llm_tutor.engine.train.distributed import init_from_env
+
+        dist = init_from_env(device)
+        if not dist.is_leader:
+            out = open(os.devnull, "w")  # noqa: SIM115 - rank 0 alone prints; the process ends with the run
     printer = Printer(out, as_json=args.json)
     try:
         if args.resume:
@@ -142,11 +171,12 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                 text=text,
                 train_overrides=overrides,
                 drop_rate=getattr(model_config, "drop_rate", None) if "drop_rate" in model_keys else None,
+                dist=dist,
             )
             if trainer.model_name != args.model:
                 raise UsageError(f"checkpoint {args.resume} holds a {trainer.model_name} model, not {args.model}")
         else:
-            trainer = Trainer(args.model, model_config, train_config, emit=printer, text=text)
+            trainer = Trainer(args.model, model_config, train_config, emit=printer, text=text, dist=dist)
     except (ConfigError, CheckpointError) as err:
         raise UsageError(str(err)) from None
     if args.checkpoint:
@@ -184,7 +214,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         except CheckpointError as err:
             print(f"llm-tutor: error: {err}", file=sys.stderr)
             return 1
-    printer.final(trainer, state, start_step, wall, saved)
+    scaling: dict[str, Any] = {}
+    if dist is not None:  # every rank's own throughput (a collective: all ranks get here)
+        tokens = trainer.task.tokens_per_step(trainer.train_config.batch_size) * dist.weight(trainer.train_config.batch_size)
+        figures = dist.gather((trainer.step - start_step) * tokens / wall if wall > 0 else None)
+        scaling = {"world_size": dist.world_size, "backend": dist.backend, "per_rank_tokens_per_s": figures}
+        dist.close()
+    printer.final(trainer, state, start_step, wall, saved, scaling, getattr(args, "baseline", None))
     if not args.json:
         plot_losses(trainer, out, getattr(args, "plot", None), getattr(args, "log_scale", False))
     if state == "failed" or (error is not None and error.kind == "oom"):
@@ -193,6 +229,42 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if interrupted:
         return 130
     return 0
+
+
+def _launch(args: argparse.Namespace, scale: launch.Scale, batch_size: int, out: TextIO) -> int:
+    """Start the ranks through torch.distributed.run, wait for them, and report a failed rank."""
+    if args.model != "gpt":
+        raise UsageError(f"--nproc-per-node and --nnodes train the gpt model, not {args.model}")
+    if scale.nnodes == 1 and batch_size < scale.nproc_per_node:
+        raise UsageError(
+            f"--batch-size ({batch_size}) is the global batch, split across {scale.nproc_per_node} processes: "
+            f"it must be at least {scale.nproc_per_node}"
+        )
+    for flag, path in (("--resume", args.resume), ("--text", args.text)):
+        if path and not os.path.isfile(os.path.expanduser(path)):
+            raise UsageError(f"{flag}: no file at {path}")
+    data = {k: v for k, v in vars(args).items() if k != "func"}
+    os.environ[RANK_ARGS_ENV] = json.dumps(data, default=str)
+    out.flush()
+    result = launch.launch(scale, "llm_tutor.engine.commands.train", [])
+    if result.code == 0:
+        return 0
+    if result.interrupted:  # Ctrl-C: rank 0 stopped between two steps and printed its final line
+        return 130 if result.code == 128 + signal.SIGINT else result.code
+    if args.json and result.failed_rank is not None:
+        line = {"final": True, "status": "failed", "error": result.message, "failed_rank": result.failed_rank}
+        out.write(json.dumps(line, separators=(",", ":")) + "\n")
+        out.flush()
+    print(f"llm-tutor: error: {result.message}", file=sys.stderr)
+    return result.code
+
+
+def rank_main() -> int:
+    """A rank's entry point (`python -m llm_tutor.engine.commands.train`): the launcher's arguments, from the environment."""
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    args = argparse.Namespace(**json.loads(os.environ[RANK_ARGS_ENV]))
+    return int(record(run)(args) or 0)
 
 
 class Printer:
@@ -218,9 +290,13 @@ class Printer:
     def on_TrainStarted(self, event: Any) -> None:
         self.flush()
         data = {k: v for k, v in event.data.items() if k != "points"}
+        scale = {"world_size": event.card.get("world_size", 1), "backend": event.card.get("backend")}
+        if event.model != "gpt":
+            scale = {}  # only the gpt trains on several processes
         head = {
             "model": event.model,
-            "config": event.config,
+            "config": {**event.config, **scale},
+            **scale,
             "params": event.params,
             "param_counts": event.param_counts,
             "train": event.train,
@@ -294,8 +370,18 @@ class Printer:
             self.out.write("  | " + line["sample"].replace("\n", "\n  | ") + "\n")
         self.out.flush()
 
-    def final(self, trainer: Any, state: str, start_step: int, wall_s: float, checkpoint: str | None) -> None:
-        """The last line: final figures of the run, carrying the last step's line when it was not printed yet."""
+    def final(
+        self,
+        trainer: Any,
+        state: str,
+        start_step: int,
+        wall_s: float,
+        checkpoint: str | None,
+        scaling: dict[str, Any] | None = None,
+        baseline: float | None = None,
+    ) -> None:
+        """The last line: final figures of the run, carrying the last step's line when it was not printed yet
+        (with `scaling`: world size and every rank's tokens/s)."""
         carried: dict[str, Any] = {}
         if self.pending is not None and self.pending["step"] == trainer.step:
             carried, self.pending = self.pending, None
@@ -315,6 +401,11 @@ class Printer:
         tokens = trainer.task.tokens_per_step(trainer.train_config.batch_size)
         if tokens and final["steps_per_s"] is not None:
             final["tokens_per_s"] = final["steps_per_s"] * tokens
+        final.update(scaling or {})
+        if baseline and final.get("tokens_per_s"):
+            world = (scaling or {}).get("world_size", 1)
+            final["baseline_tokens_per_s"] = baseline
+            final["scaling_efficiency"] = final["tokens_per_s"] / (world * baseline)
         final.update(self.last_val)
         if self.last_sample:
             final["sample"] = self.last_sample
@@ -366,3 +457,7 @@ def _finite(value: Any) -> Any:
     from llm_tutor.engine.train.events import _finite as finite
 
     return finite(value)
+
+
+if __name__ == "__main__":
+    sys.exit(rank_main())

@@ -39,8 +39,9 @@ def test_gpt_json_lines_follow_the_contract() -> None:
     head, steps, final = lines[0], lines[1:-1], lines[-1]
     assert head["config"] == {
         "vocab_size": 67, "context_length": 16, "emb_dim": 32, "n_heads": 2, "n_layers": 1,
-        "drop_rate": 0.0, "qkv_bias": False, "tie_weights": False,
+        "drop_rate": 0.0, "qkv_bias": False, "tie_weights": False, "world_size": 1, "backend": None,
     }
+    assert head["world_size"] == 1 and head["backend"] is None  # one process: no process group
     assert isinstance(head["params"], int) and head["params"] == head["param_counts"]["params"]
     assert head["card"]["seed"] == 3 and head["card"]["device"] == "cpu"
     assert [s["step"] for s in steps] == [1, 4]  # step 8, the last, is printed once: as the final line
