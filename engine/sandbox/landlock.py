@@ -101,7 +101,7 @@ def abi_version() -> tuple[int, str]:
 
 
 def restrict(read: Iterable[str], write: Iterable[str], *, devices: Iterable[str] = (), blind: Iterable[str] = (),
-             abi: int | None = None, connect_ports: Iterable[int] = (), handle_net: bool = True,
+             abi: int | None = None, bind_ports: Iterable[int] = (0,), handle_net: bool = True,
              scopes: bool = True) -> int:
     """Confine this process (and every process it starts) for good; returns the ABI that was used.
 
@@ -110,8 +110,10 @@ def restrict(read: Iterable[str], write: Iterable[str], *, devices: Iterable[str
         write: paths beneath which everything a program does in its own folder is allowed.
         devices: device files that may be read, written and given ioctls (a GPU's /dev/nvidia*).
         blind: folders where files may be made and used by name but not listed (`BLIND`).
-        connect_ports: TCP ports that may be connected to (ABI 4+); binding a TCP port is refused.
-        handle_net: restrict TCP at all (ABI 4+).
+        bind_ports: TCP ports that may be bound (ABI 4+); 0 is the kernel's pick from the ephemeral range
+            (`ip_local_port_range`), which is what torchrun's rendezvous and gloo ask for. Connecting is not
+            restricted: Landlock rules name ports, not addresses, and peers listen on ephemeral ports.
+        handle_net: restrict TCP binding at all (ABI 4+).
         scopes: refuse signals and abstract Unix sockets outside this domain (ABI 6+).
 
     Paths that do not exist are skipped. Raises `LandlockError` when Landlock is missing or a step fails.
@@ -121,7 +123,7 @@ def restrict(read: Iterable[str], write: Iterable[str], *, devices: Iterable[str
         if abi < 1:
             raise LandlockError(why)
     handled_fs = FS_BY_ABI[min(abi, 5)]
-    handled_net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 and handle_net else 0
+    handled_net = NET_BIND_TCP if abi >= 4 and handle_net else 0
     scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 and scopes else 0
     attr = struct.pack("=QQQ", handled_fs, handled_net, scoped)
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8
@@ -135,8 +137,8 @@ def restrict(read: Iterable[str], write: Iterable[str], *, devices: Iterable[str
             for path in paths:
                 _add_path(ruleset, path, rights & handled_fs)
         if handled_net:
-            for port in connect_ports:
-                rule = ctypes.create_string_buffer(struct.pack("=QQ", NET_CONNECT_TCP, port), 16)
+            for port in bind_ports:
+                rule = ctypes.create_string_buffer(struct.pack("=QQ", NET_BIND_TCP, port), 16)
                 _syscall(SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(RULE_NET_PORT),
                          ctypes.cast(rule, ctypes.c_void_p), ctypes.c_uint32(0))
         _no_new_privs()

@@ -36,8 +36,10 @@ GPU_DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps", "/dev/dri", "/dev/kfd")
 BLIND = ("/dev/shm",)
 """Shared memory for torch's DataLoader workers and multiprocessing: names are random, listing is refused, and
 the pages count against the session's memory group."""
-CONNECT_PORTS = (80, 443)
-"""TCP ports a session may connect to (downloads); every other connect, and every bind, is refused."""
+BIND_PORTS = (0,)
+"""TCP ports a session may bind: only 0, an ephemeral port the kernel picks (a distributed run's rendezvous and
+gloo's links, as in the multi-gpu lesson). No session can take a chosen port (a well-known one, or one another
+student's run waits on)."""
 ENV = "LLM_TUTOR_SANDBOX"
 """Set in a confined process: a JSON summary of its protections, for error messages (see `explain`)."""
 
@@ -51,7 +53,7 @@ class Policy:
     devices: list[str] = field(default_factory=list)
     blind: list[str] = field(default_factory=lambda: list(BLIND))
     """Folders whose files may be made and used by name, never listed (POSIX shared memory)."""
-    connect_ports: list[int] = field(default_factory=lambda: list(CONNECT_PORTS))
+    bind_ports: list[int] = field(default_factory=lambda: list(BIND_PORTS))
     landlock: bool = True
     cgroup_procs: list[str] = field(default_factory=list)
     """``cgroup.procs`` files the process writes its pid into (its session's groups)."""
@@ -145,7 +147,7 @@ def apply(policy: Policy, abi: int | None = None) -> list[str]:
     if policy.landlock:
         try:
             used = landlock.restrict(policy.read, policy.write, devices=policy.devices, blind=policy.blind, abi=abi,
-                                     connect_ports=policy.connect_ports)
+                                     bind_ports=policy.bind_ports)
         except landlock.LandlockError as exc:
             problems.append(str(exc))
     os.environ[ENV] = json.dumps({"landlock": used, "memory_mb": policy.memory_mb if policy.cgroup_procs else None,

@@ -60,7 +60,7 @@ def probe(*, landlock_on: bool = True, cgroups_on: bool = True, disk_cap_mb: int
                           f"{os.uname().release})")
 
     found.append(landlock_row(LANDLOCK_FS, 1, "a session reads and writes only its own folder and scratch folder"))
-    found.append(landlock_row(LANDLOCK_NET, 4, "no TCP server; TCP connections only to ports 80 and 443"))
+    found.append(landlock_row(LANDLOCK_NET, 4, "no TCP server on a chosen port (ephemeral ports only, for distributed runs)"))
     found.append(landlock_row(LANDLOCK_SCOPES, 6, "no signal or abstract-socket connection outside the session"))
     for name, controller, what in ((MEMORY, "memory", "memory of the app and kernel together"),
                                    (PIDS, "pids", "processes and threads per session"),

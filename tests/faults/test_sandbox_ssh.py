@@ -78,7 +78,7 @@ attempt("write into the keys folder", lambda: open(t["keys_dir"] + "/mallory.pub
 attempt("read the host key", lambda: open(t["host_key"]).read())
 attempt("signal the server", lambda: os.kill(t["server_pid"], signal.SIGTERM))
 attempt("signal bob's kernel", lambda: os.kill(t["bob_kernel"], signal.SIGKILL))
-attempt("bind a TCP port", lambda: socket.socket().bind(("127.0.0.1", 0)))
+attempt("bind a TCP port", lambda: socket.socket().bind(("127.0.0.1", 8765)))
 (home / "results.json").write_text(json.dumps(results))
 print("attacks done")
 ```

@@ -91,12 +91,13 @@ def test_landlock_scopes_refuse_signals_and_abstract_sockets_outside_the_domain(
             attempt("signal the parent", lambda: os.kill(os.getppid(), 0))
             attempt("signal itself", lambda: os.kill(os.getpid(), 0))
             attempt("abstract socket outside", lambda: socket.socket(socket.AF_UNIX).connect({name!r}))
-            attempt("bind TCP", lambda: socket.socket().bind(("127.0.0.1", 0)))
+            attempt("bind TCP", lambda: socket.socket().bind(("127.0.0.1", 8765)))
+            attempt("bind an ephemeral TCP port", lambda: socket.socket().bind(("127.0.0.1", 0)))
         ''', tmp_path)
     finally:
         listener.close()
     assert out == {"signal the parent": "EPERM", "signal itself": "allowed", "abstract socket outside": "EPERM",
-                   "bind TCP": "EACCES"}
+                   "bind TCP": "EACCES", "bind an ephemeral TCP port": "allowed"}
 
 
 def test_a_session_policy_writes_only_its_folders_and_never_reads_protected_paths(tmp_path: Path) -> None:
