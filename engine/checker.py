@@ -7,7 +7,10 @@ out with ``starter-passes``). Reports name the lesson file and line of each prob
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +109,67 @@ def _error_line(cell_line: int, error: protocol.Error | None) -> int:
 
 def namespace_for(lesson: Lesson, purpose: str = "check") -> str:
     return f"{purpose}:{lesson.lang}:{lesson.id}"
+
+
+def check_lessons(
+    lessons: list[Lesson],
+    open_kernel: Callable[[], AbstractContextManager[BlockingKernel]],
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    jobs: int = 1,
+    on_report: Callable[[LessonReport], None] | None = None,
+) -> list[LessonReport]:
+    """Check `lessons` on `jobs` kernels at once; the reports come back, and go to `on_report`, in the lessons' order.
+
+    Args:
+        open_kernel: gives a started kernel for the time of a `with` (one per job, each with its own folder).
+        jobs: kernels at once. The later lessons are handed out first: the course grows heavier as it goes (the
+            GPT and the multi-process lessons come last), so no kernel is left alone with the longest at the end.
+    """
+    reports: list[LessonReport | None] = [None] * len(lessons)
+    if jobs <= 1:
+        with open_kernel() as kernel:
+            for i, lesson in enumerate(lessons):
+                reports[i] = check_lesson(lesson, kernel, timeout)
+                if on_report:
+                    on_report(reports[i])  # type: ignore[arg-type]
+        return [r for r in reports if r is not None]
+    todo = sorted(range(len(lessons)), key=lambda i: -lessons[i].order)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    shown = 0
+
+    def show_ready() -> None:  # called with the lock held
+        nonlocal shown
+        while shown < len(reports) and reports[shown] is not None:
+            if on_report:
+                on_report(reports[shown])  # type: ignore[arg-type]
+            shown += 1
+
+    def work() -> None:
+        try:
+            with open_kernel() as kernel:
+                while True:
+                    with lock:
+                        if not todo or errors:
+                            return
+                        i = todo.pop(0)
+                    report = check_lesson(lessons[i], kernel, timeout)
+                    with lock:
+                        reports[i] = report
+                        show_ready()
+        except BaseException as exc:  # a kernel that cannot start: the other jobs stop too, the error is raised
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work, name=f"check-{n}", daemon=True) for n in range(min(jobs, len(lessons)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [r for r in reports if r is not None]
 
 
 def check_lesson(lesson: Lesson, kernel: BlockingKernel, timeout: float = DEFAULT_TIMEOUT) -> LessonReport:

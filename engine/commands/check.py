@@ -6,8 +6,12 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from llm_tutor.engine.commands._common import UsageError, add_device, add_lang, resolve_device
 
@@ -25,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds per cell before it is interrupted (default 30)")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--json", action="store_true", help="print a JSON report instead of the summary")
+    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="lessons checked at once, each in its own kernel (default: the CPU count, at most 4)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run the cells unconfined (by default they may read only the lessons and Python, and write "
                    "only a scratch folder, where the kernel has Landlock)")
@@ -70,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
     from llm_tutor.engine.checker import LessonReport, check_lesson, write_junit
     from llm_tutor.engine.config import default_lang
     from llm_tutor.engine.course import parity
-    from llm_tutor.engine.kernel import BlockingKernel
     from llm_tutor.engine.lesson import LessonError, parse_file
 
     langs = ["en", "tr"] if args.lang == "all" else [default_lang(args.lang)]
@@ -104,20 +109,13 @@ def run(args: argparse.Namespace) -> int:
     reports: list[LessonReport] = []
     start = time.perf_counter()
     if lessons:
-        from llm_tutor.engine.sandbox.grading import confined_kernel
+        from llm_tutor.engine.checker import check_lessons
 
+        jobs = _jobs(args.jobs, len(lessons))
+        threads = _threads() or max(1, (os.cpu_count() or 1) // jobs)
         read = sorted({path.parent for path, _ in files} | set(roots))
-        with confined_kernel(read, enabled=not args.no_sandbox) as confined:
-            kernel = BlockingKernel(device=device, threads=_threads(), **confined)
-            try:
-                kernel.start()
-                for lesson in lessons:
-                    rep = check_lesson(lesson, kernel, args.timeout)
-                    reports.append(rep)
-                    if not args.json:
-                        _print_report(rep)
-            finally:
-                kernel.shutdown()
+        reports = check_lessons(lessons, lambda: _kernel(device, threads, read, not args.no_sandbox), args.timeout,
+                                jobs=jobs, on_report=None if args.json else _print_report)
     reports.extend(parse_errors)
     total = time.perf_counter() - start
 
@@ -145,6 +143,28 @@ def run(args: argparse.Namespace) -> int:
     if parse_errors:
         return 2
     return 1 if failed or parity_problems else 0
+
+
+def _jobs(asked: int | None, lessons: int) -> int:
+    if asked is not None and asked < 1:
+        raise UsageError("--jobs must be at least 1")
+    return max(1, min(asked or min(os.cpu_count() or 1, 4), lessons))
+
+
+@contextmanager
+def _kernel(device: str, threads: int, read: list[Path], confined: bool) -> Iterator[Any]:
+    """One started kernel with a scratch folder of its own (lessons write files: two at once must not meet)."""
+    from llm_tutor.engine.kernel import BlockingKernel
+    from llm_tutor.engine.sandbox.grading import confined_kernel
+
+    with confined_kernel(read, enabled=confined) as kwargs, tempfile.TemporaryDirectory(prefix="llm-tutor-check-") as cwd:
+        kwargs.setdefault("cwd", cwd)
+        kernel = BlockingKernel(device=device, threads=threads, **kwargs)
+        try:
+            kernel.start()
+            yield kernel
+        finally:
+            kernel.shutdown()
 
 
 def _threads() -> int | None:

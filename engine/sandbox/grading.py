@@ -2,8 +2,9 @@
 
 A course author grading two hundred students' files runs each one in a kernel that may read the
 Python installation and the lessons, and write only a scratch folder made for the run (its HOME,
-TMPDIR and working folder); it cannot open a TCP port or connect anywhere, nor signal anything
-outside itself, and no file it writes may pass `FILE_SIZE_MB`. Where the kernel lacks Landlock the
+TMPDIR and working folder); it cannot listen on a TCP port of its choosing (ephemeral ones only, for a
+distributed run's rendezvous), nor signal anything outside itself, and no file it writes may pass
+`FILE_SIZE_MB`. Where the kernel lacks Landlock the
 run goes on unconfined with one line on stderr saying why (``--no-sandbox`` turns it off quietly).
 """
 

@@ -170,3 +170,25 @@ def test_a_check_reading_a_misspelt_name_blames_the_check_not_the_solution(check
     assert names["line"] == 22 and "`refrence`" in names["message"] and "nothing defines it" in names["message"]
     solution = next(i for i in items if i["kind"] == "solution")
     assert not solution["ok"] and solution["line"] == 22 and "the check itself fails" in solution["message"]
+
+
+def test_lessons_checked_at_once_keep_their_order_and_their_own_folders(tmp_path: Path) -> None:
+    """--jobs 2: two kernels at once, each in a folder of its own (lessons write files), reports in lesson order."""
+    for n in range(3):
+        (tmp_path / f"0{n}-l{n}.md").write_text(
+            f"---\nid: l{n}\ntitle: L{n}\norder: {n}\n---\n\n"
+            "```python cell id=write\nimport os, time\nopen('shared.txt', 'w').write(" f"'l{n}'" ")\n"
+            "time.sleep(0.4)  # the other kernel writes its own shared.txt meanwhile, if it shares the folder\n"
+            f"assert open('shared.txt').read() == 'l{n}', 'another lesson wrote into this one'\n"
+            "print(os.getcwd())\n```\n")
+    proc = run_cli("check", str(tmp_path), "--device", "cpu", "--jobs", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    marks = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("✓")]
+    assert marks == ["l0", "l1", "l2"]
+    assert "3 lessons" in proc.stdout and "0 lessons failing" in proc.stdout
+
+
+def test_jobs_must_be_positive(fixtures: Path) -> None:
+    proc = run_cli("check", str(fixtures / "good"), "--jobs", "0")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["llm-tutor: error: --jobs must be at least 1"]
