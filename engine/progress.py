@@ -295,11 +295,6 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     return int(version)
 
 
-def database_path(data_dir: str | Path | None = None) -> Path:
-    """Where the progress database of a data directory lives."""
-    return Path(config.data_dir(data_dir)) / DB_NAME
-
-
 def student_databases(root: str | Path | None = None) -> list[tuple[str, Path]]:
     """Every student's database under a lab server's data root (``users/<name>/progress.sqlite3``)."""
     users = config.data_dir(root) / USERS_DIR
@@ -540,11 +535,6 @@ class ProgressStore:
         store._replay_pending_file()
         side_file.reserve(root)
         return store
-
-    @classmethod
-    def in_memory(cls) -> ProgressStore:
-        """A store that saves nothing (tests, `--no-save` sessions)."""
-        return cls(_memory_copy(None, []), None, persistent=False)
 
     def __enter__(self) -> ProgressStore:
         return self

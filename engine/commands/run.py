@@ -57,10 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown lesson {args.lesson!r} (see `llm-tutor lessons`)") from None
     except LessonError as exc:
         raise UsageError(str(exc)) from None
-    try:
-        from llm_tutor.engine import textview  # type: ignore[attr-defined]
-    except ImportError:
-        textview = None
+    from llm_tutor.engine import textview
 
     out = sys.stdout
     failed = 0
@@ -106,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 if reply.status != "ok" and not expected_error:
                     failed += 1
                 variables = reply.first(protocol.Variables)
-                if textview is not None and variables is not None and not args.no_panels:
+                if variables is not None and not args.no_panels:
                     panel = textview.render_panels(variables, kernel)
                     if panel:
                         print(_rule("panels"), file=out)

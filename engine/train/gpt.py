@@ -161,11 +161,6 @@ class GPTModel(nn.Module):
         return idx
 
 
-def count_params(model: nn.Module) -> int:
-    """Distinct parameters (a tied matrix counts once)."""
-    return sum(p.numel() for p in model.parameters())
-
-
 class CharTokenizer:
     """One token per character; ids follow the sorted character set of the text."""
 

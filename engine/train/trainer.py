@@ -35,8 +35,6 @@ from llm_tutor.engine.train.checkpoint import CheckpointError, load_checkpoint, 
 from llm_tutor.engine.train.config import (
     MODEL_CONFIGS,
     ConfigError,
-    GPTConfig,
-    MLPConfig,
     TrainConfig,
     coerce,
     default_configs,
@@ -56,22 +54,14 @@ from llm_tutor.engine.train.task import Task
 
 Emit = Callable[[Any], None]
 
-ARCHITECTURE_KEYS = {
-    "gpt": set(field_names(GPTConfig())) - {"drop_rate"},
-    "mlp": set(field_names(MLPConfig())) - {"drop_rate"},
-    "neuron": set(),
-}
-"""Model keys that change the weights' shapes or the data: changing them needs a reset."""
-
-
 MAX_STRETCH = 6.0
 """An extra (validation, sample, picture) never waits longer than this many of its intervals."""
 
 INTERRUPTING = ("pause", "stop", "reset", "load")
+"""Controls that apply at once even while queued single steps are still running."""
 
 EXCHANGE_INTERVAL_S = 0.05
 """Data-parallel runs swap rank 0's controls about this often while training (every step when slower)."""
-"""Controls that apply at once even while queued single steps are still running."""
 
 
 def resolve_device(name: str) -> torch.device:
