@@ -29,7 +29,9 @@ MODULES = [
     ("memory_bench", "UI and kernel RSS"),
     ("check_bench", "llm-tutor check --lang all"),
     ("lab_bench", "training lab throughput, redraw, responsiveness"),
-    ("ssh_bench", "SSH connect and key latency"),
+    ("ssh_bench", "SSH connect and key latency (sessions confined)"),
+    ("lab_load", "20 scripted students on one confined SSH lab"),
+    ("ddp_bench", "GPT on 1 and 2 CPU processes (DDP, gloo); the lab vs a bare DDP loop"),
     ("gpu_bench", "GPT training on a CUDA GPU"),
 ]
 

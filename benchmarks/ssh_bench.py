@@ -9,6 +9,9 @@ split between their users) of every process the server started, with 1 and with 
 
     python benchmarks/ssh_bench.py [--quick] [--json FILE] [--compare-spawn]
 
+The server runs as a lab would: every session confined (Landlock, a cgroup per session, the disk
+cap); each record names the protections that were on (`sandbox`), from the server's start-up log.
+
 Prints JSON records {name, value, unit, target, ok} (with `peer`/`ratio`: the same server without its
 warm pools, with --compare-spawn) and a table; `benchmarks/run.py` runs it as the `ssh_bench` module.
 """
@@ -66,7 +69,7 @@ class Server:
         cmd = [str(script)] if script.exists() else [sys.executable, "-m", "llm_tutor.tui"]
         self.proc = subprocess.Popen(
             [*cmd, "serve", "ssh", "--port", "0", "--authorized-keys", str(keys), "--data-root", str(tmp / f"lab{len(extra)}"),
-             "--lessons", str(LESSONS), "--device", "cpu", "--max-sessions", "32", *extra],
+             "--lessons", str(LESSONS), "--device", "cpu", "--max-sessions", "32", "--allow-root", *extra],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)").group(1))
         if "--no-kernel-pool" not in extra:
@@ -81,6 +84,10 @@ class Server:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start:\n" + self.log_path.read_text(errors="replace"))
             time.sleep(0.05)
+
+    def protections(self) -> list[str]:
+        """The protections the server logged as on (the sandbox each measurement ran with)."""
+        return re.findall(r"protection (.+?)\s{2,}on\s", self.log_path.read_text(errors="replace"))
 
     def pss_mb(self) -> float:
         """PSS of every process the server started (apps, kernels, the fork server), in MB."""
@@ -246,11 +253,11 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def bench(quick: bool, compare_spawn: bool) -> list[dict[str, Any]]:
+async def bench(quick: bool, compare_spawn: bool, server_args: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     runs, presses, sessions = (3, 15, 4) if quick else (7, 40, 6)
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="llm-tutor-ssh-bench-") as tmp:
-        server = Server(Path(tmp))
+        server = Server(Path(tmp), *server_args)
         try:
             screens, handshakes = await first_screen(server, runs)
             first = record("ssh_connect_to_first_screen", statistics.median(screens), "ms", 400, runs=len(screens),
@@ -269,10 +276,12 @@ async def bench(quick: bool, compare_spawn: bool) -> list[dict[str, Any]]:
                             method="connect, open the lesson, run its first cell (torch) until the result arrives")
             records.append(result)
             one, many, per = await memory_per_session(server, sessions)
-            memory = record("ssh_memory_per_added_session", per, "MB", None, one_session_mb=round(one, 1),
+            memory = record("ssh_memory_per_added_session", per, "MB", 60, one_session_mb=round(one, 1),
                             sessions=sessions, all_sessions_mb=round(many, 1),
                             method="PSS of every process the server started (apps, kernels, pools), 1 vs N sessions")
             records.append(memory)
+            for rec in records:
+                rec["sandbox"] = server.protections()
         finally:
             server.stop()
         if compare_spawn:
@@ -299,8 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the records here")
     parser.add_argument("--compare-spawn", action="store_true", help="also measure a server without the kernel pool")
+    parser.add_argument("--no-sandbox", action="store_true", help="measure a server whose sessions are not confined")
     args = parser.parse_args(argv)
-    records = asyncio.run(bench(args.quick, args.compare_spawn))
+    records = asyncio.run(bench(args.quick, args.compare_spawn, ("--no-sandbox",) if args.no_sandbox else ()))
     for rec in records:
         print(json.dumps(rec))
     print(f"\n{'benchmark':<36} {'value':>12} {'target':>12} {'peer':>12}  ok", file=sys.stderr)

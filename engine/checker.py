@@ -7,7 +7,10 @@ out with ``starter-passes``). Reports name the lesson file and line of each prob
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ class ItemResult:
     """One checked item of a lesson."""
 
     kind: str
-    """"cell", "predict", "solution", "starter"."""
+    """"cell", "predict", "solution", "starter", "names" (a check reads a name no learner has)."""
     id: str
     ok: bool
     line: int
@@ -44,6 +47,8 @@ class LessonReport:
     items: list[ItemResult] = field(default_factory=list)
     error: str = ""
     """A parse error (file:line: message): the lesson could not be checked at all."""
+    errors: list[str] = field(default_factory=list)
+    """Every parse error of the file (`error` is the first), each as file:line: message."""
     duration_s: float = 0.0
 
     @property
@@ -106,19 +111,85 @@ def namespace_for(lesson: Lesson, purpose: str = "check") -> str:
     return f"{purpose}:{lesson.lang}:{lesson.id}"
 
 
+def check_lessons(
+    lessons: list[Lesson],
+    open_kernel: Callable[[], AbstractContextManager[BlockingKernel]],
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    jobs: int = 1,
+    on_report: Callable[[LessonReport], None] | None = None,
+) -> list[LessonReport]:
+    """Check `lessons` on `jobs` kernels at once; the reports come back, and go to `on_report`, in the lessons' order.
+
+    Args:
+        open_kernel: gives a started kernel for the time of a `with` (one per job, each with its own folder).
+        jobs: kernels at once. The later lessons are handed out first: the course grows heavier as it goes (the
+            GPT and the multi-process lessons come last), so no kernel is left alone with the longest at the end.
+    """
+    reports: list[LessonReport | None] = [None] * len(lessons)
+    if jobs <= 1:
+        with open_kernel() as kernel:
+            for i, lesson in enumerate(lessons):
+                reports[i] = check_lesson(lesson, kernel, timeout)
+                if on_report:
+                    on_report(reports[i])  # type: ignore[arg-type]
+        return [r for r in reports if r is not None]
+    todo = sorted(range(len(lessons)), key=lambda i: -lessons[i].order)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    shown = 0
+
+    def show_ready() -> None:  # called with the lock held
+        nonlocal shown
+        while shown < len(reports) and reports[shown] is not None:
+            if on_report:
+                on_report(reports[shown])  # type: ignore[arg-type]
+            shown += 1
+
+    def work() -> None:
+        try:
+            with open_kernel() as kernel:
+                while True:
+                    with lock:
+                        if not todo or errors:
+                            return
+                        i = todo.pop(0)
+                    report = check_lesson(lessons[i], kernel, timeout)
+                    with lock:
+                        reports[i] = report
+                        show_ready()
+        except BaseException as exc:  # a kernel that cannot start: the other jobs stop too, the error is raised
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work, name=f"check-{n}", daemon=True) for n in range(min(jobs, len(lessons)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [r for r in reports if r is not None]
+
+
 def check_lesson(lesson: Lesson, kernel: BlockingKernel, timeout: float = DEFAULT_TIMEOUT) -> LessonReport:
     """Run a lesson headless in `kernel` and check every cell and exercise."""
     report = LessonReport(lesson.id, lesson.lang, str(lesson.path), lesson.title)
     start = time.perf_counter()
     ns = namespace_for(lesson)
     kernel.reset_namespace(ns)
+    above: list[str] = []
     for seg in lesson.segments:
         if isinstance(seg, Cell):
             report.items.append(_check_cell(seg, kernel, ns, timeout))
+            above.append(seg.code)
         elif isinstance(seg, Predict):
             report.items.append(_check_predict(seg, kernel, ns, timeout))
+            above.append(seg.code)
         elif isinstance(seg, Exercise):
-            report.items.extend(_check_exercise(seg, kernel, ns, timeout))
+            names = check_names(seg, above)
+            report.items.extend(item for item, _ in names)
+            report.items.extend(_check_exercise(seg, kernel, ns, timeout, names))
     kernel.reset_namespace(ns)
     report.duration_s = time.perf_counter() - start
     return report
@@ -167,7 +238,25 @@ def _check_predict(pred: Predict, kernel: BlockingKernel, ns: str, timeout: floa
     return item
 
 
-def _check_exercise(ex: Exercise, kernel: BlockingKernel, ns: str, timeout: float) -> list[ItemResult]:
+def check_names(ex: Exercise, above: list[str]) -> list[tuple[ItemResult, str]]:
+    """One failed item per name the check reads that no learner's namespace holds (see `checknames`),
+    at the check's own line."""
+    from llm_tutor.engine.checknames import unknown_names
+
+    found = unknown_names(ex.checks, above, ex.starter, ex.solution) or []
+    out = []
+    for unknown in found:
+        why = ("only the solution defines it, so the solution passes and no learner can"
+               if unknown.solution_only else "nothing defines it")
+        message = (f"exercise '{ex.id}': the check reads `{unknown.name}`, which no cell above defines and the "
+                   f"starter does not assign ({why}); assign it in the starter, or define it in a cell or in the check")
+        out.append((ItemResult("names", ex.id, False, ex.checks_line + unknown.line, message=message), unknown.name))
+    return out
+
+
+def _check_exercise(
+    ex: Exercise, kernel: BlockingKernel, ns: str, timeout: float, names: list[tuple[ItemResult, str]] | None = None
+) -> list[ItemResult]:
     out = []
     reply = kernel.check_exercise(ex.solution, ex.checks, ex.id, ns, timeout=timeout)
     item = ItemResult("solution", ex.id, True, ex.solution_line, reply.duration_s)
@@ -180,6 +269,11 @@ def _check_exercise(ex: Exercise, kernel: BlockingKernel, ns: str, timeout: floa
         item.message = f"exercise '{ex.id}': the solution fails its checks: {describe_check(check)}"
         if check.error is not None:
             item.line = _error_line(ex.solution_line, check.error)
+        else:
+            blamed = _blame_check(check, names or [])
+            if blamed is not None:  # the check reads a name nobody is asked for: the check is wrong, not the solution
+                item.line = blamed.line
+                item.message = f"exercise '{ex.id}': the check itself fails: {describe_check(check)}"
     out.append(item)
 
     reply = kernel.check_exercise(ex.starter, ex.checks, ex.id, ns, timeout=timeout)
@@ -197,8 +291,36 @@ def _check_exercise(ex: Exercise, kernel: BlockingKernel, ns: str, timeout: floa
     elif reply.status in ("timeout", "dead"):
         item.ok = False
         item.message = _reply_problem(reply, f"exercise '{ex.id}': the starter", timeout)
+    else:
+        raised = check.error.ename if check is not None and check.error is not None else ""
+        problem = _starter_raise_problem(ex, raised)
+        if problem:
+            item.ok = False
+            item.message = f"exercise '{ex.id}': {problem}"
     out.append(item)
     return out
+
+
+def _starter_raise_problem(ex: Exercise, raised: str) -> str:
+    """The starter must raise what the exercise declares with `raises=`, and raise nothing otherwise:
+    an export runs every starter top to bottom, going on only past those marked."""
+    declared = ex.raises.rsplit(".", 1)[-1]
+    if declared and raised != declared:
+        return f"the starter should raise {ex.raises} (raises={ex.raises}) but " + (
+            f"raised {raised}" if raised else "raised nothing")
+    if raised and not declared:
+        return (f"the starter raises {raised}; if that is the exercise, mark it raises={raised} "
+                "(so exported notebooks and scripts run on past it), else make the starter run")
+    return ""
+
+
+def _blame_check(check: protocol.CheckResult, names: list[tuple[ItemResult, str]]) -> ItemResult | None:
+    """The first unknown-name item whose name a failed expectation reports as missing."""
+    failed = " ".join(f"{e.expected} {e.got}" for e in check.expectations if not e.passed)
+    for item, name in names:
+        if f"`{name}`" in failed or f"'{name}'" in failed:
+            return item
+    return None
 
 
 def run_exercise(
@@ -244,7 +366,7 @@ def junit_xml(reports: list[LessonReport]) -> bytes:
         )
         if rep.error:
             case = ET.SubElement(suite, "testcase", classname=f"{rep.lang}.{rep.lesson_id}", name="parse")
-            ET.SubElement(case, "error", message=rep.error).text = rep.error
+            ET.SubElement(case, "error", message=rep.error).text = "\n".join(rep.errors or [rep.error])
             continue
         for item in rep.items:
             case = ET.SubElement(

@@ -45,7 +45,7 @@ def lesson_files(root: Path, lang: str) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if p.is_file() and not p.name.startswith(("_", ".")))
 
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Bump when the parsed form of a lesson changes (the pickle cache is then rebuilt)."""
 
 
@@ -129,7 +129,7 @@ def load_course(root: Path | None = None, lang: str = "en") -> list[Lesson | Bro
     root = Path(root) if root is not None else default_lessons_dir()
     good: list[Lesson] = []
     bad: list[BrokenLesson] = []
-    inside, outside = _split_escaping(root, lesson_files(root, lang))
+    inside, outside = split_escaping(root, lesson_files(root, lang))
     bad.extend(outside)
     for item in parse_cached(inside, lang):
         if isinstance(item, BrokenLesson):
@@ -140,7 +140,7 @@ def load_course(root: Path | None = None, lang: str = "en") -> list[Lesson | Bro
     return [*good, *bad]
 
 
-def _split_escaping(root: Path, paths: list[Path]) -> tuple[list[Path], list[BrokenLesson]]:
+def split_escaping(root: Path, paths: list[Path]) -> tuple[list[Path], list[BrokenLesson]]:
     """Lesson files inside `root`, and those that are links to somewhere outside it (never read)."""
     if not root.is_dir():
         return paths, []

@@ -2,7 +2,12 @@
 
 Prose becomes Markdown, cells become code, exercises hold the learner's draft (or the starter);
 solutions and checks are never exported. A setup cell at the top defines what the tutor's kernel
-provides (`device`, `track`), so the file runs anywhere. The notebook is plain nbformat 4.5 JSON
+gives every cell (`device`, `track`: `runtime.TUTOR_NAMES`), so the file runs anywhere. Whatever is
+meant to raise (a cell marked `raises=`, or an exercise's starter marked so when the learner has no
+code of their own) does not stop "Run All" or the script: in a notebook it carries Jupyter's
+`raises-exception` tag and a Markdown line saying so; in a script it is wrapped so the error is printed
+and the script goes on. After each exercise an optional cell runs the exercise's checks in place
+(`llm_tutor.engine.checkhere`) where llm-tutor is installed. The notebook is plain nbformat 4.5 JSON
 with stable cell ids (the lesson's own ids), so exporting twice gives the same file.
 """
 
@@ -11,17 +16,30 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from llm_tutor.engine.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
 
 SETUP_CODE = '''\
-# Set up by llm-tutor: in the tutor's kernel these two names already exist.
-device = "cpu"  # "cuda" or "mps" if this machine has one
+# Set up by llm-tutor: in the tutor's kernel these names already exist.
+try:
+    import torch as _torch
+
+    device = "cuda" if _torch.cuda.is_available() else "mps" if _torch.backends.mps.is_available() else "cpu"
+    del _torch
+except ImportError:
+    device = "cpu"
 
 
-def track(step=None, **metrics):
-    """In llm-tutor this streams numbers to the loss panel; here it does nothing."""
+def track(step=None, series="lesson", **metrics):
+    """In llm-tutor this streams numbers to a live loss plot; here it keeps them in `track.points`."""
+    if step is None:
+        step = track.points[-1][0] + 1 if track.points else 0
+    track.points.append((int(step), series, {name: float(value) for name, value in metrics.items()}))
+
+
+track.points = []
 '''
 
 _CELL_ID_RE = re.compile(r"[^A-Za-z0-9_-]")
@@ -44,6 +62,37 @@ class _Block:
     id: str
     source: str
     raises: str = ""
+    """The exception this code raises on purpose ("" for none)."""
+
+
+def _on_purpose(name: str, what: str) -> str:
+    return f"*{what} raises `{name}` on purpose; running everything goes on past it.*"
+
+
+def _check_cell(lesson: Lesson, ex: Exercise) -> str:
+    """The optional cell that runs an exercise's checks where this file runs (llm-tutor installed there)."""
+    args = f"{lesson.id!r}, {ex.id!r}, globals(), lang={lesson.lang!r}"
+    if not _bundled(lesson.path):
+        args += f", source={str(lesson.path.resolve())!r}"
+    return (
+        "# Optional: check this exercise here, with the tutor's checks (needs llm-tutor where this runs).\n"
+        "try:\n"
+        "    from llm_tutor.engine.checkhere import check_exercise\n"
+        "except ImportError:\n"
+        f"    print('llm-tutor is not installed here: check it with `llm-tutor grade {lesson.id} {ex.id} --file FILE`')\n"
+        "else:\n"
+        f"    check_exercise({args})\n"
+    )
+
+
+def _bundled(path: Path) -> bool:
+    from llm_tutor.engine.course import default_lessons_dir
+
+    try:
+        path.resolve().relative_to(default_lessons_dir().resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def _blocks(lesson: Lesson, work: LearnerWork) -> list[_Block]:
@@ -54,7 +103,8 @@ def _blocks(lesson: Lesson, work: LearnerWork) -> list[_Block]:
             "markdown",
             "llm-tutor-about",
             f"*Exported from llm-tutor: lesson `{lesson.id}` ({lesson.lang}). Exercises hold your own code; "
-            f"solutions and checks are not included. Check an exercise with `{grade}`.*",
+            f"solutions and checks are not included. Check an exercise with `{grade}`, or with the optional "
+            "cell under it where llm-tutor is installed.*",
         ),
         _Block("code", "llm-tutor-setup", SETUP_CODE),
     ]
@@ -64,10 +114,9 @@ def _blocks(lesson: Lesson, work: LearnerWork) -> list[_Block]:
         elif isinstance(seg, Show):
             blocks.append(_Block("markdown", "", f"```python\n{seg.code}\n```"))
         elif isinstance(seg, Cell):
-            source = seg.code
             if seg.raises:
-                source = f"# This cell raises {seg.raises} on purpose.\n{source}"
-            blocks.append(_Block("code", seg.id, source, raises=seg.raises))
+                blocks.append(_Block("markdown", "", _on_purpose(seg.raises, "The next cell")))
+            blocks.append(_Block("code", seg.id, seg.code, raises=seg.raises))
         elif isinstance(seg, Predict):
             text = "**Predict** what this shows before you run it."
             answer = work.predict_answers.get(seg.id)
@@ -76,11 +125,17 @@ def _blocks(lesson: Lesson, work: LearnerWork) -> list[_Block]:
             blocks.append(_Block("markdown", "", text))
             blocks.append(_Block("code", seg.id, seg.code))
         elif isinstance(seg, Exercise):
+            code = work.code(seg)
+            # the learner's own code is theirs to run as it is; only the untouched starter is known to raise
+            raises = seg.raises if code.strip() == seg.starter.strip() else ""
             text = f"### Exercise: {seg.title}\n\nCheck it with `llm-tutor grade {lesson.id} {seg.id} --file FILE`."
             for n, hint in enumerate(seg.hints[: work.hints_revealed.get(seg.id, 0)], start=1):
                 text += f"\n\n> **Hint {n}.** " + hint.replace("\n", "\n> ")
+            if raises:
+                text += "\n\n" + _on_purpose(raises, "The starter below") + " Fixing it is the exercise."
             blocks.append(_Block("markdown", "", text))
-            blocks.append(_Block("code", seg.id, work.code(seg)))
+            blocks.append(_Block("code", seg.id, code, raises=raises))
+            blocks.append(_Block("code", f"{seg.id}-check", _check_cell(lesson, seg)))
     return blocks
 
 
@@ -132,7 +187,8 @@ def to_notebook(lesson: Lesson, work: LearnerWork | None = None) -> dict[str, An
 def to_script(lesson: Lesson, work: LearnerWork | None = None) -> str:
     """The lesson as a Python script in the percent format (``# %%`` cells) that editors run cell by cell.
 
-    Cells meant to raise are wrapped in try/except, so the script runs from top to bottom.
+    Code meant to raise is wrapped in try/except that prints the error, so the script runs from top
+    to bottom.
     """
     out: list[str] = []
     for block in _blocks(lesson, work or LearnerWork()):
@@ -141,7 +197,17 @@ def to_script(lesson: Lesson, work: LearnerWork | None = None) -> str:
             out.append("# %% [markdown]\n" + "\n".join(lines) + "\n")
         elif block.raises:
             body = "\n".join(f"    {line}".rstrip() for line in block.source.rstrip("\n").splitlines())
-            out.append(f"# %%\ntry:\n{body}\nexcept {block.raises} as error:\n    print(f\"{block.raises}: {{error}}\")\n")
+            name = block.raises.rsplit(".", 1)[-1]  # matched by class name, as the tutor's checker does
+            out.append(
+                f"# %%\ntry:\n{body}\nexcept Exception as error:\n"
+                f"    if type(error).__name__ != {name!r}:\n        raise\n"
+                f"    print(f\"{name} (raised on purpose): {{error}}\")\n"
+            )
         else:
             out.append("# %%\n" + block.source.rstrip("\n") + "\n")
     return "\n".join(out)
+
+
+def file_name(lesson: Lesson, fmt: str) -> str:
+    """The name `export --all` gives a lesson's file: its own file name (course order), `.ipynb` or `.py`."""
+    return f"{lesson.path.stem}.{fmt}"

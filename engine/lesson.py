@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
+from llm_tutor.engine.files import NotRegularFile, read_regular
+
 
 FORMAT_VERSION = 1
 
@@ -25,7 +27,7 @@ TEXT_KINDS = {"hint"}
 
 _ALLOWED_ATTRS: dict[str, set[str]] = {
     "cell": {"id", "raises", "timeout"},
-    "exercise": {"id", "title", "starter-passes"},
+    "exercise": {"id", "title", "starter-passes", "raises"},
     "solution": {"for"},
     "check": {"for"},
     "hint": {"for"},
@@ -38,6 +40,8 @@ _REQUIRED_FRONT = ("id", "title", "order")
 _ALLOWED_FRONT = {"id", "title", "order", "prerequisites", "lang", "summary", "format", "minutes"}
 
 
+MAX_LESSON_BYTES = 2_000_000
+"""A lesson file past this is refused before it is read (the longest bundled lesson is ~30 kB)."""
 MAX_MESSAGE = 400
 """Characters of a `LessonError` message; values quoted from the file are cut to keep it one short line."""
 
@@ -52,7 +56,22 @@ class LessonError(Exception):
         if len(message) > MAX_MESSAGE:
             message = message[: MAX_MESSAGE - 1] + "…"
         self.message = message
+        self.errors: list[LessonError] = [self]
+        """Every problem found in the file, in line order (this one first); `llm-tutor check` lists them all."""
         super().__init__(f"{self.path}:{line}: {message}")
+
+    @classmethod
+    def collected(cls, errors: list[LessonError]) -> LessonError:
+        """One error standing for all of `errors`: the first by line, saying how many more there are."""
+        ordered = sorted(errors, key=lambda e: e.line)
+        first = ordered[0]
+        if len(ordered) == 1:
+            return first
+        more = len(ordered) - 1
+        note = f" (and {more} more problem{'s' if more > 1 else ''} in this file: llm-tutor check lists them all)"
+        head = cls(first.path, first.line, first.message[: MAX_MESSAGE - len(note)] + note)
+        head.errors = ordered
+        return head
 
 
 def _brief(value: object) -> str:
@@ -115,6 +134,8 @@ class Exercise:
     hints: list[str] = field(default_factory=list)
     starter_passes: bool = False
     """Opt-out of the rule that a starter must fail its checks."""
+    raises: str = ""
+    """The exception the starter raises on purpose (the exercise is to fix it); exports run on past it."""
     solution_line: int = 0
     checks_line: int = 0
 
@@ -183,9 +204,13 @@ def parse_file(path: Path | str, lang: str | None = None) -> Lesson:
     """Parse one lesson file; raises `LessonError` with file and line on any problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_LESSON_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LessonError(path, 1, f"the file is not UTF-8 text ({exc.reason})") from None
+    except NotRegularFile as exc:
+        what = str(exc).removeprefix(f"{path} ")
+        advice = " for a lesson (split it into several lessons)" if "allowed" in what else ""
+        raise LessonError(path, 1, f"not read: the file {what}{advice}") from None
     except OSError as exc:
         raise LessonError(path, 1, f"cannot read the file: {exc.strerror or exc}") from None
     if lang is None:
@@ -194,100 +219,34 @@ def parse_file(path: Path | str, lang: str | None = None) -> Lesson:
 
 
 def parse_text(text: str, path: Path | str = "<lesson>", lang: str = "en") -> Lesson:
-    """Parse lesson source text (see `parse_file`)."""
+    """Parse lesson source text (see `parse_file`). Every problem in the file is found in one pass: the
+    `LessonError` raised names the first and carries them all in `.errors`."""
     path = Path(path)
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    errors: list[LessonError] = []
     try:
-        meta, body, body_line = _front_matter(text, path)
+        from llm_tutor.engine.frontmatter import read_front_matter
+
+        meta, body, body_line = read_front_matter(text, path, errors)
         lesson = Lesson(
-            id=meta["id"],
-            title=meta["title"],
-            order=meta["order"],
+            id=str(meta.get("id") or ""),
+            title=str(meta.get("title") or ""),
+            order=meta.get("order") if isinstance(meta.get("order"), int) else 0,
             lang=str(meta.get("lang") or lang),
             path=path,
             prerequisites=meta.get("prerequisites") or [],
             summary=str(meta.get("summary") or ""),
         )
-        _parse_body(lesson, body, body_line, path)
-    except LessonError:
-        raise
+        _parse_body(lesson, body, body_line, path, errors)
+    except LessonError as exc:  # a problem after which nothing more can be read
+        errors.append(exc)
     except RecursionError:
-        raise LessonError(path, 1, "the file is nested too deeply to read (lists, quotes or brackets inside each other)") from None
+        errors.append(LessonError(path, 1, "the file is nested too deeply to read (lists, quotes or brackets inside each other)"))
     except Exception as exc:  # noqa: BLE001 - the contract: a bad file gives a LessonError, never a traceback
-        raise LessonError(path, 1, f"cannot read this file as a lesson ({type(exc).__name__}: {exc})") from None
+        errors.append(LessonError(path, 1, f"cannot read this file as a lesson ({type(exc).__name__}: {exc})"))
+    if errors:
+        raise LessonError.collected(errors) from None
     return lesson
-
-
-def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
-    lines = text.split("\n")
-    if not lines or lines[0].strip() != "---":
-        raise LessonError(path, 1, "expected front matter: a first line '---', then id, title, order, then '---'")
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    except StopIteration:
-        raise LessonError(path, 1, "front matter is not closed: expected a line '---' after it") from None
-    source = "\n".join(lines[1:end])
-    import yaml
-
-    try:
-        meta = yaml.safe_load(source) if source.strip() else {}
-    except RecursionError:
-        raise LessonError(path, 2, "front matter is nested too deeply (brackets inside brackets)") from None
-    except ValueError as exc:  # e.g. an integer with thousands of digits
-        raise LessonError(path, 2, f"front matter has a value that cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        # the context mark is where the broken construct began (an unclosed '[' on its own line)
-        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
-        line = 2 + (mark.line if mark is not None else 0)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        context = getattr(exc, "context", None)
-        if context:
-            problem = f"{problem} ({context})"
-        raise LessonError(path, line, f"front matter is not valid YAML: {problem}") from None
-    if not isinstance(meta, dict):
-        raise LessonError(path, 2, "front matter must be 'key: value' lines (id, title, order)")
-
-    def key_line(key: str) -> int:
-        for i in range(1, end):
-            if lines[i].split(":", 1)[0].strip() == key:
-                return i + 1
-        return 2
-
-    for key in _REQUIRED_FRONT:
-        if key not in meta or meta[key] in (None, ""):
-            raise LessonError(path, 2, f"front matter is missing '{key}' (required: id, title, order)")
-    for key in meta:
-        if key not in _ALLOWED_FRONT:
-            allowed = ", ".join(sorted(_ALLOWED_FRONT))
-            raise LessonError(path, key_line(str(key)), f"unknown front matter key {_brief(key)} (expected one of: {allowed})")
-    seen: dict[str, int] = {}
-    for i in range(1, end):
-        head = re.match(r"^([A-Za-z_][\w-]*)\s*:", lines[i])
-        if head:
-            if head.group(1) in seen:
-                raise LessonError(path, i + 1, f"front matter key '{head.group(1)}' is given twice (first on line {seen[head.group(1)]})")
-            seen[head.group(1)] = i + 1
-    if not isinstance(meta["id"], str) or not _ID_RE.match(meta["id"]):
-        raise LessonError(path, key_line("id"), "'id' must be lower-case letters, digits, '-' or '_' (e.g. tensors)")
-    if not isinstance(meta["title"], str):
-        raise LessonError(path, key_line("title"), "'title' must be text")
-    if isinstance(meta["order"], bool) or not isinstance(meta["order"], int):
-        raise LessonError(path, key_line("order"), f"'order' must be a whole number, got {_brief(meta['order'])}")
-    for key in ("summary", "lang"):
-        if meta.get(key) is not None and not isinstance(meta[key], str):
-            raise LessonError(path, key_line(key), f"'{key}' must be text, got {_brief(meta[key])}")
-    if meta.get("minutes") is not None and (isinstance(meta["minutes"], bool) or not isinstance(meta["minutes"], (int, float))):
-        raise LessonError(path, key_line("minutes"), f"'minutes' must be a number, got {_brief(meta['minutes'])}")
-    prereq = meta.get("prerequisites") or []
-    if isinstance(prereq, str):
-        prereq = [prereq]
-    if not isinstance(prereq, list) or not all(isinstance(p, str) for p in prereq):
-        raise LessonError(path, key_line("prerequisites"), "'prerequisites' must be a list of lesson ids")
-    meta["prerequisites"] = prereq
-    if "format" in meta and meta["format"] != FORMAT_VERSION:
-        raise LessonError(path, key_line("format"), f"unsupported format {_brief(meta['format'])} (this version reads {FORMAT_VERSION})")
-    body = "\n".join(lines[end + 1 :])
-    return meta, body, end + 2
 
 
 def _parse_attrs(rest: str, kind: str, path: Path, line: int) -> dict[str, str]:
@@ -318,24 +277,51 @@ def _need_id(attrs: dict[str, str], key: str, kind: str, path: Path, line: int) 
     return value
 
 
-def _parse_body(lesson: Lesson, body: str, first_line: int, path: Path) -> None:
+def _parse_body(lesson: Lesson, body: str, first_line: int, path: Path, errors: list[LessonError]) -> None:
+    """Read the kind blocks into `lesson.segments`. A block with a problem is reported to `errors` and skipped, so
+    one pass finds every problem of the file."""
     lines = body.split("\n")
     tokens = _markdown().parse(body)
     fences = [t for t in tokens if t.type == "fence" and t.map is not None]
-    seen_ids: dict[str, int] = {}
-    exercises: dict[str, Exercise] = {}
-    prose_start = 0
-    segments: list[Segment] = []
-
-    def add_prose(start: int, end: int) -> None:
-        chunk = "\n".join(lines[start:end]).strip("\n")
-        if chunk.strip():
-            segments.append(Prose(chunk, first_line + start))
-
+    state = _BodyState(lesson=lesson, lines=lines, first_line=first_line, path=path)
     for tok in fences:
+        try:
+            state.block(tok)
+        except LessonError as exc:
+            errors.append(exc)
+    state.add_prose(state.prose_start, len(lines))
+    for ex in state.exercises.values():
+        if not ex.solution_line:
+            errors.append(LessonError(path, ex.line, f"exercise '{ex.id}' has no solution: expected a ```python solution for={ex.id} block"))
+        if not ex.checks_line:
+            errors.append(LessonError(path, ex.line, f"exercise '{ex.id}' has no checks: expected a ```python check for={ex.id} block"))
+    lesson.segments = state.segments
+
+
+@dataclass
+class _BodyState:
+    """What `_parse_body` has read so far."""
+
+    lesson: Lesson
+    lines: list[str]
+    first_line: int
+    path: Path
+    seen_ids: dict[str, int] = field(default_factory=dict)
+    exercises: dict[str, Exercise] = field(default_factory=dict)
+    segments: list[Segment] = field(default_factory=list)
+    prose_start: int = 0
+
+    def add_prose(self, start: int, end: int) -> None:
+        chunk = "\n".join(self.lines[start:end]).strip("\n")
+        if chunk.strip():
+            self.segments.append(Prose(chunk, self.first_line + start))
+
+    def block(self, tok) -> None:  # type: ignore[no-untyped-def]
+        """Read one fenced block; raises `LessonError` for a bad one (which is then left out)."""
+        path, lines = self.path, self.lines
         assert tok.map is not None
         start, end = tok.map
-        line = first_line + start
+        line = self.first_line + start
         info = tok.info.strip()
         words = info.split(None, 2)
         lang_word = words[0].lower() if words else ""
@@ -353,73 +339,71 @@ def _parse_body(lesson: Lesson, body: str, first_line: int, path: Path) -> None:
         else:
             if len(words) > 1 and (words[1] in PYTHON_KINDS or words[1] in TEXT_KINDS or "=" in info):
                 raise LessonError(path, line, f"a {words[1].split('=')[0]} block must be 'python' code, not '{words[0]}'")
-            continue  # a plain fenced block (text, console, json...): part of the prose
+            return  # a plain fenced block (text, console, json...): part of the prose
         if not _fence_closed(lines, start, end, tok.markup):
             raise LessonError(path, line, f"code fence opened here is never closed: expected a closing {tok.markup}")
         attrs = _parse_attrs(rest, kind, path, line)
         code = tok.content.rstrip("\n")
-        add_prose(prose_start, start)
-        prose_start = end
-
+        self.add_prose(self.prose_start, start)
+        self.prose_start = end
         if kind in {"cell", "exercise", "predict"}:
-            block_id = _need_id(attrs, "id", kind, path, line)
-            if block_id in seen_ids:
-                raise LessonError(path, line, f"id '{block_id}' is already used on line {seen_ids[block_id]}")
-            seen_ids[block_id] = line
-            if kind == "cell":
-                timeout = None
-                if "timeout" in attrs:
-                    try:
-                        timeout = float(attrs["timeout"])
-                    except ValueError:
-                        raise LessonError(path, line, f"timeout={attrs['timeout']!r} must be a number of seconds") from None
-                raises = attrs.get("raises", "")
-                if raises and not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", raises):
-                    raise LessonError(path, line, f"raises={raises!r} must name an exception class, e.g. raises=ValueError")
-                segments.append(Cell(block_id, code, line, raises=raises, timeout=timeout))
-            elif kind == "predict":
-                if not code.strip():
-                    raise LessonError(path, line, "a predict block needs the code whose output the learner predicts")
-                segments.append(Predict(block_id, code, line, answer=attrs.get("answer", "")))
-            else:
-                ex = Exercise(
-                    id=block_id,
-                    title=attrs.get("title", block_id),
-                    starter=code,
-                    line=line,
-                    starter_passes="starter-passes" in attrs,
-                )
-                exercises[block_id] = ex
-                segments.append(ex)
+            self._runnable(kind, attrs, code, line)
         elif kind == "show":
-            segments.append(Show(code, line))
-        else:  # solution, check, hint: attach to an exercise above
-            target = _need_id(attrs, "for", kind, path, line)
-            if target not in exercises:
-                raise LessonError(path, line, f"{kind} for={target}: no exercise '{target}' above this line (write the exercise block first)")
-            ex = exercises[target]
-            if kind == "solution":
-                if ex.solution_line:
-                    raise LessonError(path, line, f"exercise '{target}' already has a solution on line {ex.solution_line}")
-                ex.solution, ex.solution_line = code, line
-            elif kind == "check":
-                if ex.checks_line:
-                    raise LessonError(path, line, f"exercise '{target}' already has checks on line {ex.checks_line}")
-                if not code.strip():
-                    raise LessonError(path, line, "a check block is empty: expected expect.*(...) lines")
-                ex.checks, ex.checks_line = code, line
-            else:
-                if not code.strip():
-                    raise LessonError(path, line, "a hint block is empty")
-                ex.hints.append(code.strip())
+            self.segments.append(Show(code, line))
+        else:
+            self._attached(kind, attrs, code, line)
 
-    add_prose(prose_start, len(lines))
-    for ex in exercises.values():
-        if not ex.solution_line:
-            raise LessonError(path, ex.line, f"exercise '{ex.id}' has no solution: expected a ```python solution for={ex.id} block")
-        if not ex.checks_line:
-            raise LessonError(path, ex.line, f"exercise '{ex.id}' has no checks: expected a ```python check for={ex.id} block")
-    lesson.segments = segments
+    def _runnable(self, kind: str, attrs: dict[str, str], code: str, line: int) -> None:
+        path = self.path
+        block_id = _need_id(attrs, "id", kind, path, line)
+        if block_id in self.seen_ids:
+            raise LessonError(path, line, f"id '{block_id}' is already used on line {self.seen_ids[block_id]}")
+        self.seen_ids[block_id] = line
+        if kind == "cell":
+            timeout = None
+            if "timeout" in attrs:
+                try:
+                    timeout = float(attrs["timeout"])
+                except ValueError:
+                    raise LessonError(path, line, f"timeout={attrs['timeout']!r} must be a number of seconds") from None
+            raises = attrs.get("raises", "")
+            if raises and not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", raises):
+                raise LessonError(path, line, f"raises={raises!r} must name an exception class, e.g. raises=ValueError")
+            self.segments.append(Cell(block_id, code, line, raises=raises, timeout=timeout))
+        elif kind == "predict":
+            if not code.strip():
+                raise LessonError(path, line, "a predict block needs the code whose output the learner predicts")
+            self.segments.append(Predict(block_id, code, line, answer=attrs.get("answer", "")))
+        else:
+            raises = attrs.get("raises", "")
+            if raises and not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", raises):
+                raise LessonError(path, line, f"raises={raises!r} must name an exception class, e.g. raises=ValueError")
+            ex = Exercise(id=block_id, title=attrs.get("title", block_id), starter=code, line=line,
+                          starter_passes="starter-passes" in attrs, raises=raises)
+            self.exercises[block_id] = ex
+            self.segments.append(ex)
+
+    def _attached(self, kind: str, attrs: dict[str, str], code: str, line: int) -> None:
+        """A solution, check or hint: attached to the exercise it names."""
+        path = self.path
+        target = _need_id(attrs, "for", kind, path, line)
+        if target not in self.exercises:
+            raise LessonError(path, line, f"{kind} for={target}: no exercise '{target}' above this line (write the exercise block first)")
+        ex = self.exercises[target]
+        if kind == "solution":
+            if ex.solution_line:
+                raise LessonError(path, line, f"exercise '{target}' already has a solution on line {ex.solution_line}")
+            ex.solution, ex.solution_line = code, line
+        elif kind == "check":
+            if ex.checks_line:
+                raise LessonError(path, line, f"exercise '{target}' already has checks on line {ex.checks_line}")
+            if not code.strip():
+                raise LessonError(path, line, "a check block is empty: expected expect.*(...) lines")
+            ex.checks, ex.checks_line = code, line
+        else:
+            if not code.strip():
+                raise LessonError(path, line, "a hint block is empty")
+            ex.hints.append(code.strip())
 
 
 def _fence_closed(lines: list[str], start: int, end: int, markup: str) -> bool:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_tutor.engine import config
+from llm_tutor.engine import pending as side_file
 
 DB_NAME = "progress.sqlite3"
 PENDING_NAME = "progress.pending.jsonl"
@@ -83,6 +84,21 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "ALTER TABLE exercise ADD COLUMN solved_at REAL",
         "ALTER TABLE exercise ADD COLUMN solved_code TEXT",
+    ],
+    # v2 -> v3: a log of attempts with their time (`progress` charts attempts over time). Attempts made
+    # before it existed are logged at once, at their exercise's last attempt.
+    [
+        """CREATE TABLE attempt (
+            lesson_id TEXT NOT NULL,
+            exercise_id TEXT NOT NULL,
+            at REAL NOT NULL,
+            passed INTEGER NOT NULL,
+            n INTEGER NOT NULL DEFAULT 1
+        )""",
+        "CREATE INDEX attempt_by_lesson ON attempt (lesson_id, exercise_id)",
+        """INSERT INTO attempt (lesson_id, exercise_id, at, passed, n)
+           SELECT lesson_id, exercise_id, last_attempt_at, status = 'solved', attempts FROM exercise
+           WHERE attempts > 0 AND last_attempt_at IS NOT NULL""",
     ],
 ]
 """``MIGRATIONS[i]`` takes a database from ``user_version`` i to i + 1. Append, never edit."""
@@ -279,11 +295,6 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     return int(version)
 
 
-def database_path(data_dir: str | Path | None = None) -> Path:
-    """Where the progress database of a data directory lives."""
-    return Path(config.data_dir(data_dir)) / DB_NAME
-
-
 def student_databases(root: str | Path | None = None) -> list[tuple[str, Path]]:
     """Every student's database under a lab server's data root (``users/<name>/progress.sqlite3``)."""
     users = config.data_dir(root) / USERS_DIR
@@ -322,6 +333,10 @@ def _op_record_attempt(
                solved_code = CASE WHEN :passed THEN :code ELSE solved_code END
            WHERE lesson_id = :lesson AND exercise_id = :exercise""",
         {"now": now, "passed": bool(passed), "code": code, "lesson": lesson_id, "exercise": exercise_id},
+    )
+    conn.execute(
+        "INSERT INTO attempt (lesson_id, exercise_id, at, passed) VALUES (?, ?, ?, ?)",
+        (lesson_id, exercise_id, now, int(bool(passed))),
     )
     if code:
         _op_save_draft(conn, lesson_id, exercise_id, code, now)
@@ -389,12 +404,14 @@ def _op_reset(conn: sqlite3.Connection, lesson_id: str, exercise_id: str | None)
         count = conn.execute("DELETE FROM exercise WHERE lesson_id = ?", (lesson_id,)).rowcount
         conn.execute("DELETE FROM draft WHERE lesson_id = ?", (lesson_id,))
         conn.execute("DELETE FROM predict WHERE lesson_id = ?", (lesson_id,))
+        conn.execute("DELETE FROM attempt WHERE lesson_id = ?", (lesson_id,))
         count += conn.execute("DELETE FROM lesson WHERE lesson_id = ?", (lesson_id,)).rowcount
         return int(count)
     count = conn.execute(
         "DELETE FROM exercise WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id)
     ).rowcount
     count += conn.execute("DELETE FROM draft WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id)).rowcount
+    conn.execute("DELETE FROM attempt WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id))
     return int(count)
 
 
@@ -444,6 +461,8 @@ class ProgressStore:
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.RLock()
         self._closed = False
+        self.closing_line: str | None = None
+        """One line for the person at exit when changes could not reach the database (kept aside, or lost)."""
         self._read_failed = False
         self._identity = _file_identity(path) if persistent and path is not None else None
         """(device, inode) of the file the connection has open, to notice it being deleted or replaced."""
@@ -514,12 +533,8 @@ class ProgressStore:
             return cls(_memory_copy(None, notices), path, persistent=False, notices=notices, **kwargs)
         store = cls(conn, path, persistent=True, notices=notices, **kwargs)
         store._replay_pending_file()
+        side_file.reserve(root)
         return store
-
-    @classmethod
-    def in_memory(cls) -> ProgressStore:
-        """A store that saves nothing (tests, `--no-save` sessions)."""
-        return cls(_memory_copy(None, []), None, persistent=False)
 
     def __enter__(self) -> ProgressStore:
         return self
@@ -701,19 +716,21 @@ class ProgressStore:
         claimed.unlink(missing_ok=True)
 
     def _keep_pending_in_file(self) -> None:
-        """Append the queued writes to the side file (replayed at the next open) and forget them here."""
+        """Append the queued writes to the side file (replayed at the next open) and forget them here.
+
+        With the disk full, the reserve kept beside it is freed to make room (`engine.pending`).
+        """
         file = self._pending_file()
         count = len(self._pending)
         try:
             if file is None or not self.persistent:
                 raise OSError("there is no file to keep them in")
-            with file.open("a", encoding="utf-8") as out:
-                for name, kwargs in self._pending:
-                    out.write(json.dumps({"op": name, "args": kwargs}) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
+            side_file.keep(file, [json.dumps({"op": name, "args": kwargs}) + "\n" for name, kwargs in self._pending])
+            self.closing_line = (f"llm-tutor: {count} change(s) could not be written to the progress database "
+                                 f"and are kept in {file}; they are saved at the next start")
             self._notify("warning", f"{count} change(s) kept in {file} and saved next time")
         except OSError as exc:
+            self.closing_line = f"llm-tutor: {count} change(s) of progress could not be saved: {exc.strerror or exc}"
             self._notify("error", f"{count} change(s) could not be saved: {exc.strerror or exc}")
         self._pending.clear()
 
@@ -723,6 +740,7 @@ class ProgressStore:
             if self._closed:
                 return
             self._check_file()
+            self.closing_line = None
             if self._pending and not self._flush_pending_locked():
                 self._keep_pending_in_file()
             self._closed = True
@@ -819,6 +837,12 @@ class ProgressStore:
             "SELECT code, updated_at FROM draft WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id)
         )
         return Draft(rows[0]["code"], rows[0]["updated_at"]) if rows else None
+
+    def attempt_log(self) -> list[tuple[str, float, int]]:
+        """Every logged attempt as (lesson_id, time, count), oldest first (count > 1 only for attempts
+        made before the log existed, logged together at their exercise's last attempt)."""
+        rows = self._rows("SELECT lesson_id, at, n FROM attempt ORDER BY at")
+        return [(row["lesson_id"], float(row["at"]), int(row["n"])) for row in rows]
 
     def last_position(self) -> Position | None:
         """The lesson opened last and its last cell, or None on a first run."""

@@ -1,6 +1,7 @@
 """Provides the exercise workspace: each exercise as a `.py` file the learner may edit in their own editor.
 
-Files live at ``<data_dir>/workspace/<lesson_id>/<exercise_id>.py``. The starter is written on
+Files live at ``<data_dir>/workspace/<lesson_id>/<exercise_id>.py`` (under
+``<data_dir>/workspace/<workspace_id>/`` for an app given a workspace id, such as a browser tab). The starter is written on
 first use and a file that exists is never overwritten, except by `reset`, which keeps the old
 file as ``<exercise_id>.py.bak``. A short header of ``# llm-tutor:`` comments says how to check
 the file; `read` leaves it out, so the app's editor shows only the learner's code.
@@ -17,12 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llm_tutor.engine import config
+from llm_tutor.engine.files import NotRegularFile, read_regular
 
 if TYPE_CHECKING:
     from llm_tutor.engine.lesson import Exercise
     from llm_tutor.engine.progress import ProgressStore
 
 WORKSPACE_DIR = "workspace"
+WORKSPACE_ID_ENV = "LLM_TUTOR_WORKSPACE_ID"
+MAX_EXERCISE_BYTES = 1_000_000
+"""An exercise file past this is refused: an answer is a few lines, and the editor holds all of it."""
 HEADER_PREFIX = "# llm-tutor:"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -57,9 +62,20 @@ class Workspace:
     root: Path
 
     @classmethod
-    def open(cls, data_dir: str | Path | None = None) -> Workspace:
-        """The workspace of a data directory (`config.data_dir` rules); creates nothing yet."""
-        return cls(config.data_dir(data_dir) / WORKSPACE_DIR)
+    def open(cls, data_dir: str | Path | None = None, workspace_id: str | None = None) -> Workspace:
+        """The workspace of a data directory (`config.data_dir` rules); creates nothing yet.
+
+        `workspace_id` (default: ``LLM_TUTOR_WORKSPACE_ID``) names a separate set of files under
+        the data directory's, as each browser tab of `serve web` has: two apps sharing one data
+        directory then never write the same exercise file.
+        """
+        root = config.data_dir(data_dir) / WORKSPACE_DIR
+        given = os.environ.get(WORKSPACE_ID_ENV) if workspace_id is None else workspace_id
+        if given:
+            if not _ID_RE.match(given):
+                raise WorkspaceError(f"not a workspace id: {given!r} (lower-case letters, digits, - and _)")
+            root = root / given
+        return cls(root)
 
     def path(self, lesson_id: str, exercise_id: str) -> Path:
         """Where an exercise's file lives (ids are checked, so no path escapes the workspace)."""
@@ -81,9 +97,11 @@ class Workspace:
         """The learner's code in the file (header left out), or None when there is no file."""
         path = self.path(lesson_id, exercise_id)
         try:
-            return strip_header(path.read_text(encoding="utf-8"))
+            return strip_header(read_regular(path, MAX_EXERCISE_BYTES).decode("utf-8"))
         except FileNotFoundError:
             return None
+        except NotRegularFile as exc:
+            raise WorkspaceError(f"{exc}: remove it (rm {shlex.quote(str(path))}) and reopen the lesson") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise WorkspaceError(f"cannot read {path}: {exc}") from None
 

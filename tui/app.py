@@ -8,6 +8,7 @@ the screens that asked for them.
 from __future__ import annotations
 
 import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,9 @@ class TutorApp(ProgressMixin, App[int]):
         self.start_lab: dict[str, Any] | None = None
         """Options of a training lab to open at start (`llm-tutor train MODEL`)."""
         self._freeze_timer: Any = None
+        self._closed_screens: list[weakref.ref[Screen]] = []
+        """Screens popped and not yet collected: the heap is frozen again until they are gone."""
+        self._freeze_retries = 0
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -87,6 +91,8 @@ class TutorApp(ProgressMixin, App[int]):
         self.freeze_heap_soon()
 
     FREEZE_DELAY_S = 1.0
+    FREEZE_RETRIES = 10
+    """Further freeze passes while a popped screen is still alive (its removal is asynchronous)."""
 
     def freeze_heap_soon(self) -> None:
         """Freeze the heap once the screen just built has settled (screens call this when they mount)."""
@@ -107,9 +113,22 @@ class TutorApp(ProgressMixin, App[int]):
         gc.unfreeze()  # what was frozen before and has died since (a closed screen's cycles) is collected now
         gc.collect()
         gc.freeze()
+        # A popped screen is removed by tasks of its own; on a busy machine they may not have let go of it by
+        # now, and frozen it would stay until the next screen change. Pass again until it is gone (bounded:
+        # a screen something really keeps must not cost a full collection every second).
+        self._closed_screens = [ref for ref in self._closed_screens if ref() is not None]
+        if self._closed_screens and self._freeze_retries < self.FREEZE_RETRIES:
+            self._freeze_retries += 1
+            self.freeze_heap_soon()
+        else:
+            self._closed_screens.clear()
+            self._freeze_retries = 0
 
     def pop_screen(self) -> Any:
+        closed = self.screen
         result = super().pop_screen()
+        self._closed_screens.append(weakref.ref(closed))
+        self._freeze_retries = 0
         self.freeze_heap_soon()  # the closed screen's widgets are garbage in cycles: let a collection see them
         return result
 
@@ -199,6 +218,8 @@ class TutorApp(ProgressMixin, App[int]):
         event = message.event
         if isinstance(event, KernelDied):
             reason = exit_reason(self.lang, "kernel", event.exitcode)
+            if event.limit:  # the lab's sandbox named the limit (English, as the server's other messages)
+                reason += f": {event.limit}"
             self.notify(t(self.lang, "kernel_died", reason=reason, key="K"), severity="error", timeout=10)
         for screen in self.screen_stack:
             handler = getattr(screen, "handle_kernel_event", None)

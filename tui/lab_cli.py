@@ -57,6 +57,11 @@ def open_lab(args: argparse.Namespace) -> int:
         return fail(str(err))
     except ConfigError as err:
         return fail(str(err))
+    if getattr(args, "nnodes", 1) > 1:
+        return fail("--nnodes goes with --headless: the lab trains on one machine (use --nproc-per-node N)")
+    if getattr(args, "nproc_per_node", 1) != 1 and (args.model != "gpt" or args.nproc_per_node < 1):
+        return fail(f"--nproc-per-node trains the gpt model with 1 or more processes, not {args.model} "
+                    f"with {args.nproc_per_node}")
     for flag, path in (("--resume", args.resume), ("--text", args.text)):
         if path and not Path(path).expanduser().is_file():
             return fail(f"{flag}: no file at {path}")
@@ -75,6 +80,7 @@ def open_lab(args: argparse.Namespace) -> int:
         "text": args.text,
         "checkpoint": args.checkpoint,
         "play": True,
+        "processes": getattr(args, "nproc_per_node", 1),
     }
     app.run()
     return app.return_code or 0

@@ -44,9 +44,12 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    state: str = ""
+    """For a lab protection: "on", "off" or "unavailable" (shown instead of OK / FAIL)."""
 
     def line(self) -> str:
-        text = f"{'OK  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+        mark = self.state.upper().ljust(5) if self.state else ("OK   " if self.ok else "FAIL ")
+        text = f"{mark} {self.name}: {self.detail}"
         if not self.ok and self.fix:
             text += f"\n      fix: {self.fix}"
         return text
@@ -65,6 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--lab", action="store_true", help="also check an SSH lab (serve ssh): host key and authorized keys")
     p.add_argument("--authorized-keys", type=Path, default=None, metavar="F", help="the lab's authorized keys file or folder")
     p.add_argument("--host-key", type=Path, default=None, metavar="F", help="the lab's host key")
+    p.add_argument("--data-root", type=Path, default=None, metavar="DIR",
+                   help="the lab's data root (serve ssh --data-root; default: the data folder's 'lab' subfolder)")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(func=run)
 
@@ -73,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
     checks = [check_python(), *check_torch(args.device), check_terminal(), check_data_dir(args.data_dir)]
     if args.lab:
         checks += check_lab(args.authorized_keys, args.host_key)
+        from llm_tutor.engine.commands.doctor_lab import check_confinement
+
+        checks += check_confinement(args.authorized_keys, args.host_key, args.data_root, args.data_dir)
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2))
     else:
@@ -184,6 +192,9 @@ def check_data_dir(override: Path | None) -> Check:
 
 def check_lab(authorized_keys: Path | None, host_key: Path | None) -> list[Check]:
     checks: list[Check] = []
+    from llm_tutor.engine.remote.ssh import quiet_asyncssh_warnings
+
+    quiet_asyncssh_warnings()
     try:
         import asyncssh
     except ImportError:

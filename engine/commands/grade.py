@@ -41,19 +41,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_device(p)
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds for each cell and the check (default 30)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run the file unconfined (by default it may read only the lessons and Python, and write only "
+                   "a scratch folder, where the kernel has Landlock)")
     p.set_defaults(func=run)
 
 
 def _read_code(args: argparse.Namespace, lesson_id: str, exercise_id: str) -> tuple[Path, str]:
-    from llm_tutor.engine.workspace import Workspace, strip_header
+    from llm_tutor.engine.files import NotRegularFile, read_regular
+    from llm_tutor.engine.workspace import MAX_EXERCISE_BYTES, Workspace, strip_header
 
     path = args.file or Workspace.open(args.data_dir).path(lesson_id, exercise_id)
-    if not path.is_file():
+    if not path.exists():
         if args.file is None:
             raise UsageError(f"no --file given and no workspace file at {path}")
         raise UsageError(f"no such file: {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_EXERCISE_BYTES).decode("utf-8")
+    except NotRegularFile as exc:
+        raise UsageError(str(exc)) from None
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not UTF-8 text") from None
     except OSError as exc:
@@ -101,15 +107,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"lesson {lesson.id!r} has no exercise {args.exercise!r} (exercises: {ids})") from None
     path, code = _read_code(args, lesson.id, exercise.id)
 
-    kernel = BlockingKernel(device=device)
-    try:
+    from llm_tutor.engine.sandbox.grading import confined_kernel
+
+    with confined_kernel([Path(lesson.path).parent] if getattr(lesson, "path", None) else [],
+                         enabled=not args.no_sandbox) as confined:
+        kernel = BlockingKernel(device=device, **confined)
         try:
-            kernel.start()
-        except RuntimeError as exc:
-            raise UsageError(f"cannot start the kernel: {exc}") from None
-        check, reply, problems = run_exercise(lesson, exercise.id, code, kernel, args.timeout)
-    finally:
-        kernel.shutdown()
+            try:
+                kernel.start()
+            except RuntimeError as exc:
+                raise UsageError(f"cannot start the kernel: {exc}") from None
+            check, reply, problems = run_exercise(lesson, exercise.id, code, kernel, args.timeout)
+        finally:
+            kernel.shutdown()
 
     passed = reply.status == "ok" and check is not None and check.passed
     with ProgressStore.open(args.data_dir) as store:

@@ -1,6 +1,8 @@
 """Provides `llm-tutor progress`: the learner's progress per lesson, a reset, and a lab server's overview.
 
 On a terminal it prints a Rich table; piped, plain lines; with `--json`, one JSON document.
+The text forms end with a small bar chart of attempts per lesson over time (plotext, see
+`engine.charts`): on a terminal, or with `--plot`; `--no-plot` leaves it out.
 `--all` reads every student's database under a lab server's data root, read-only.
 """
 
@@ -27,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--all", action="store_true", help="every student under DATA_DIR/users/ (read-only; for instructors)")
     p.add_argument("--reset", metavar="LESSON[:EXERCISE]", help="forget the progress of a lesson or of one exercise")
     p.add_argument("--yes", "-y", action="store_true", help="reset without asking")
+    plot = p.add_mutually_exclusive_group()
+    plot.add_argument("--plot", action="store_true", default=None,
+                      help="end the text form with the attempts chart even when stdout is not a terminal")
+    plot.add_argument("--no-plot", dest="plot", action="store_false", help="no attempts chart")
     add_data_dir(p)
     add_lang(p)
     add_lessons_dir(p)
@@ -79,6 +85,7 @@ def _run_show(args: argparse.Namespace) -> int:
         # progress kept for lessons this course no longer has (renamed, another --lessons folder)
         extra = [store.lesson_status(lid) for lid in store.lesson_ids() if lid not in titles]
         position = store.last_position()
+        attempts = store.attempt_log()
         notices = list(store.notices)
         path = store.path
     _report_notices(notices)
@@ -108,7 +115,41 @@ def _run_show(args: argparse.Namespace) -> int:
                 f"hints {p.hints}  time {format_time(p.time_s)}  {title}"
             )
         print(overall)
+    plot = getattr(args, "plot", None)
+    if plot or (plot is None and sys.stdout.isatty()):
+        chart = attempts_chart(attempts, [p.lesson_id for p, _ in rows])
+        if chart:
+            print("\n" + chart)
     return 0
+
+
+def attempts_chart(log: list[tuple[str, float, int]], order: list[str], now: float | None = None,
+                   style: Any = None) -> str:
+    """Attempts per lesson over time as stacked bars: one bar per day (per week, or per several days,
+    when the span is too long for the width), one layer per lesson; "" without attempts."""
+    import datetime as dt
+
+    from llm_tutor.engine.charts import ChartStyle, bar_chart
+
+    if not log:
+        return ""
+    style = style or ChartStyle.detect(sys.stdout, height=10)
+    day = lambda stamp: dt.date.fromtimestamp(stamp)  # noqa: E731 - local calendar days
+    first = day(log[0][1])
+    last = max(day(now if now is not None else time.time()), day(log[-1][1]))
+    span = (last - first).days + 1
+    room = max(1, (style.width - 8) // 6)  # a bar and its date label need about six columns
+    size = 1 if span <= room else 7 if -(-span // 7) <= room else -(-span // room)
+    buckets = -(-span // size)
+    start = last - dt.timedelta(days=buckets * size - 1)  # the last bar ends today
+    labels = [(start + dt.timedelta(days=i * size)).strftime("%m-%d") for i in range(buckets)]
+    lessons = [lid for lid in order if any(entry[0] == lid for entry in log)]
+    lessons += sorted({entry[0] for entry in log} - set(lessons))
+    counts = {lid: [0.0] * buckets for lid in lessons}
+    for lesson_id, stamp, n in log:
+        counts[lesson_id][(day(stamp) - start).days // size] += n
+    unit = "day" if size == 1 else "week" if size == 7 else f"{size} days"
+    return bar_chart(labels, counts, style, title=f"attempts per {unit}")
 
 
 def _print_table(rows: list[tuple[Any, str]], overall: str) -> None:

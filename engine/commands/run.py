@@ -1,10 +1,14 @@
-"""Provides `llm-tutor run LESSON --plain`: a headless transcript of a lesson (code, output, panels as text)."""
+"""Provides `llm-tutor run LESSON --plain`: a headless transcript of a lesson (code, output, panels as text).
+
+A cell that calls `track(...)` gets its curves as a plotext chart after its output (see `engine.charts`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import textwrap
+from typing import Any, TextIO
 
 from llm_tutor.engine.commands._common import UsageError, add_device, add_lang, add_lessons_dir, lessons_root, resolve_device
 
@@ -22,11 +26,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--plain", action="store_true", help="plain text (the default and only format today)")
     p.add_argument("--no-panels", action="store_true", help="leave out the variables and tensor panels")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per cell (default 60)")
+    p.add_argument("--no-plot", action="store_true", help="leave out the charts of cells that call track()")
     p.set_defaults(func=run)
 
 
 def _rule(title: str) -> str:
     return f"── {title} " + "─" * max(3, 72 - len(title))
+
+
+def _track_chart(events: list[Any], out: TextIO) -> str:
+    """A cell's `track()` points as one chart, every metric a curve (thinned first, as the app does)."""
+    from llm_tutor.engine.charts import ChartStyle, line_chart, series_from_metrics
+
+    curves = list(series_from_metrics(events).items())
+    chart = line_chart(curves, ChartStyle.detect(out, height=12))
+    return _rule("track()") + "\n" + chart if chart else _rule("track(): no finite values to draw")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,10 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown lesson {args.lesson!r} (see `llm-tutor lessons`)") from None
     except LessonError as exc:
         raise UsageError(str(exc)) from None
-    try:
-        from llm_tutor.engine import textview  # type: ignore[attr-defined]
-    except ImportError:
-        textview = None
+    from llm_tutor.engine import textview
 
     out = sys.stdout
     failed = 0
@@ -84,11 +95,15 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{err.ename}: {err.evalue}", file=out)
                     if err.hint:
                         print(f"hint: {err.hint}", file=out)
+                tracked = [e for e in reply.events if isinstance(e, protocol.Metric)]
+                kernel.metrics.clear()  # the reply holds this cell's points; the chart needs no others
+                if tracked and not args.no_plot:
+                    print(_track_chart(tracked, out), file=out)
                 expected_error = isinstance(seg, Cell) and seg.raises and reply.error is not None
                 if reply.status != "ok" and not expected_error:
                     failed += 1
                 variables = reply.first(protocol.Variables)
-                if textview is not None and variables is not None and not args.no_panels:
+                if variables is not None and not args.no_panels:
                     panel = textview.render_panels(variables, kernel)
                     if panel:
                         print(_rule("panels"), file=out)

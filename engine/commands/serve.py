@@ -55,6 +55,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="start a fresh kernel (and import torch) per session instead of forking a warm one")
     ssh.add_argument("--no-app-pool", action="store_true",
                      help="start a fresh app process (and import Textual) per session instead of forking a warm one")
+    box = ssh.add_argument_group("confinement", "each session's app and kernel are confined as far as the machine "
+                                 "allows; the server logs which protections are on at start ('llm-tutor doctor --lab')")
+    box.add_argument("--no-sandbox", action="store_true",
+                     help="do not confine sessions (Landlock, control groups, disk cap): only for trusted students")
+    box.add_argument("--require-sandbox", action="store_true",
+                     help="refuse to start when a protection is unavailable on this machine")
+    box.add_argument("--session-memory-mb", type=int, default=None, metavar="MB",
+                     help="memory of a session's app and kernel together (cgroup; default: the kernel's limit + 256; 0: none)")
+    box.add_argument("--session-pids", type=int, default=256, metavar="N",
+                     help="processes and threads per session (cgroup pids.max; default 256; 0: none)")
+    box.add_argument("--disk-cap-mb", type=int, default=500, metavar="MB",
+                     help="the most a student's folder and scratch folder may hold, and the largest file (default 500; 0: none)")
+    _add_allow_root(ssh)
     add_lessons_dir(ssh)
     add_device(ssh)
     add_lang(ssh)
@@ -69,11 +82,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     web.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     web.add_argument("--public-url", default=None, metavar="URL",
-                     help="the address browsers use, when it differs from http://HOST:PORT (a proxy)")
+                     help="the address browsers use, when it differs from http://HOST:PORT (a proxy); "
+                     "websockets from any other origin are refused")
+    web.add_argument("--max-tabs", type=int, default=8, metavar="N",
+                     help="browser tabs (apps and kernels) at once (default 8); more are refused")
+    _add_allow_root(web)
     add_lessons_dir(web)
     add_device(web)
     add_lang(web)
     web.set_defaults(func=run_web)
+
+
+def _add_allow_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-root", action="store_true",
+                        help="serve even when running as root (every learner's code would run as root: use an "
+                        "ordinary account)")
+
+
+def _refuse_root(args: argparse.Namespace) -> None:
+    """A server run as root hands root to every learner's Python: refuse unless --allow-root says so."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and not args.allow_root:
+        raise UsageError(f"refusing to run 'serve {args.serve_kind}' as root: every learner's code would run as root; "
+                         "run it as an ordinary user (or pass --allow-root)")
 
 
 def _no_kind(args: argparse.Namespace) -> int:
@@ -139,23 +169,34 @@ def run_ssh(args: argparse.Namespace) -> int:
         memory = max(512, int(total * 0.8 / args.max_sessions)) if total else 0
     if memory < 0:
         raise UsageError("--memory-limit-mb must be 0 (no limit) or more")
+    for name in ("session_memory_mb", "session_pids", "disk_cap_mb"):
+        if (getattr(args, name) or 0) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be 0 (none) or more")
+    session_memory = args.session_memory_mb if args.session_memory_mb is not None else (memory + 256 if memory else 0)
+    extra_read = [str(args.lessons.resolve())] if args.lessons is not None and args.lessons.exists() else []
+    _refuse_root(args)
 
     from llm_tutor.engine.remote import ssh
 
+    ssh.quiet_asyncssh_warnings()
     lab_config = ssh.LabConfig(
         authorized_keys=keys.resolve(), host_key=host_key, data_root=root, host=args.host, port=args.port,
         max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, login_timeout=args.login_timeout,
         threads=threads, memory_limit_mb=memory, gpu_memory_fraction=args.gpu_memory_fraction,
         kernel_pool=not args.no_kernel_pool, app_pool=not args.no_app_pool, app_args=_app_args(args),
+        sandbox=not args.no_sandbox, require_sandbox=args.require_sandbox, session_memory_mb=session_memory or None,
+        session_pids=args.session_pids or None, disk_cap_mb=args.disk_cap_mb or None, sandbox_read=extra_read,
     )
     _setup_logging()
     if not keys.is_dir():
         logging.getLogger("llm_tutor.remote.ssh").info(
             "one authorized_keys file: any listed key may log in under any name; to bind keys to names, "
             "use a folder of NAME.pub files")
+    from llm_tutor.engine.remote.confine import ConfinementError
+
     try:
         return ssh.run(lab_config)
-    except ssh.HostKeyError as exc:
+    except (ssh.HostKeyError, ConfinementError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
@@ -165,9 +206,12 @@ def run_web(args: argparse.Namespace) -> int:
     _need("textual_serve")
     if not 0 < args.port <= 65535:
         raise UsageError(f"--port must be 1-65535, not {args.port}")
+    if args.max_tabs < 1:
+        raise UsageError("--max-tabs must be at least 1")
+    _refuse_root(args)
     from llm_tutor.engine.remote import web
 
     warning = web.exposure_warning(args.host, args.port)
     if warning:
         print(warning, file=sys.stderr)
-    return web.serve(args.host, args.port, _app_args(args), args.public_url)
+    return web.serve(args.host, args.port, _app_args(args), args.public_url, max_tabs=args.max_tabs)

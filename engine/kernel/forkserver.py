@@ -14,7 +14,16 @@ The protocol, on a Unix stream socket (mode 0600 in a 0700 folder):
 - the server answers one JSON line ``{"pid": N}`` (or ``{"error": "..."}``), and a second line
   ``{"exit": code}`` when the child ends (a negative code is the signal, as with `subprocess`);
 - the connection is the child's lifeline: when the client closes it (say its process was killed),
-  the server kills the child's process group.
+  the server kills the child's process group; a line ``{"signal": N, "group": bool}`` on it asks
+  the server to signal the child (how a confined app interrupts a kernel outside its Landlock domain);
+- a request may carry ``"sandbox"``: a `llm_tutor.engine.sandbox.policy.Policy` the child applies
+  before it runs anything; and a fourth descriptor, which the child gets as fd 3.
+
+A server answers only the process that started it (checked with SO_PEERCRED): a session's code runs
+as the same Unix user and must not be able to ask for an unconfined process. The lab server opens a
+**channel** per session (``{"channel": POLICY}``) and hands it to the session's app as fd 3
+(``LLM_TUTOR_KERNEL_SERVER=fd:3``): every kernel requested on it gets that session's policy, and
+the reply brings a new socket that plays the connection's part for that kernel.
 
 It is opt-in: `KernelManager` uses it when ``LLM_TUTOR_KERNEL_SERVER`` names the socket and falls
 back to spawning a kernel when the socket is missing or refuses. This module is torch-free (it
@@ -102,12 +111,25 @@ class ForkedProcess:
         assert self.returncode is not None
         return self.returncode
 
-    def send_signal(self, sig: int) -> None:
-        if self.returncode is None:
-            try:
+    def send_signal(self, sig: int, group: bool = False) -> None:
+        """Signal the process (its group with `group`) through its server, which may signal where we may not."""
+        if self.returncode is not None:
+            return
+        try:
+            self._sock.sendall(json.dumps({"signal": int(sig), "group": group}).encode() + b"\n")
+            return
+        except OSError:
+            pass
+        try:
+            if group:
+                os.killpg(self.pid, sig)
+            else:
                 os.kill(self.pid, sig)
-            except ProcessLookupError:
-                pass
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def signal_group(self, sig: int) -> None:
+        self.send_signal(sig, group=True)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -121,12 +143,16 @@ ForkedKernel = ForkedProcess
 
 
 def fork_process(socket_path: str, argv: list[str], env: dict[str, str], cwd: str | None = None,
-                 fds: tuple[int, int, int] | None = None, timeout: float = 5.0) -> ForkedProcess | None:
+                 fds: tuple[int, ...] | None = None, timeout: float = 5.0,
+                 sandbox: dict[str, object] | None = None) -> ForkedProcess | None:
     """Ask the fork server at `socket_path` for a process; None when it cannot be reached or refuses.
 
-    The child gets `fds` as its stdin, stdout and stderr (they stay open here), or, without them,
-    three new pipes whose other ends become the result's `stdin`, `stdout` and `stderr`.
+    The child gets `fds` as its stdin, stdout and stderr (and a fourth as fd 3; they stay open here),
+    or, without them, three new pipes whose other ends become the result's `stdin`, `stdout` and
+    `stderr`. `sandbox` is the policy the child applies before it runs.
     """
+    if socket_path.startswith("fd:"):
+        return _fork_on_channel(int(socket_path[3:]), argv, env, cwd, timeout)
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     except OSError:
@@ -144,7 +170,10 @@ def fork_process(socket_path: str, argv: list[str], env: dict[str, str], cwd: st
             send, keep = [r0, w1, w2], (w0, r1, r2)
         else:
             send, keep = list(fds), None
-        body = json.dumps({"argv": argv, "env": env, "cwd": cwd or os.getcwd()}).encode()
+        request: dict[str, object] = {"argv": argv, "env": env, "cwd": cwd or os.getcwd()}
+        if sandbox is not None:
+            request["sandbox"] = sandbox
+        body = json.dumps(request).encode()
         socket.send_fds(sock, [struct.pack("!I", len(body)) + body], send)
         if keep is not None:
             for fd in send:
@@ -158,6 +187,59 @@ def fork_process(socket_path: str, argv: list[str], env: dict[str, str], cwd: st
         sock.close()
         return None
     return ForkedProcess(pid, sock, [socket_path, *argv], keep)
+
+
+_channel_lock = threading.Lock()
+
+
+def open_channel(socket_path: str, policy: dict[str, object] | None, timeout: float = 5.0) -> socket.socket | None:
+    """Open a session's channel to a fork server: every process asked for on it gets `policy`.
+
+    Only the server's parent may do this (the lab server); the socket is then passed to the session.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        body = json.dumps({"channel": policy}).encode()
+        sock.sendall(struct.pack("!I", len(body)) + body)
+        if not json.loads(_read_line(sock)).get("channel"):
+            raise ValueError("refused")
+    except (OSError, ValueError, AttributeError):
+        sock.close()
+        return None
+    sock.settimeout(None)
+    return sock
+
+
+def _fork_on_channel(fd: int, argv: list[str], env: dict[str, str], cwd: str | None, timeout: float) -> ForkedProcess | None:
+    """A process (with three new pipes) from the channel on `fd`; the reply brings its own socket."""
+    r0, w0 = os.pipe()
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    send = [r0, w1, w2]
+    keep = (w0, r1, r2)
+    try:
+        with _channel_lock:
+            chan = socket.socket(fileno=os.dup(fd))
+            try:
+                chan.settimeout(timeout)
+                body = json.dumps({"argv": argv, "env": env, "cwd": cwd or os.getcwd()}).encode()
+                socket.send_fds(chan, [struct.pack("!I", len(body)) + body], send)
+                data, fds, _, _ = socket.recv_fds(chan, 65536, 1)
+            finally:
+                chan.close()
+        reply = json.loads(data.split(b"\n", 1)[0])
+        pid = int(reply["pid"])
+        if len(fds) != 1:
+            raise ValueError("no process socket in the reply")
+    except (OSError, ValueError, KeyError, TypeError):
+        for fd_ in (*send, *keep):
+            os.close(fd_)
+        return None
+    for fd_ in send:
+        os.close(fd_)
+    return ForkedProcess(pid, socket.socket(fileno=fds[0]), ["fd:%d" % fd, *argv], keep)
 
 
 def spawn_kernel(socket_path: str, argv: list[str], env: dict[str, str], cwd: str | None = None,

@@ -31,6 +31,10 @@ Runner = Callable[[list[str]], int]
 class _Client:
     sock: socket.socket
     pid: int | None = None
+    channel: bool = False
+    """A session's channel: each request on it forks a process under `policy` (see `forkserver.open_channel`)."""
+    policy: dict[str, Any] | None = None
+    """The sandbox policy of the requests on this connection (JSON of `sandbox.policy.Policy`), or None."""
 
 
 @dataclass
@@ -55,6 +59,7 @@ def serve(socket_path: str | Path, run: Runner, *, preload: Callable[[], None] |
     path = Path(socket_path)
     if preload is not None:
         preload()
+    import llm_tutor.engine.sandbox.policy  # noqa: F401  (forked children apply it: import once, here)
     if path.exists() or path.is_symlink():
         path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -99,6 +104,8 @@ def serve(socket_path: str | Path, run: Runner, *, preload: Callable[[], None] |
                         conn, _ = listener.accept()
                     except OSError:
                         continue
+                    if not _from_parent(conn):
+                        continue
                     client = _Client(conn)
                     state.clients[conn.fileno()] = client
                     sel.register(conn, selectors.EVENT_READ, "client")
@@ -114,7 +121,7 @@ def serve(socket_path: str | Path, run: Runner, *, preload: Callable[[], None] |
                         if client.pid is None:
                             _serve_request(state, client, sel, run)
                         else:
-                            _client_left(state, client, sel)
+                            _kernel_message(state, client, sel)
                     except Exception as exc:  # noqa: BLE001 - one bad client must not end the server
                         print(f"fork server: dropped a client: {type(exc).__name__}: {exc}", file=sys.stderr)
                         _client_left(state, client, sel)
@@ -132,14 +139,39 @@ def serve(socket_path: str | Path, run: Runner, *, preload: Callable[[], None] |
     return 0
 
 
+def _from_parent(conn: socket.socket) -> bool:
+    """Serve only the process that started the server (the lab server): a session's code, running as the
+    same Unix user, must not ask for an unconfined process. Sessions get kernels through their channel."""
+    try:
+        pid, _uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    except (OSError, AttributeError):
+        pid = -1
+    if pid == os.getppid():
+        return True
+    try:
+        conn.sendall(json.dumps({"error": "this fork server serves only the process that started it"}).encode() + b"\n")
+    except OSError:
+        pass
+    conn.close()
+    return False
+
+
 def _serve_request(state: _Server, client: _Client, sel: selectors.BaseSelector, run: Runner) -> None:
-    """Read one request and fork its process; a bad request is answered with an error and closed."""
+    """Read one request and fork its process; a bad request is answered with an error and closed.
+
+    On a channel, the reply carries a new socket for the process (its exit line, its signals, its
+    lifeline) and the channel stays open for the next request. A request ``{"channel": POLICY}``
+    from the parent turns its connection into such a channel.
+    """
     sock = client.sock
     fds: list[int] = []
     try:
         sock.settimeout(5.0)
-        data, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+        data, fds, _, _ = socket.recv_fds(sock, 65536, 4)
         if not data:
+            if client.channel:
+                _drop(state, client, sel)
+                return
             raise ConnectionError("closed")
         if len(data) < 4:
             data += _recv_exact(sock, 4 - len(data))
@@ -150,11 +182,18 @@ def _serve_request(state: _Server, client: _Client, sel: selectors.BaseSelector,
         if len(body) < size:
             body += _recv_exact(sock, size - len(body))
         request = json.loads(body)
-        if len(fds) != 3:
-            raise ValueError("expected three file descriptors")
+        if "channel" in request and not client.channel and not fds:
+            client.channel = True
+            client.policy = request["channel"] if isinstance(request["channel"], dict) else None
+            sock.sendall(b'{"channel": true}\n')
+            return
+        if len(fds) not in (3, 4):
+            raise ValueError("expected three or four file descriptors")
         argv = [str(a) for a in request.get("argv", [])]
         env = {str(k): str(v) for k, v in dict(request.get("env", {})).items()}
         cwd = str(request.get("cwd") or "")
+        policy = client.policy if client.channel else request.get("sandbox")
+        lifeline = socket.socketpair() if client.channel else None
     except (OSError, ValueError, TypeError, struct.error) as exc:
         for fd in fds:
             os.close(fd)
@@ -166,15 +205,60 @@ def _serve_request(state: _Server, client: _Client, sel: selectors.BaseSelector,
         return
     pid = os.fork()
     if pid == 0:
-        _child(state, sel, fds, argv, env, cwd, run)  # never returns
+        if lifeline is not None:
+            lifeline[0].close()
+            lifeline[1].close()
+        _child(state, sel, fds, argv, env, cwd, run, policy)  # never returns
     for fd in fds:
         os.close(fd)
+    if lifeline is not None:
+        mine, theirs = lifeline
+        owner = _Client(mine, pid)
+        state.clients[mine.fileno()] = owner
+        sel.register(mine, selectors.EVENT_READ, "client")
+        state.kernels[pid] = owner
+        try:
+            socket.send_fds(sock, [json.dumps({"pid": pid}).encode() + b"\n"], [theirs.fileno()])
+        except OSError:
+            _client_left(state, owner, sel)
+        theirs.close()
+        return
     client.pid = pid
     state.kernels[pid] = client
     try:
         sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     except OSError:
         _client_left(state, client, sel)
+
+
+def _kernel_message(state: _Server, client: _Client, sel: selectors.BaseSelector) -> None:
+    """A line from a process's owner: ``{"signal": N, "group": bool}`` is relayed; end of file ends the process.
+
+    The relay is how a confined app interrupts and stops its kernel: Landlock's signal scope keeps it
+    from signalling a process outside its own domain, and the kernel has a domain of its own.
+    """
+    try:
+        data = client.sock.recv(4096)
+    except OSError:
+        data = b""
+    if not data:
+        _client_left(state, client, sel)
+        return
+    for line in data.splitlines():
+        try:
+            message = json.loads(line)
+            sig = int(message["signal"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if client.pid is None or client.pid not in state.kernels or not 0 < sig < 65:
+            continue
+        try:
+            if message.get("group"):
+                os.killpg(client.pid, sig)
+            else:
+                os.kill(client.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -188,8 +272,9 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def _child(state: _Server, sel: selectors.BaseSelector, fds: list[int], argv: list[str], env: dict[str, str],
-           cwd: str, run: Runner) -> None:
-    """In the forked child: a new session on the caller's descriptors, the caller's environment, then `run`."""
+           cwd: str, run: Runner, policy: dict[str, Any] | None = None) -> None:
+    """In the forked child: a new session on the caller's descriptors (0, 1, 2 and, when sent, 3), the
+    caller's environment, the sandbox `policy` when there is one, then `run`."""
     code = 1
     try:
         os.setsid()
@@ -205,7 +290,7 @@ def _child(state: _Server, sel: selectors.BaseSelector, fds: list[int], argv: li
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         for fd in set(fds):
-            if fd > 2:
+            if fd >= len(fds):
                 os.close(fd)
         os.environ.clear()
         os.environ.update(env)
@@ -214,6 +299,15 @@ def _child(state: _Server, sel: selectors.BaseSelector, fds: list[int], argv: li
                 os.chdir(cwd)
             except OSError:
                 pass
+        if policy is not None:
+            from llm_tutor.engine.sandbox.policy import Policy, SandboxError, apply
+
+            try:
+                for problem in apply(Policy.from_json(policy)):
+                    os.write(2, f"llm-tutor: sandbox: {problem}\r\n".encode())
+            except SandboxError as exc:
+                os.write(2, f"llm-tutor: the sandbox could not be applied, so this session does not start: {exc}\r\n".encode())
+                raise SystemExit(70) from None
         _reseed()
         code = run(argv) or 0
     except SystemExit as exc:
@@ -249,7 +343,7 @@ def _reseed() -> None:
 
 def _client_left(state: _Server, client: _Client, sel: selectors.BaseSelector) -> None:
     """The client closed its end (or sent something it should not): end its kernel."""
-    if client.pid is not None and client.pid in state.kernels:
+    if client.pid is not None and state.kernels.get(client.pid) is client:
         _kill_group(client.pid)
         state.kernels[client.pid] = _Client(client.sock, None)  # still to be reaped, nobody to tell
     _drop(state, client, sel)

@@ -47,11 +47,33 @@ class KernelDied:
     reason: str
     parent: str = ""
     """The request that was running when it died, if any."""
+    limit: str = ""
+    """In a confined lab session: the limit that stopped it (the session's memory limit), else ""."""
 
 
 def describe_exit(code: int | None) -> str:
     """A sentence a learner can act on for a kernel's exit status."""
     return describe("kernel", code)
+
+
+def _confine(policy: Any) -> Callable[[], None]:
+    """The spawned kernel's pre-exec step: apply its sandbox policy (Landlock, file size cap)."""
+
+    def setup() -> None:
+        from llm_tutor.engine.sandbox.policy import apply
+
+        apply(policy)
+
+    return setup
+
+
+def _own_oom_kills() -> int:
+    """Processes the memory limit of this process's session group has killed (0 outside a confined lab)."""
+    if not os.environ.get("LLM_TUTOR_SANDBOX"):
+        return 0
+    from llm_tutor.engine.sandbox.explain import own_oom_kills
+
+    return own_oom_kills()
 
 
 class KernelManager:
@@ -65,6 +87,8 @@ class KernelManager:
         threads: int | None = None,
         memory_limit_mb: int | None = None,
         env: dict[str, str] | None = None,
+        sandbox: Any = None,
+        cwd: str | None = None,
     ) -> None:
         self.on_event = on_event or (lambda event: None)
         self.device = device
@@ -76,6 +100,9 @@ class KernelManager:
         self.memory_limit_mb = memory_limit_mb
         """MB the kernel may take; None (the default) means LLM_TUTOR_KERNEL_MEMORY_MB or half the memory, 0 none."""
         self.env = env
+        self.sandbox = sandbox
+        """A `llm_tutor.engine.sandbox.policy.Policy` the kernel applies before it starts (check, grade), or None."""
+        self.cwd = cwd
         self.state = "stopped"
         """"stopped", "starting", "idle", "busy", "dead"."""
         self.ready: protocol.Ready | None = None
@@ -94,6 +121,7 @@ class KernelManager:
         self._raw_owner: str | None = None
         """The request that raw output now belongs to (None: not known until the next busy)."""
         self._raw_held = b""
+        self._oom_kills = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -125,13 +153,16 @@ class KernelManager:
         self._raw_held = b""
         self.ready = None
         self.current = ""
-        self._proc = self._fork(cmd[3:], env) or subprocess.Popen(
+        self._oom_kills = _own_oom_kills()
+        self._proc = (None if self.sandbox is not None else self._fork(cmd[3:], env)) or subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
+            cwd=self.cwd,
             start_new_session=True,  # the terminal's Ctrl+C and SIGHUP go to the UI, not the kernel
+            preexec_fn=None if self.sandbox is None else _confine(self.sandbox),
         )
         self._set_state("starting")
         gen = self._generation
@@ -154,10 +185,13 @@ class KernelManager:
         return self.ready is not None and self.is_alive()
 
     def interrupt(self) -> None:
-        """Send SIGINT: the running code gets a KeyboardInterrupt; an idle kernel ignores it."""
+        """Send SIGINT: the running code gets a KeyboardInterrupt; an idle kernel ignores it.
+
+        A forked kernel is signalled through its fork server (a confined app may not signal it).
+        """
         if self.is_alive() and self._proc is not None:
             try:
-                os.kill(self._proc.pid, signal.SIGINT)
+                self._proc.send_signal(signal.SIGINT)
             except ProcessLookupError:
                 pass
 
@@ -173,8 +207,12 @@ class KernelManager:
             return
         self._expect_exit = True
         # the group too when the kernel itself is already dead: processes it started may live on
+        relay = getattr(proc, "signal_group", None)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            if relay is not None and proc.poll() is None:
+                relay(signal.SIGKILL)
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             if proc.poll() is None:
                 try:
@@ -285,7 +323,12 @@ class KernelManager:
             return
         parent = self.current
         self._set_state("dead")
-        self.on_event(KernelDied(code, describe_exit(code), parent))
+        limit = ""
+        if code == -signal.SIGKILL:
+            from llm_tutor.engine.sandbox.explain import memory_death
+
+            limit = memory_death(self._oom_kills, _own_oom_kills())
+        self.on_event(KernelDied(code, describe_exit(code) + (f": {limit}" if limit else ""), parent, limit))
 
     def _drain_raw_until(self, rid: str, fd: int) -> None:
         """Read raw output until the end marker of `rid` (already in the pipe) has been seen."""

@@ -150,7 +150,11 @@ PROCESS_LIMIT: int | None = None
 def _explain(exc: BaseException) -> tuple[str, str, dict[str, str]]:
     """A short note for errors learners meet in these lessons: English text, id and arguments (`engine.hints`)."""
     from llm_tutor.engine.hints import classify, english
+    from llm_tutor.engine.sandbox.explain import explain as sandbox_note
 
+    note = sandbox_note(exc)  # in a confined lab session: the protection that refused it
+    if note:
+        return note, "", {}
     hint_id, args = classify(exc, MEMORY_LIMIT_MB or 0, PROCESS_LIMIT or 0)
     return english(hint_id, args), hint_id, args
 
@@ -663,7 +667,37 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             # an interrupt that arrived between the code finishing and the reply being sent
             continue
+        finally:
+            reap_zombies()
     os._exit(0)
+
+
+def reap_zombies() -> int:
+    """Collect children a cell started and left to exit without waiting for them; returns how many.
+
+    Only children that have already ended are collected (a child still running, say a `Popen` the
+    learner keeps, is left alone), so zombies do not pile up against the session's process limit.
+    """
+    reaped = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as fh:
+                children = [int(p) for p in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+        for pid in children:
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    state = fh.read().rsplit(b")", 1)[1].split()[0]
+                if state == b"Z" and os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    reaped += 1
+            except (OSError, IndexError, ChildProcessError):
+                continue
+    return reaped
 
 
 if __name__ == "__main__":

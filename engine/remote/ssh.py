@@ -12,9 +12,10 @@ Apps and kernels come from two fork servers (`engine.kernel.forkserver`): one wi
 the app imported, one with torch imported, so a session's first screen does not wait for Python
 and Textual to start, nor its first cell for a fresh ``import torch``.
 
-All sessions run as the server's Unix user: keeping students' folders apart is a convenience, not
-a wall against a student's own Python code. Labs with untrusted students use system accounts and
-sshd with ``ForceCommand llm-tutor`` (docs/remote-labs.md).
+All sessions run as the server's Unix user; each session's app and kernel confine themselves after
+fork and before any learner code (`confine`, `llm_tutor.engine.sandbox`): Landlock keeps a session to
+its own folder and scratch folder and its signals to itself, a control group caps its memory,
+processes and CPU share, and a disk cap bounds its files. What this machine offers is logged at start.
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ HANGUP_GRACE_S = 1.0
 MAX_WAITING_LOGINS = 64
 """Connections not yet logged in at once (sshd's MaxStartups); more are closed at once, so silent
 clients cannot use up the server's file descriptors. Each also ends after `LabConfig.login_timeout`."""
+DISK_CHECK_S = 5.0
+"""How often a session's folders are measured against the disk cap."""
+MAX_WAITING_PER_ADDRESS = 8
+"""Once half of `MAX_WAITING_LOGINS` are taken, an address holding this many waiting connections gets no
+more: a flood from one machine cannot take the other half, so students elsewhere still log in, while a
+class behind one NAT address logs in at once as long as the server is not under a flood."""
+RESTORE_TERMINAL = (b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l"  # mouse, paste off
+                    b"\x1b[0m\x1b[?1049l\x1b[?25h\r\n")  # plain text, the normal screen, the cursor shown
+"""What the client's terminal needs when the server ends a session under a running app (which then
+has no chance to undo its full-screen mode): written before the farewell, after the app's last output."""
 INPUT_BUFFER_MAX = 64 * 1024
 """Bytes of a client's keystrokes held for an app that reads slower than they come; past it the
 channel stops reading (SSH flow control then holds the client back), so a flood cannot fill memory."""
@@ -82,6 +93,32 @@ class LabConfig:
     app_args: list[str] = field(default_factory=list)
     """Extra `llm-tutor` arguments for every session (``--lessons DIR``, ``--device cpu`` ...)."""
     app_command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "llm_tutor.tui"])
+    sandbox: bool = True
+    """Confine each session (Landlock, control groups, disk cap) as far as this machine allows."""
+    require_sandbox: bool = False
+    """Refuse to start when a protection is unavailable (``--require-sandbox``)."""
+    session_memory_mb: int | None = None
+    """A session's memory (app and kernel together, cgroup); None: no group memory limit."""
+    session_pids: int | None = 256
+    """A session's processes and threads (cgroup pids.max)."""
+    disk_cap_mb: int | None = 500
+    """The most a session's folders may hold (and the largest file it may write); None: no cap."""
+    sandbox_read: list[str] = field(default_factory=list)
+    """More folders sessions may read (the lessons folder)."""
+
+
+def quiet_asyncssh_warnings() -> None:
+    """Hide the deprecation warnings asyncssh's import raises (its DSA support): noise in every server log.
+
+    Only asyncssh's, only cryptography's deprecation category: any other warning still shows.
+    """
+    import warnings
+
+    try:
+        from cryptography.utils import CryptographyDeprecationWarning
+    except ImportError:
+        return
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"asyncssh(\.|$)")
 
 
 class HostKeyError(Exception):
@@ -144,6 +181,20 @@ def _controlling_tty() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def _child_setup(policy: Any) -> Any:
+    """The spawned app's pre-exec step: its terminal, then its sandbox (as a forked app's)."""
+    if policy is None:
+        return _controlling_tty
+
+    def setup() -> None:
+        from llm_tutor.engine.sandbox.policy import apply
+
+        _controlling_tty()
+        apply(policy)
+
+    return setup
+
+
 class Lab:
     """The server's state: configuration, sessions, the fork servers."""
 
@@ -161,6 +212,35 @@ class Lab:
         self.pool_started: asyncio.Future[None] | None = None
         self.waiting_logins = 0
         """Connections accepted and not yet logged in (capped at `MAX_WAITING_LOGINS`)."""
+        from llm_tutor.engine.remote.confine import Confinement
+
+        self.confinement = Confinement(enabled=config.sandbox, required=config.require_sandbox,
+                                       memory_mb=config.session_memory_mb, pids=config.session_pids,
+                                       disk_cap_mb=config.disk_cap_mb, read=config.sandbox_read)
+        self.waiting_by_address: dict[str, int] = {}
+        """The same, per source address (capped at `MAX_WAITING_PER_ADDRESS`)."""
+
+    # -- connections not logged in yet ---------------------------------------------------------
+
+    def wait_login(self, address: str) -> str | None:
+        """Count a new connection from `address` as waiting to log in; the refusal's reason when it may not."""
+        busy = self.waiting_logins >= MAX_WAITING_LOGINS // 2
+        if busy and self.waiting_by_address.get(address, 0) >= MAX_WAITING_PER_ADDRESS:
+            return (f"{self.waiting_by_address[address]} connections from this address are already waiting to log in "
+                    f"({self.waiting_logins} in all)")
+        if self.waiting_logins >= MAX_WAITING_LOGINS:
+            return f"{MAX_WAITING_LOGINS} connections are already waiting to log in"
+        self.waiting_logins += 1
+        self.waiting_by_address[address] = self.waiting_by_address.get(address, 0) + 1
+        return None
+
+    def done_waiting(self, address: str) -> None:
+        self.waiting_logins -= 1
+        left = self.waiting_by_address.get(address, 1) - 1
+        if left > 0:
+            self.waiting_by_address[address] = left
+        else:
+            self.waiting_by_address.pop(address, None)
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -199,8 +279,8 @@ class Lab:
             env["LLM_TUTOR_KERNEL_MEMORY_MB"] = str(cfg.memory_limit_mb)  # 0: no limit
         if cfg.gpu_memory_fraction:
             env["LLM_TUTOR_GPU_MEMORY_FRACTION"] = str(cfg.gpu_memory_fraction)
-        if self.fork_socket:
-            env["LLM_TUTOR_KERNEL_SERVER"] = self.fork_socket
+        if session.box is not None:
+            env.update(self.confinement.env(session.box, session.channel_fd))
         return env
 
     # -- warm pools --------------------------------------------------------------------------
@@ -243,6 +323,7 @@ class Lab:
                 proc.wait()
         if self._run_dir:
             shutil.rmtree(self._run_dir, ignore_errors=True)
+        self.confinement.stop()
 
 
 def _server_class() -> type:
@@ -266,19 +347,18 @@ def _server_class() -> type:
             self.conn = conn
             peer = conn.get_extra_info("peername") or ("?", 0)
             self.peer = (str(peer[0]), int(peer[1]))
-            if self.lab.waiting_logins >= MAX_WAITING_LOGINS:
-                log.warning("refused connection from=%s:%d: %d connections are already waiting to log in",
-                            *self.peer, MAX_WAITING_LOGINS)
+            refused = self.lab.wait_login(self.peer[0])
+            if refused:
+                log.warning("refused connection from=%s:%d: %s", *self.peer, refused)
                 self.authenticated = True  # nothing more to log for it
                 conn.abort()
                 return
-            self.lab.waiting_logins += 1
             self.waiting = True
 
         def _done_waiting(self) -> None:
             if self.waiting:
                 self.waiting = False
-                self.lab.waiting_logins -= 1
+                self.lab.done_waiting(self.peer[0])
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._done_waiting()
@@ -329,6 +409,8 @@ def _server_class() -> type:
             assert self.conn is not None
             self.sessions += 1
             chan = self.conn.create_server_channel(encoding=None)  # raw bytes both ways
+            chan.__class__ = LabChannel  # the same channel, with agent and X11 requests refused and logged
+            chan.lab_who = f"user={self.user} from={self.peer[0]}:{self.peer[1]}"
             return chan, Session(self.lab, self.user, self.conn)
 
         def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
@@ -345,6 +427,23 @@ def _server_class() -> type:
 
         def unix_server_requested(self, listen_path: str) -> bool:
             log.info("refused socket forwarding user=%s from=%s:%d", self.user, *self.peer)
+            return False
+
+    class LabChannel(asyncssh.SSHServerChannel):  # type: ignore[misc]
+        """asyncssh's session channel, refusing agent and X11 forwarding itself so each refusal is logged.
+
+        (asyncssh refuses both when the server disables them, but silently; it dispatches a channel
+        request to the method named ``_process_<request>_request``.)
+        """
+
+        lab_who = ""
+
+        def _process_x11_req_request(self, packet: Any) -> bool:
+            log.info("refused X11 forwarding %s", self.lab_who)
+            return False
+
+        def _process_auth_agent_req_at_openssh_dot_com_request(self, packet: Any) -> bool:
+            log.info("refused agent forwarding %s", self.lab_who)
             return False
 
     class Session(TutorSession, asyncssh.SSHServerSession):  # type: ignore[misc]
@@ -382,8 +481,15 @@ class TutorSession:
         self._pending = bytearray()
         self._reading_paused = False
         self._ending: asyncio.Future[None] | None = None
+        self._farewell_sent = False
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._disk_handle: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_event_loop()
+        self.box: Any = None
+        """The session's `confine.SessionBox` (scratch folder, group, policy, kernel channel)."""
+        self.channel_fd: int | None = None
+        """The descriptor number of the kernel channel in the app."""
+        self.home: Path | None = None
 
     # -- asyncssh callbacks ------------------------------------------------------------------
 
@@ -470,39 +576,79 @@ class TutorSession:
             self._loop.remove_reader(self.master)
 
     def resume_writing(self) -> None:
-        if self.master is not None and self._ending is None:
+        if self.master is not None and self._ending is None and not self._farewell_sent:
             self._loop.add_reader(self.master, self._on_output)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_output()  # nothing more can reach the client
         self.end("client disconnected" if exc is None else f"connection lost ({exc})")
+
+    def _stop_output(self) -> None:
+        if self.master is not None:
+            self._loop.remove_reader(self.master)
 
     # -- the child ---------------------------------------------------------------------------
 
     def _spawn(self) -> None:
         home = user_dir(self.lab.config.data_root, self.user)
+        self.home = home
+        session_id = f"{self.user}-{os.urandom(4).hex()}"
+        self.box = self.lab.confinement.open(self.user, home, session_id, self.lab.fork_socket)
+        policy = self.box.policy.to_json() if self.box.policy else None
+        channel = self.box.channel.fileno() if self.box.channel is not None else None
         master, slave = pty.openpty()
         try:
             cols, rows, xpix, ypix = self.size
             set_winsize(slave, cols, rows, xpix, ypix)
-            env = self.lab.child_env(self, home, os.ttyname(slave))
             args = ["--low-bandwidth", *self.lab.config.app_args]
             proc: Any = None
             if self.lab.app_socket:
                 from llm_tutor.engine.kernel.forkserver import fork_process
 
-                proc = fork_process(self.lab.app_socket, args, env, str(home), (slave, slave, slave))
-            self.proc = proc or subprocess.Popen(
-                [*self.lab.config.app_command, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
-                start_new_session=True, preexec_fn=_controlling_tty,
-            )
+                self.channel_fd = 3 if channel is not None else None
+                env = self.lab.child_env(self, home, os.ttyname(slave))
+                fds = (slave, slave, slave) if channel is None else (slave, slave, slave, channel)
+                proc = fork_process(self.lab.app_socket, args, env, str(home), fds, sandbox=policy)
+            if proc is None:
+                self.channel_fd = channel
+                env = self.lab.child_env(self, home, os.ttyname(slave))
+                self.proc = subprocess.Popen(
+                    [*self.lab.config.app_command, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
+                    start_new_session=True, preexec_fn=_child_setup(self.box.policy),
+                    pass_fds=() if channel is None else (channel,),
+                )
+            else:
+                self.proc = proc
         except BaseException:
             os.close(master)
+            self.lab.confinement.close(self.box)
             raise
         finally:
             os.close(slave)
         self.master = master
         os.set_blocking(master, False)
         self._loop.add_reader(master, self._on_output)
+        if self.lab.confinement.disk_cap_mb:
+            self._disk_handle = self._loop.call_later(DISK_CHECK_S, self._check_disk)
+
+    def _check_disk(self) -> None:
+        """End the session, with a message, once its folders hold more than the disk cap."""
+        if self._ending is not None or self.home is None:
+            return
+        task = self._loop.run_in_executor(None, self.lab.confinement.over_disk_cap, self.box, self.home)
+
+        def done(future: asyncio.Future[int]) -> None:
+            used = future.result() if not future.cancelled() and future.exception() is None else 0
+            if used and self._ending is None:
+                cap = self.lab.confinement.disk_cap_mb
+                log.info("disk cap user=%s from=%s: %d MB used, cap %s MB", self.user, self.peer, used, cap)
+                self.farewell(f"llm-tutor: your folders hold {used} MB, more than this lab's cap of {cap} MB (disk cap), "
+                              "so the session was closed. Ask your instructor to free space.", 1)
+                self.end("disk cap")
+            elif self._ending is None:
+                self._disk_handle = self._loop.call_later(DISK_CHECK_S, self._check_disk)
+
+        task.add_done_callback(done)
 
     def _on_output(self) -> None:
         assert self.master is not None
@@ -513,7 +659,10 @@ class TutorSession:
         except OSError:  # EIO: every slave fd is closed, the app has exited
             data = b""
         if data:
-            self.chan.write(data)
+            try:
+                self.chan.write(data)
+            except (BrokenPipeError, ConnectionError):  # the client has gone; connection_lost ends the session
+                self._loop.remove_reader(self.master)
             return
         self._loop.remove_reader(self.master)
         self._loop.create_task(self._app_exited())
@@ -570,7 +719,7 @@ class TutorSession:
         idle = time.monotonic() - self.last_input
         if idle >= cfg.idle_timeout:
             log.info("idle timeout user=%s from=%s after %.0f s", self.user, self.peer, idle)
-            self._close_with(f"\r\n\x1b[0mllm-tutor: closed after {cfg.idle_timeout:.0f} s without a key press; your progress is saved.\r\n".encode(), 0)
+            self.farewell(f"llm-tutor: closed after {cfg.idle_timeout:.0f} s without a key press; your progress is saved.")
             self.end("idle timeout")
             return
         warn_at = cfg.idle_timeout - min(cfg.idle_warning, cfg.idle_timeout / 2)
@@ -584,7 +733,10 @@ class TutorSession:
         """Write a line over the bottom row (cursor saved and restored), with a bell; the app repaints it later."""
         cols, rows = self.size[0], self.size[1]
         line = text[:cols].ljust(cols)
-        self.chan.write(b"\x07\x1b7\x1b[%d;1H\x1b[0;7m" % rows + line.encode() + b"\x1b[0m\x1b8")
+        try:
+            self.chan.write(b"\x07\x1b7\x1b[%d;1H\x1b[0;7m" % rows + line.encode() + b"\x1b[0m\x1b8")
+        except (BrokenPipeError, ConnectionError):  # the client has gone
+            pass
 
     def _repaint(self) -> None:
         """Make the app repaint everything (over the warning): a resize there and back."""
@@ -599,6 +751,15 @@ class TutorSession:
 
     # -- the end -----------------------------------------------------------------------------
 
+    def farewell(self, text: str, status: int = 0) -> None:
+        """Stop passing on the app's output, give the client its terminal back (normal screen, cursor,
+        no mouse reports), then say why the session ends and close the channel with `status`."""
+        if self._farewell_sent:
+            return
+        self._farewell_sent = True
+        self._stop_output()
+        self._close_with(RESTORE_TERMINAL + text.encode() + b"\r\n", status)
+
     def end(self, reason: str) -> None:
         """End the session's app and everything it started (kernel included); safe to call twice."""
         if self._ending is not None:
@@ -608,6 +769,8 @@ class TutorSession:
     async def _end(self, reason: str) -> None:
         if self._idle_handle is not None:
             self._idle_handle.cancel()
+        if self._disk_handle is not None:
+            self._disk_handle.cancel()
         proc = self.proc
         if proc is not None:
             tree = descendants(proc.pid)
@@ -623,6 +786,9 @@ class TutorSession:
             self._loop.remove_writer(self.master)
             os.close(self.master)
             self.master = None
+        if self.box is not None:
+            box, self.box = self.box, None
+            await self._loop.run_in_executor(None, self.lab.confinement.close, box)
         if self.admitted:
             self.lab.release(self)
             log.info("disconnect user=%s from=%s after %.1f s: %s sessions=%d/%d", self.user, self.peer,
@@ -640,6 +806,13 @@ async def start_lab(config: LabConfig) -> Lab:
     host_key = load_or_create_host_key(config.host_key)
     config.data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     lab = Lab(config)
+    try:
+        for warning in lab.confinement.check(config.data_root, config.authorized_keys, config.host_key):
+            log.warning("%s", warning)
+    except BaseException:
+        lab.confinement.stop()
+        raise
+    lab.confinement.log_protections()
     server_class = _server_class()
     lab.acceptor = await asyncssh.listen(
         config.host,
@@ -665,6 +838,7 @@ async def stop_lab(lab: Lab) -> None:
     if lab.acceptor is not None:
         lab.acceptor.close()
     for session in list(lab.sessions):
+        session.farewell("llm-tutor: the lab server is stopping; your progress is saved.")
         session.end("server stopping")
     pending = [s._ending for s in list(lab.sessions) if s._ending is not None]
     if pending:

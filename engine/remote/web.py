@@ -4,6 +4,7 @@ textual-serve's own page links its web font from Google's CDN; a lab machine may
 internet, and a student's browser should not call out either. We serve textual-serve's own
 JavaScript, CSS and the Roboto Mono font files it ships from `/static`, and use our template
 (``templates/app_index.html``), which declares the font locally instead of linking the CDN.
+Only a holder of the start-up token, on the page's own origin, gets an app (`web_server`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import shlex
 import socket
 import sys
 from pathlib import Path
+from typing import Any
+
+from llm_tutor.engine.remote.web_guard import new_token
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
@@ -35,7 +39,8 @@ def exposure_warning(host: str, port: int) -> str | None:
         return None
     return (f"warning: serving on {host}:{port}, reachable from other machines. Anyone who can open this page gets "
             "a Python kernel running as this user, and every browser session shares this user's progress. "
-            "Bind to 127.0.0.1 and reach it through an SSH tunnel (ssh -L) or an authenticating proxy.")
+            "The token in the URL is the only lock: bind to 127.0.0.1 and reach it through an SSH tunnel (ssh -L) "
+            "or an authenticating proxy.")
 
 
 def app_command(app_args: list[str]) -> str:
@@ -54,19 +59,27 @@ def public_url(host: str, port: int, given: str | None) -> str:
     return f"http://{host}:{port}"
 
 
-def make_server(host: str, port: int, app_args: list[str], url: str | None = None) -> object:
-    """A textual-serve `Server` for the app, with the offline page."""
+def served_url(public: str, token: str) -> str:
+    """The address to open, token included (printed at start, as Jupyter does)."""
+    return f"{public}/?token={token}"
+
+
+def make_server(host: str, port: int, app_args: list[str], url: str | None = None, *, max_tabs: int = 8,
+                token: str | None = None) -> Any:
+    """A textual-serve `Server` for the app: the offline page, the token, the origin check and the tab cap."""
     import textual_serve
-    from textual_serve.server import Server
+
+    from llm_tutor.engine.remote.web_server import GuardedServer
 
     static = Path(textual_serve.__file__).resolve().parent / "static"
     os.environ["LLM_TUTOR_FORCE_APP"] = "1"  # the web driver talks over pipes, not a terminal
-    return Server(app_command(app_args), host=host, port=port, title="llm-tutor",
-                  public_url=public_url(host, port, url), statics_path=static, templates_path=TEMPLATES)
+    return GuardedServer(app_command(app_args), host=host, port=port, title="llm-tutor",
+                         public_url=public_url(host, port, url), statics_path=static, templates_path=TEMPLATES,
+                         token=token or new_token(), max_tabs=max_tabs)
 
 
-def serve(host: str, port: int, app_args: list[str], url: str | None = None) -> int:
+def serve(host: str, port: int, app_args: list[str], url: str | None = None, *, max_tabs: int = 8) -> int:
     """Serve until Ctrl+C."""
-    server = make_server(host, port, app_args, url)
-    server.serve()  # type: ignore[attr-defined]
+    server = make_server(host, port, app_args, url, max_tabs=max_tabs)
+    server.serve()
     return 0

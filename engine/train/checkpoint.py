@@ -49,7 +49,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        # pickle protocol 2 writes an empty bytes (an empty loss series) as a call of `bytes`
+        with torch.serialization.safe_globals([bytes]):
+            data = torch.load(path, map_location=map_location, weights_only=True)
     except PermissionError:
         raise CheckpointError(f"cannot read checkpoint {path}: permission denied") from None
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, KeyError) as err:

@@ -161,11 +161,6 @@ class GPTModel(nn.Module):
         return idx
 
 
-def count_params(model: nn.Module) -> int:
-    """Distinct parameters (a tied matrix counts once)."""
-    return sum(p.numel() for p in model.parameters())
-
-
 class CharTokenizer:
     """One token per character; ids follow the sorted character set of the text."""
 
@@ -230,13 +225,18 @@ class GPTTask(Task):
         return self._batch(self.train_windows, batch_size, generator)
 
     def _batch(self, windows: torch.Tensor, batch_size: int, generator: torch.Generator) -> Any:
-        ix = torch.randint(len(windows), (batch_size,), generator=generator).to(self.device)
-        chunk = windows[ix]  # (B, T + 1)
+        ix = torch.randint(len(windows), (batch_size,), generator=generator)  # (B,): the global batch
+        ix = ix[self.local_rows(batch_size)].to(self.device)  # (B_rank,): this rank's rows of it
+        chunk = windows[ix]  # (B_rank, T + 1)
         return chunk[:, :-1], chunk[:, 1:]  # inputs (B, T), targets (B, T): shifted by one
 
     def loss(self, batch: Any) -> torch.Tensor:
+        return self._loss(self.net, batch)
+
+    @staticmethod
+    def _loss(net: nn.Module, batch: Any) -> torch.Tensor:
         x, y = batch
-        logits = self.model(x)  # (B, T, V)
+        logits = net(x)  # (B, T, V)
         return F.cross_entropy(logits.flatten(0, 1), y.flatten())  # (B·T, V) vs (B·T,)
 
     def tokens_per_step(self, batch_size: int) -> int:
@@ -244,7 +244,8 @@ class GPTTask(Task):
 
     @torch.no_grad()
     def evaluate(self, generator: torch.Generator, batches: int = 4, batch_size: int = 32) -> dict[str, float]:
-        losses = [float(self.loss(self._batch(self.val_windows, batch_size, generator))) for _ in range(batches)]
+        # the model itself, not its DDP wrapper: evaluation is no training step and syncs nothing
+        losses = [float(self._loss(self.model, self._batch(self.val_windows, batch_size, generator))) for _ in range(batches)]
         return {"val_loss": sum(losses) / len(losses)}
 
     @torch.no_grad()

@@ -6,6 +6,10 @@ child's stdin as JSON lines; a reader thread decodes the child's events and hand
 `on_event`; when the child ends without being asked to, `on_exit` gets its status and a sentence
 saying what happened. Like `KernelManager`, this class owns the process; what the events mean is
 the caller's business (see `llm_tutor.engine.train.monitor`).
+
+With `processes` above 1 the child is the launcher of a data-parallel run (the worker's
+`--nproc-per-node`): the same controls and events, and when one rank dies the launcher stops the
+others and exits, its last stderr line naming the rank and why.
 """
 
 from __future__ import annotations
@@ -81,8 +85,10 @@ class TrainerProcess:
         text: str | None = None,
         play: bool = False,
         parent: str = "lab",
+        processes: int = 1,
     ) -> None:
-        """Start a trainer (stopping the previous one); it starts paused unless `play`."""
+        """Start a trainer (stopping the previous one); it starts paused unless `play`; `processes`
+        above 1 trains on that many ranks through torch.distributed.run."""
         self.stop()
         cmd = [
             sys.executable, "-m", "llm_tutor.engine.train.worker", "--model", model,
@@ -94,6 +100,8 @@ class TrainerProcess:
             cmd += ["--text", text]
         if play:
             cmd.append("--play")
+        if processes > 1:
+            cmd += ["--nproc-per-node", str(processes)]
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         if self.threads:
@@ -147,8 +155,12 @@ class TrainerProcess:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
+                proc.terminate()  # a launcher stops its ranks on SIGTERM; SIGKILL would leave that to them
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout)
 
     def kill(self) -> None:
         """End the child at once (it is reported as a death: for tests and for a hung trainer)."""

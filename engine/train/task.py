@@ -20,6 +20,24 @@ class Task(ABC):
     config: Any
     model: nn.Module
     device: torch.device
+    shard: tuple[int, int] | None = None
+    """(rank, world size) in a data-parallel run: `batch` keeps this rank's rows of the global batch."""
+    wrapped: nn.Module | None = None
+    """The model inside DistributedDataParallel in a data-parallel run; training forward passes use it."""
+
+    @property
+    def net(self) -> nn.Module:
+        """What a training forward pass calls: the DDP wrapper when there is one, else the model."""
+        return self.wrapped if self.wrapped is not None else self.model
+
+    def local_rows(self, batch_size: int) -> slice:
+        """This rank's rows of a global batch of `batch_size` (all of them outside a data-parallel run)."""
+        if self.shard is None:
+            return slice(0, batch_size)
+        rank, world = self.shard
+        base, extra = divmod(batch_size, world)
+        lo = rank * base + min(rank, extra)
+        return slice(lo, lo + base + (1 if rank < extra else 0))
 
     @abstractmethod
     def batch(self, batch_size: int, generator: torch.Generator) -> Any:

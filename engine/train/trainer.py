@@ -35,8 +35,6 @@ from llm_tutor.engine.train.checkpoint import CheckpointError, load_checkpoint, 
 from llm_tutor.engine.train.config import (
     MODEL_CONFIGS,
     ConfigError,
-    GPTConfig,
-    MLPConfig,
     TrainConfig,
     coerce,
     default_configs,
@@ -56,19 +54,14 @@ from llm_tutor.engine.train.task import Task
 
 Emit = Callable[[Any], None]
 
-ARCHITECTURE_KEYS = {
-    "gpt": set(field_names(GPTConfig())) - {"drop_rate"},
-    "mlp": set(field_names(MLPConfig())) - {"drop_rate"},
-    "neuron": set(),
-}
-"""Model keys that change the weights' shapes or the data: changing them needs a reset."""
-
-
 MAX_STRETCH = 6.0
 """An extra (validation, sample, picture) never waits longer than this many of its intervals."""
 
 INTERRUPTING = ("pause", "stop", "reset", "load")
 """Controls that apply at once even while queued single steps are still running."""
+
+EXCHANGE_INTERVAL_S = 0.05
+"""Data-parallel runs swap rank 0's controls about this often while training (every step when slower)."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -161,6 +154,7 @@ class Trainer:
         emit: called with every event, from the loop's thread.
         parent: the request id events carry.
         text: the GPT's training text (the bundled corpus when None).
+        dist: this rank's `Dist` in a data-parallel run (`llm_tutor.engine.train.distributed`), else None.
     """
 
     def __init__(
@@ -171,6 +165,7 @@ class Trainer:
         emit: Emit | None = None,
         parent: str = "",
         text: str | None = None,
+        dist: Any = None,
     ) -> None:
         default_model, default_train = default_configs(model)
         self.model_name = model
@@ -181,7 +176,12 @@ class Trainer:
         self.emit: Emit = emit or (lambda event: None)
         self.parent = parent
         self.text = text
-        self.device = resolve_device(self.train_config.device)
+        self.dist = dist
+        self._inbox: list[tuple[str, Any, str]] | None = None
+        """Controls rank 0 broadcast at the end of the last step, applied at the next drain."""
+        self._until_exchange = 1
+        self._exchanged_at = (0, time.perf_counter())
+        self.device = self._resolve_device(self.train_config.device)
         self.state = "paused"
         """"running", "paused", "finished", "stopped" or "failed"; changed only by the loop."""
         self.history = Series("loss")
@@ -206,10 +206,24 @@ class Trainer:
         if torch.are_deterministic_algorithms_enabled() != self.train_config.deterministic:
             torch.use_deterministic_algorithms(self.train_config.deterministic, warn_only=True)
 
+    @property
+    def leads(self) -> bool:
+        """Whether this trainer speaks for the run: always, except on the ranks after 0 of a data-parallel run."""
+        return self.dist is None or self.dist.is_leader
+
+    def _resolve_device(self, name: str) -> torch.device:
+        return self.dist.device if self.dist is not None else resolve_device(name)
+
     def _build(self) -> None:
         """(Re)create weights, optimizer, generators and counters from the configurations."""
         cfg = self.train_config
         self.task = build_task(self.model_name, self.model_config, cfg, self.device, self.text)
+        if self.dist is not None:
+            if self.model_name != "gpt":
+                raise ConfigError(f"data-parallel runs train the gpt model, not {self.model_name}")
+            _check_batch(cfg.batch_size, self.dist.world_size)
+            self.task.shard = (self.dist.rank, self.dist.world_size)
+            self.task.wrapped = self.dist.wrap(self.task.model)  # copies rank 0's weights to every rank
         self.task.model.train()
         self.optimizer = make_optimizer(cfg, self.task.model.parameters())
         self.data_gen = torch.Generator().manual_seed(cfg.seed)
@@ -235,6 +249,8 @@ class Trainer:
         self._window_start = now
         self._window_tokens = 0
         self._last_report = now
+        self._pending_report: Any = None
+        """A data-parallel report whose all-reduce runs in the background (see `_report`)."""
 
     @property
     def params(self) -> int:
@@ -261,6 +277,8 @@ class Trainer:
             "threads": torch.get_num_threads(),
             "dtype": "float32",
             "devices": available_devices(),
+            "world_size": self.dist.world_size if self.dist is not None else 1,
+            "backend": self.dist.backend if self.dist is not None else None,
         }
 
     def started_event(self) -> TrainStarted:
@@ -371,22 +389,69 @@ class Trainer:
                 continue
             if exit_when_done:
                 break
+            if not self.leads:
+                continue  # the next drain waits for rank 0's broadcast
             self._wake.wait(0.2)
             self._wake.clear()
+        if self.dist is not None:  # controls still in the pipeline apply when the loop runs again
+            self._finish_report()
+            self._inbox = (self._inbox or []) + self.dist.flush()[1]
         return self.state
 
     def _drain(self) -> None:
         """Apply queued controls in order; controls after a `step n` wait for its steps to run,
-        except those that cancel it (pause, stop, reset, load)."""
+        except those that cancel it (pause, stop, reset, load). In a data-parallel run every rank
+        applies rank 0's controls, received at the end of the last step or fetched now."""
+        if self.dist is not None:
+            inbox, self._inbox = self._inbox, None
+            if inbox is None:
+                if self.state == "running" or self._pending_steps > 0:
+                    return  # a step follows: its exchange brings rank 0's controls
+                _, inbox = self.dist.sync(False, self._take_commands())
+                self._until_exchange = 1  # the next step exchanges at once
+            for action, value, request_id in inbox:
+                self.handle(action, value, request_id)
+            return
         while self._commands:
             if self._pending_steps > 0 and self._commands[0][0] not in INTERRUPTING:
                 return
             action, value, request_id = self._commands.popleft()
             self.handle(action, value, request_id)
 
+    def _exchange(self, now: float, timed: bool) -> bool:
+        """Data-parallel: every `dist.every` steps, swap rank 0's report decision and controls (pipelined);
+        returns whether to report now (the same on every rank)."""
+        self._until_exchange -= 1
+        if self._until_exchange > 0:
+            return False
+        steps = self.step - self._exchanged_at[0]
+        step_s = (now - self._exchanged_at[1]) / steps if steps > 0 else 1.0
+        every = max(1, min(64, int(EXCHANGE_INTERVAL_S / max(step_s, 1e-6))))  # rank 0's proposal counts
+        timed, self._inbox = self.dist.exchange(timed, self._take_commands(), every)
+        self._until_exchange = self.dist.every
+        self._exchanged_at = (self.step, now)
+        self._finish_report()  # the last report's all-reduce ended while these steps ran
+        return timed
+
+    def _take_commands(self) -> list[tuple[str, Any, str]]:
+        """Rank 0: the queued controls `_drain` would apply now (the others' queues are never read)."""
+        if not self.leads:
+            return []
+        taken: list[tuple[str, Any, str]] = []
+        pending = self._pending_steps > 0
+        while self._commands:
+            if pending and self._commands[0][0] not in INTERRUPTING:
+                break
+            command = self._commands.popleft()
+            taken.append(command)
+            pending = command[0] == "step" or (pending and command[0] not in INTERRUPTING)
+        return taken
+
     def handle(self, action: str, value: Any = None, request_id: str = "") -> None:
         """Apply one control now, in the caller's thread (the loop calls this between steps)."""
         method = getattr(self, f"on_{action}", None)
+        if self.dist is not None:
+            self._finish_report()  # before a control changes what the report describes
         if method is None:
             self._error("control", f"unknown control {action!r}")
             return
@@ -462,7 +527,7 @@ class Trainer:
                 raise ConfigError(f"unknown key {key!r} for model {self.model_name}")
         model_config.validate()
         train_config.validate()
-        device = resolve_device(train_config.device)
+        device = self._resolve_device(train_config.device)
         was = self.state
         self.model_config, self.train_config, self.device = model_config, train_config, device
         self._set_determinism()
@@ -486,6 +551,8 @@ class Trainer:
         batch_size = int(value)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {value!r}")
+        if self.dist is not None:
+            _check_batch(batch_size, self.dist.world_size)
         self.train_config.batch_size = batch_size
 
     def on_set_dropout(self, value: Any) -> None:
@@ -513,8 +580,17 @@ class Trainer:
         self._emit_sample()
 
     def on_save(self, value: Any) -> None:
-        path = self.save_checkpoint(str(value))
-        self.emit(TrainCheckpointSaved(self.parent, str(path), self.step))
+        if self.dist is not None:
+            # every rank reports its window (a collective); only rank 0 writes, and a failed write
+            # must not roll rank 0 back alone
+            try:
+                self.save_checkpoint(str(value))
+            except CheckpointError as err:
+                self._error("checkpoint", str(err))
+                return
+        else:
+            self.save_checkpoint(str(value))
+        self.emit(TrainCheckpointSaved(self.parent, str(value), self.step))
 
     def on_load(self, value: Any) -> None:
         self.load_checkpoint(str(value))
@@ -528,6 +604,10 @@ class Trainer:
         try:
             self.train_step()
         except Exception as err:  # the loop must survive anything a step can raise
+            if self.dist is not None:
+                # one rank cannot recover alone while the others wait for it: end this rank, and
+                # torch.distributed.run ends the others and reports which rank failed and why
+                raise
             if is_out_of_memory(err):
                 self._recover_from_oom(err)
             elif not self._weights_finite() or re.search(r"\b(inf|nan)\b", str(err), re.IGNORECASE):
@@ -557,7 +637,16 @@ class Trainer:
         task = self.task
         batch = task.batch(cfg.batch_size, self.data_gen)
         loss = task.loss(batch)
-        if self.device.type == "cpu":
+        if self.dist is not None:
+            # this rank's mean loss, weighted by its share of the global batch: summed over ranks it
+            # is the global batch's mean loss; DDP averages the gradients over ranks, so scaling by
+            # share × ranks makes that average the gradient of the global mean (1 for equal shares)
+            share = self.dist.weight(cfg.batch_size)
+            value: Any = loss.detach() * share
+            scale = share * self.dist.world_size
+            if scale != 1.0:
+                loss = loss * scale
+        elif self.device.type == "cpu":
             # on the CPU reading the value costs nothing: check it before the update, so a NaN
             # never reaches the weights. On a GPU that read would stall the queue of kernels, so
             # the losses stay on the device and are checked at the next report.
@@ -578,51 +667,82 @@ class Trainer:
         self._window_tokens += task.tokens_per_step(cfg.batch_size)
         now = time.perf_counter()
         budget_done = cfg.steps > 0 and self.step >= cfg.steps
-        if (
-            self._report_first
-            or budget_done
-            or now - self._last_report >= cfg.report_interval_s
-            or (cfg.report_every and self.step % cfg.report_every == 0)
-        ):
+        timed = now - self._last_report >= cfg.report_interval_s
+        if self.dist is not None:  # rank 0's clock decides for all (an exchange later); its controls come along
+            timed = self._exchange(now, timed)
+        if self._report_first or budget_done or timed or (cfg.report_every and self.step % cfg.report_every == 0):
             self._report(now, force=budget_done)
         if budget_done and self.state not in ("failed",):
             self._set_state("finished", f"reached the step budget ({cfg.steps})")
 
-    def _report(self, now: float, force: bool = False) -> None:
-        """Sync the window's losses once, check them, and emit the aggregated metrics."""
+    def _report(self, now: float, force: bool = False, wait: bool = False) -> None:
+        """Sync the window's losses once, check them, and emit the aggregated metrics.
+
+        In a data-parallel run the window's losses are summed over the ranks by one all-reduce,
+        which carries rank 0's decision to evaluate too. Unless `force`d (extras due at once) or
+        told to `wait`, that all-reduce runs in the background and the report is finished at the
+        next step (`_finish_report`), so a report never makes the ranks wait on each other."""
+        self._finish_report()
         if not self._window:
             return
         cfg = self.train_config
-        if isinstance(self._window[0], torch.Tensor):
-            values = torch.stack(self._window).float().cpu().tolist()
-        else:
-            values = self._window
-        first = self._window_first
-        self._report_first = False
-        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
-        losses = values if bad is None else values[:bad]
-        self.history.extend(range(first, first + len(losses)), losses)
+        eval_due = cfg.eval_interval_s > 0 and (force or self._due("eval", now, self._last_eval, cfg.eval_interval_s))
+        first, tokens = self._window_first, self._window_tokens
         window_s = max(now - self._window_start, 1e-9)
-        steps_per_s = len(values) / window_s
-        tokens_per_s = self._window_tokens / window_s if self._window_tokens else None
-        self.elapsed_s += window_s
-        self._rate_ema = steps_per_s if self._rate_ema is None else 0.7 * self._rate_ema + 0.3 * steps_per_s
-        self._window = []
+        window, self._window = self._window, []
+        self._report_first = False
         self._window_first = self.step + 1
         self._window_tokens = 0
         self._window_start = now  # what follows (evaluation, samples) counts against the next window
         self._last_report = now
+        self.elapsed_s += window_s
+        if self.dist is not None:
+            flag = torch.tensor([1.0 if eval_due and self.leads else 0.0], device=self.device)
+            packed = torch.cat([torch.stack(window).float().reshape(-1), flag])  # the others add 0 to the flag
+            if force or wait:
+                summed = self.dist.sum(packed).cpu().tolist()
+                self._emit_report(summed[:-1], summed[-1] > 0, first, window_s, tokens, now, force)
+            else:
+                self._pending_report = (self.dist.sum_async(packed), (first, window_s, tokens, now))
+            return
+        if isinstance(window[0], torch.Tensor):
+            values = torch.stack(window).float().cpu().tolist()
+        else:
+            values = window
+        self._emit_report(values, eval_due, first, window_s, tokens, now, force)
+
+    def _finish_report(self) -> None:
+        """Emit the report whose all-reduce was started in the background (every rank calls it at the same point)."""
+        pending, self._pending_report = self._pending_report, None
+        if pending is None:
+            return
+        (work, packed), (first, window_s, tokens, now) = pending
+        work.wait()
+        summed = packed.cpu().tolist()
+        self._emit_report(summed[:-1], summed[-1] > 0, first, window_s, tokens, now, False)
+
+    def _emit_report(
+        self, values: list[float], eval_due: bool, first: int, window_s: float, tokens: int, now: float, force: bool
+    ) -> None:
+        """Check the window's losses, keep them, then emit the metrics and whatever extras are due."""
+        cfg = self.train_config
+        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+        losses = values if bad is None else values[:bad]
+        self.history.extend(range(first, first + len(losses)), losses)
+        steps_per_s = len(values) / window_s
+        tokens_per_s = tokens / window_s if tokens else None
+        self._rate_ema = steps_per_s if self._rate_ema is None else 0.7 * self._rate_ema + 0.3 * steps_per_s
         if bad is not None:
             if losses:
                 self._emit_metrics(first, losses, steps_per_s, tokens_per_s, {})
             self._nan(values[bad], first + bad)
             return
         evaluated: dict[str, float] = {}
-        if cfg.eval_interval_s > 0 and (force or self._due("eval", now, self._last_eval, cfg.eval_interval_s)):
+        if eval_due:
             evaluated = self._timed("eval", self.evaluate)
             self._last_eval = now
         self._emit_metrics(first, losses, steps_per_s, tokens_per_s, evaluated)
-        if self.task.kind == "gpt" and cfg.sample_interval_s > 0 and cfg.sample_chars > 0:
+        if self.task.kind == "gpt" and cfg.sample_interval_s > 0 and cfg.sample_chars > 0 and self.leads:
             if force or self._due("sample", now, self._last_sample, cfg.sample_interval_s):
                 self._timed("sample", self._emit_sample)
                 self._last_sample = now
@@ -630,7 +750,7 @@ class Trainer:
             if force or self._due("picture", now, self._last_picture, cfg.picture_interval_s):
                 self._timed("picture", self._emit_picture)
                 self._last_picture = now
-        if self.autosave_path and now - self._last_autosave >= self.autosave_interval_s:
+        if self.autosave_path and self.leads and now - self._last_autosave >= self.autosave_interval_s:
             self._last_autosave = now
             try:
                 save_checkpoint(self.autosave_path, self.checkpoint_payload())
@@ -686,7 +806,7 @@ class Trainer:
                 accuracy=evaluated.get("accuracy"),
                 lr=cfg.lr,
                 batch_size=cfg.batch_size,
-                grad_norms=self.grad_norms(),
+                grad_norms=self.grad_norms() if self.leads else {},
                 extras=self.task.extras(),
                 elapsed_s=self.elapsed_s,
                 total_steps=total,
@@ -717,6 +837,11 @@ class Trainer:
                 result = self.task.evaluate(self.eval_gen, batches=cfg.eval_batches, batch_size=cfg.batch_size)
         finally:
             model.train()
+        if self.dist is not None and result:  # each rank measured its rows: weight and add them up
+            keys = sorted(result)
+            share = self.dist.weight(cfg.batch_size)
+            summed = self.dist.sum(torch.tensor([result[k] * share for k in keys], dtype=torch.float64, device=self.device))
+            result = dict(zip(keys, summed.cpu().tolist()))
         self.last_val = result
         if "val_loss" in result:
             self.val_history.append(self.step, result["val_loss"])
@@ -809,9 +934,16 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: str | Path) -> Path:
-        """Write the run atomically (call between steps: from the loop, or when no loop runs)."""
+        """Write the run atomically (call between steps: from the loop, or when no loop runs).
+
+        In a data-parallel run every rank calls it (the pending losses are reported together) and
+        rank 0 alone writes: the weights and optimizer state are the same on every rank, and the
+        file holds the bare model's, so any number of ranks can resume from it."""
+        self._finish_report()
         if self._window:
-            self._report(time.perf_counter(), force=False)
+            self._report(time.perf_counter(), wait=True)
+        if not self.leads:
+            return Path(path)
         return save_checkpoint(path, self.checkpoint_payload())
 
     def load_checkpoint(self, path: str | Path, keep_train_settings: bool = False) -> None:
@@ -824,7 +956,7 @@ class Trainer:
         train_config = dataclasses.replace(self.train_config) if keep_train_settings else saved_train
         train_config.seed = saved_train.seed
         self.model_name, self.model_config, self.train_config = model, model_config, train_config
-        self.device = resolve_device(train_config.device)
+        self.device = self._resolve_device(train_config.device)
         self._build()
         self._restore(data, str(path))
 
@@ -837,6 +969,7 @@ class Trainer:
         text: str | None = None,
         train_overrides: dict[str, Any] | None = None,
         drop_rate: float | None = None,
+        dist: Any = None,
     ) -> Trainer:
         """A trainer that goes on from a checkpoint; `train_overrides` change trainer keys (budget, lr...)."""
         model, model_config, train_config, data = read_run(path)
@@ -846,7 +979,7 @@ class Trainer:
             setattr(train_config, key, coerce(train_config, key, value))
         if drop_rate is not None and hasattr(model_config, "drop_rate"):
             model_config.drop_rate = drop_rate
-        trainer = cls(model, model_config, train_config, emit=emit, parent=parent, text=text)
+        trainer = cls(model, model_config, train_config, emit=emit, parent=parent, text=text, dist=dist)
         trainer._restore(data, str(path))
         return trainer
 
@@ -884,6 +1017,14 @@ class Trainer:
             self.val_history = Series.from_state(data["val_history"])
         self._reset_window()
         self._report_first = True
+
+
+def _check_batch(batch_size: int, world_size: int) -> None:
+    if batch_size < world_size:
+        raise ConfigError(
+            f"batch_size ({batch_size}) is the global batch, split across {world_size} processes: "
+            f"it must be at least {world_size}"
+        )
 
 
 def read_run(path: str | Path) -> tuple[str, Any, TrainConfig, dict[str, Any]]:

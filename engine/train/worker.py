@@ -6,9 +6,15 @@ events from its stdout (`events.decode`). The run starts paused unless `--play` 
 stdin stops it. Arguments:
 
     --model gpt --config '{"emb_dim": 64}' --train '{"lr": 0.003}' [--parent ID] [--resume FILE]
-    [--text FILE] [--play] [--exit-when-done]
+    [--text FILE] [--play] [--exit-when-done] [--nproc-per-node N]
 
 A configuration that cannot work gives one `TrainError` line and exit status 2.
+
+With `--nproc-per-node N` above 1 this process becomes the launcher: it starts N ranks of this same
+command through `torch.distributed.run` (`llm_tutor.engine.train.launch`). The ranks inherit its
+stdin and stdout; rank 0 reads the controls and broadcasts them to the others, and alone writes
+events. When a rank fails, the others are stopped and the launcher's last stderr line names the
+rank and why; it exits 1.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import sys
 import threading
 from typing import Any, BinaryIO
 
-from llm_tutor.engine.train import events
+from llm_tutor.engine.train import events, launch
 from llm_tutor.engine.train.config import ConfigError, apply_settings, default_configs
 
 
@@ -35,6 +41,8 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
     parser.add_argument("--text")
     parser.add_argument("--play", action="store_true")
     parser.add_argument("--exit-when-done", action="store_true")
+    launch.add_arguments(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
@@ -57,17 +65,40 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
         if args.text:
             with open(args.text, encoding="utf-8") as f:
                 text = f.read()
+        scale = launch.from_args(args)
+        if scale.distributed and args.model != "gpt":
+            raise ConfigError(f"several processes train the gpt model, not {args.model}")
+        world = scale.nproc_per_node * scale.nnodes
+        if scale.distributed and train_config.batch_size < world:
+            raise ConfigError(
+                f"batch_size ({train_config.batch_size}) is the global batch, split across {world} processes: "
+                f"it must be at least {world}"
+            )
     except (ConfigError, ValueError, OSError) as err:
         return fail(str(err))
+
+    if scale.distributed and not launch.is_rank_process():
+        result = launch.launch(scale, "llm_tutor.engine.train.worker", argv)
+        if result.code:
+            sys.stderr.write(f"{result.message}\n")  # the last line: what the lab shows
+            sys.stderr.flush()
+        return result.code
 
     from llm_tutor.engine.train.checkpoint import CheckpointError
     from llm_tutor.engine.train.trainer import Trainer
 
+    dist = None
+    if launch.is_rank_process():
+        from llm_tutor.engine.train.distributed import init_from_env
+
+        dist = init_from_env(train_config.device)
+        if not dist.is_leader:
+            emit = _silent  # rank 0 speaks for the run
     try:
         if args.resume:
-            trainer = Trainer.from_checkpoint(args.resume, emit=emit, parent=args.parent, text=text)
+            trainer = Trainer.from_checkpoint(args.resume, emit=emit, parent=args.parent, text=text, dist=dist)
         else:
-            trainer = Trainer(args.model, model_config, train_config, emit=emit, parent=args.parent, text=text)
+            trainer = Trainer(args.model, model_config, train_config, emit=emit, parent=args.parent, text=text, dist=dist)
     except (ConfigError, CheckpointError) as err:
         return fail(str(err))
 
@@ -84,9 +115,16 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
                 trainer.control(message)
         trainer.stop()  # the UI went away
 
-    threading.Thread(target=read_controls, name="llm-tutor-train-controls", daemon=True).start()
+    if trainer.leads:
+        threading.Thread(target=read_controls, name="llm-tutor-train-controls", daemon=True).start()
     trainer.run(exit_when_done=args.exit_when_done, play=args.play)
+    if dist is not None:
+        dist.close()
     return 0
+
+
+def _silent(event: Any) -> None:
+    """The events of the ranks after 0: rank 0 sends the same figures for the whole run."""
 
 
 def _lines(stream: BinaryIO) -> Any:
@@ -113,4 +151,8 @@ def _lines(stream: BinaryIO) -> Any:
 
 
 if __name__ == "__main__":
+    if launch.is_rank_process():
+        from torch.distributed.elastic.multiprocessing.errors import record
+
+        sys.exit(record(main)())
     sys.exit(main())

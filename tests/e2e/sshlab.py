@@ -30,12 +30,13 @@ def make_key(path: Path) -> Path:
 class LabProcess:
     """`llm-tutor serve ssh` as a subprocess on a free loopback port; its log goes to a file."""
 
-    def __init__(self, tmp: Path, keys: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp: Path, keys: Path, *extra: str, env: dict[str, str] | None = None,
+                 lessons: Path | None = None) -> None:
         self.root = tmp / "lab"
         self.log_path = tmp / "server.log"
         self._log = open(self.log_path, "wb")
         cmd = [*llm_tutor_cmd(), "serve", "ssh", "--port", "0", "--authorized-keys", str(keys), "--data-root",
-               str(self.root), "--lessons", str(FIXTURES / "good"), "--device", "cpu", *extra]
+               str(self.root), "--lessons", str(lessons or FIXTURES / "good"), "--device", "cpu", "--allow-root", *extra]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env or dict(os.environ),
                                      start_new_session=True)
         self.port = int(self.wait_log(r"listening on 127\.0\.0\.1:(\d+)").group(1))

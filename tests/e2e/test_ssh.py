@@ -235,6 +235,12 @@ async def test_an_idle_session_is_warned_then_closed(keys: Path, tmp_path: Path)
         await term.wait_for("this session closes in", timeout=60)
         await term.wait_for("closed after 4 s without a key press", timeout=60)
         await asyncio.wait_for(term.closed.wait(), 30)
+        # the terminal was given back (normal screen, cursor, no mouse reports) before the farewell
+        raw = bytes(term.raw)
+        farewell = raw.find(b"closed after 4 s")
+        given_back = raw[raw.rfind(b"\x1b[?1049h", 0, farewell):farewell]
+        for undo in (b"\x1b[?1049l", b"\x1b[?25h", b"\x1b[?1000l", b"\x1b[?1003l"):
+            assert undo in given_back, undo
         server.wait_log(r"idle timeout user=alice")
         assert wait_until(lambda: not app_pids(server), 15), app_pids(server)
     finally:

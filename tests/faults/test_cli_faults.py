@@ -55,3 +55,18 @@ def test_the_memory_limit_defaults_to_half_the_memory_and_follows_the_environmen
     assert default_extra_procs() is None
     monkeypatch.setenv("LLM_TUTOR_KERNEL_MAX_PROCS", "junk")
     assert default_extra_procs() == 1024
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_grade_of_a_fifo_or_device_says_so_and_never_blocks(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "answer.py"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.symlink("/dev/zero", path)
+    proc = subprocess.run([*llm_tutor_cmd(), "grade", "example", "ones", "--file", str(path), "--lessons",
+                           str(Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "good")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{path} is a {'FIFO' if kind == 'fifo' else 'device'}" in lines[0]

@@ -144,13 +144,14 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 
 @pytest.mark.parametrize("name", ["nested lists", "alias bomb in order", "key with a newline", "binary"])
-def test_check_exits_2_with_one_line_for_a_hostile_file(tmp_path: Path, name: str) -> None:
+def test_check_exits_2_with_one_line_per_problem_for_a_hostile_file(tmp_path: Path, name: str) -> None:
     path = tmp_path / "00-hostile.md"
     path.write_bytes(HOSTILE[name].encode("utf-8", "surrogateescape"))
     proc = run_cli("check", str(path), "--device", "cpu")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(path) in lines[0], proc.stderr[:500]
+    assert 1 <= len(lines) <= 3 and all(line.startswith(f"llm-tutor: error: {path}:") for line in lines), proc.stderr[:500]
+    assert all(len(line) < 600 for line in lines)
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
@@ -225,3 +226,53 @@ def test_a_symlink_out_of_the_lessons_folder_is_not_followed(tmp_path: Path) -> 
     listed = json.loads(run_cli("lessons", "--lessons", str(folder), "--json").stdout)
     assert [row["id"] for row in listed if row["status"] != "error"] == ["inside"]
     assert all("root:" not in row.get("error", "") for row in listed)
+
+
+# -- size and kind ---------------------------------------------------------------------------------
+
+
+def huge_lesson(folder: Path) -> Path:
+    """A 50 MB lesson file (sparse: it costs no disk) after a good one."""
+    write_lesson(folder, "Fine.\n", lesson_id="fine", order=0, title="Fine lesson")
+    path = folder / "01-huge.md"
+    path.write_text("---\nid: huge\ntitle: Huge\norder: 1\n---\n\n")
+    os.truncate(path, 50_000_000)
+    return path
+
+
+def test_a_lesson_over_the_size_cap_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "lessons"
+    path = huge_lesson(folder)
+    with pytest.raises(LessonError, match=r"50\.0 MB, over the 2\.0 MB allowed for a lesson") as error:
+        parse_file(path)
+    assert error.value.line == 1 and str(path) in str(error.value)
+    listed = json.loads(run_cli("lessons", "--lessons", str(folder), "--json").stdout)
+    assert [row["status"] == "error" for row in listed] == [False, True]
+    assert "over the 2.0 MB allowed" in listed[1]["error"]
+    proc = run_cli("check", str(path), "--device", "cpu")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "over the 2.0 MB allowed" in proc.stderr
+
+
+async def test_the_app_shows_an_oversized_lesson_as_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "lessons"
+    path = huge_lesson(folder)
+    app = make_app(lessons_dir=folder, device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_lesson_key(f"broken:{path}")
+        await pilot.pause()
+        assert isinstance(app.screen, LessonErrorScreen)
+        assert "over the 2.0 MB allowed" in str(app.screen.query_one("#lesson-error").render())
+
+
+def test_check_of_a_folder_refuses_links_to_outside_it_as_lessons_does(tmp_path: Path) -> None:
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    outside = tmp_path / "elsewhere"
+    write_lesson(outside, "```python cell id=steal\nprint(open('/etc/hostname').read())\n```\n", lesson_id="outside", order=1)
+    os.symlink(outside / "01-outside.md", folder / "01-outside.md")
+    proc = run_cli("check", str(folder), "--device", "cpu")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "01-outside.md:1: this file is a link to outside the lessons folder" in lines[0]
+    assert "steal" not in proc.stdout + proc.stderr

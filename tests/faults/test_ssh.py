@@ -9,14 +9,20 @@ forwarding, sessions beyond --max-sessions, a session without a terminal, idle s
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
 import select
+import shutil
+import signal
 import socket
+import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.remote.ssh import MAX_WAITING_LOGINS
+from llm_tutor.engine.remote.ssh import MAX_WAITING_LOGINS, MAX_WAITING_PER_ADDRESS
 from tests.e2e.sshlab import LabProcess, Terminal, make_key, wait_until
 
 asyncssh = pytest.importorskip("asyncssh")
@@ -72,11 +78,12 @@ async def test_silent_connections_are_capped_and_timed_out_while_a_student_works
     silent: list[socket.socket] = []
     try:
         await alice.wait_for("A first tensor", timeout=120)
-        for _ in range(MAX_WAITING_LOGINS + 8):
-            silent.append(socket.create_connection(("127.0.0.1", lab.port)))
+        for i in range(MAX_WAITING_LOGINS + 8):  # from many addresses, each within its own share
+            source = f"127.0.0.{10 + i // MAX_WAITING_PER_ADDRESS}"
+            silent.append(socket.create_connection(("127.0.0.1", lab.port), source_address=(source, 0)))
         # past the cap, connections are closed at once and logged
         await asyncio.sleep(0.5)
-        lab.wait_log(r"refused connection from=127\.0\.0\.1:\d+: \d+ connections are already waiting to log in")
+        lab.wait_log(r"refused connection from=127\.0\.0\.\d+:\d+: \d+ connections are already waiting to log in")
         assert wait_until(lambda: sum(closed_by_server(s) for s in silent) >= 8, 10)
         # the student already in works on
         mark = alice.mark()
@@ -127,3 +134,94 @@ async def test_an_input_flood_is_held_back_and_the_server_keeps_serving(lab: Lab
         flooder.conn.abort()
     lab.wait_log(r"disconnect user=bob .*")
     assert lab.proc.poll() is None
+
+
+class OpenSSH:
+    """The OpenSSH client on its own 100x30 pseudo-terminal, its output gathered by a thread."""
+
+    def __init__(self, port: int, user: str, key: Path, source: str, env: dict[str, str]) -> None:
+        from llm_tutor.engine.remote.ssh import set_winsize
+
+        self.master, slave = pty.openpty()
+        set_winsize(slave, 100, 30)
+        self.proc = subprocess.Popen(
+            ["ssh", "-t", "-b", source, "-p", str(port), "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+             "-o", "ForwardAgent=yes", "-o", "ForwardX11=yes", f"{user}@127.0.0.1"],
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.raw = bytearray()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO: the client has exited
+                return
+            if not chunk:
+                return
+            self.raw += chunk
+
+    def wait_for(self, needle: bytes, timeout: float = 60.0) -> None:
+        assert wait_until(lambda: needle in self.raw, timeout), bytes(self.raw[-800:])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.reader.join(5)
+        os.close(self.master)
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None or shutil.which("ssh-agent") is None, reason="needs the OpenSSH client")
+async def test_a_flood_from_one_address_leaves_others_in_and_a_stop_gives_terminals_back(keys: Path, tmp_path: Path) -> None:
+    server = LabProcess(tmp_path, keys, "--login-timeout", "60", "--no-kernel-pool")
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(tmp_path / "agent.sock")], stdout=subprocess.DEVNULL)
+    silent: list[socket.socket] = []
+    student: OpenSSH | None = None
+    try:
+        for _ in range(MAX_WAITING_LOGINS // 2 + 4):  # past half the server's waiting slots: the rest are refused
+            silent.append(socket.create_connection(("127.0.0.1", server.port)))
+        server.wait_log(r"refused connection from=127\.0\.0\.1:\d+: \d+ connections from this address are already "
+                        r"waiting to log in")
+        assert wait_until(lambda: sum(closed_by_server(s) for s in silent) >= 4, 10)
+        # while that address's share is full, a student on another address logs in with the OpenSSH client,
+        # asking for agent and X11 forwarding (both refused and logged)
+        assert wait_until(lambda: (tmp_path / "agent.sock").exists(), 10)
+        env = dict(os.environ, SSH_AUTH_SOCK=str(tmp_path / "agent.sock"), DISPLAY="127.0.0.1:37", TERM="xterm-256color")
+        student = OpenSSH(server.port, "alice", key_of(keys, "alice"), "127.0.0.2", env)
+        student.wait_for(b"A first tensor", 120)
+        assert not closed_by_server(silent[0])  # the flood still holds its share
+        server.wait_log(r"refused agent forwarding user=alice from=127\.0\.0\.2:\d+")
+        server.wait_log(r"refused X11 forwarding user=alice from=127\.0\.0\.2:\d+")
+        for sock in silent:
+            sock.close()
+        # a client that drops mid-session leaves no traceback behind
+        carol = await Terminal.open(server.port, "carol", key_of(keys, "carol"))
+        await carol.wait_for("A first tensor", timeout=120)
+        carol.conn.abort()
+        await carol.conn.wait_closed()
+        server.wait_log(r"disconnect user=carol")
+        # the server stops: alice's terminal leaves the app's screen, gets its cursor and mouse back, then the farewell
+        os.killpg(server.proc.pid, signal.SIGTERM)
+        assert wait_until(lambda: student.proc.poll() is not None, 30)
+        student.reader.join(5)
+        raw = bytes(student.raw)
+        farewell = raw.find(b"the lab server is stopping")
+        assert farewell > 0, raw[-800:]
+        tail = raw[raw.rfind(b"\x1b[?1049h"):farewell]
+        for undo in (b"\x1b[?1049l", b"\x1b[?25h", b"\x1b[?1000l", b"\x1b[?1003l", b"\x1b[?1006l"):
+            assert undo in tail, undo
+    finally:
+        for sock in silent:
+            sock.close()
+        if student is not None:
+            student.close()
+        agent.terminate()
+        agent.wait()
+        code = server.stop()
+    log = server.log()
+    assert code == 0, log[-2000:]
+    assert "Traceback" not in log and "BrokenPipeError" not in log and "Warning" not in log, log[-3000:]

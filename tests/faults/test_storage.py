@@ -199,3 +199,60 @@ def test_the_disk_full_while_the_app_saves_says_so_and_loses_nothing(tmp_path: P
     assert b"Traceback" not in bytes(app.output)
     assert (data / PENDING_NAME).is_file()
     assert hints_of(data) == 1, "the hint written at the next start"
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Any:
+    """A 4 MB tmpfs of its own, to fill for real (ENOSPC, no mocks); skipped where it cannot be mounted."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the disk is full; returns it."""
+    filler = folder / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_the_disk_full_at_quit_keeps_the_changes_in_the_side_file_and_says_where(tiny_disk: Path) -> None:
+    data = tiny_disk / "data"
+    ProgressStore.open(data).close()
+    env = dict(os.environ, LLM_TUTOR_DATA_DIR=str(data), TERM="xterm-256color", LLM_TUTOR_KERNEL_MEMORY_MB="0")
+    app = PtyApp([*llm_tutor_cmd(), "sums", "--lessons", str(COURSE), "--device", "cpu"], env, size=(120, 40))
+    filler = None
+    try:
+        assert eventually(lambda: app.seen("The total of the numbers"), 60), bytes(app.output[-1500:])
+        app.keys("j")
+        assert eventually(lambda: app.seen("total = 0"), 10)
+        filler = fill(tiny_disk)
+        app.keys("h")
+        assert eventually(lambda: app.seen("built-in"), 20)
+        assert eventually(lambda: app.seen("full"), 30), bytes(app.output[-3000:])
+        app.keys("q")
+        assert eventually(lambda: app.proc.poll() is not None, 30)
+    finally:
+        app.kill()
+    side = data / PENDING_NAME
+    assert side.is_file() and side.stat().st_size > 0, "the queued changes are in the side file, not 0 bytes"
+    assert app.seen(f"kept in {side}"), bytes(app.output[-1500:])
+    assert b"Traceback" not in bytes(app.output)
+    assert filler is not None
+    filler.unlink()
+    assert hints_of(data) == 1, "the hint written at the next start"
+    assert not side.exists()

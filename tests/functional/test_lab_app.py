@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from textual.widgets import Input
@@ -275,3 +277,45 @@ async def test_an_open_lab_shows_track_from_lesson_cells_as_its_lesson_curve() -
         assert len(screen.lesson_series) == 40
         chart = screen.query_one("#lab-chart", LossChart)
         assert await wait_for(pilot, lambda: "lesson 0.050" in next(chart.text_lines()))
+
+
+TINY_GPT = {"emb_dim": 32, "n_layers": 1, "n_heads": 2, "context_length": 32, "batch_size": 8, "steps": 0,
+            "eval_interval_s": 0, "sample_interval_s": 0}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the ranks through /proc")
+async def test_the_lab_drives_a_two_process_run_and_reports_a_killed_rank() -> None:
+    """Two ranks (gloo): the card and status show them, a step reaches both, a killed rank ends the run
+    with its number and reason, and the processes setting applies at reset."""
+    import os
+    import signal
+
+    from llm_tutor.tui.widgets.train.card import ReproCard
+
+    app = lab_app("gpt", TINY_GPT, processes=2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await started(pilot)
+        assert screen.running_world_size() == 2
+        assert "2 processes" in status_text(screen)
+        await pilot.press("4")
+        assert "world_size" in rendered(screen.query_one(ReproCard).render())
+        await pilot.press("n")  # DDP's all-reduce needs both ranks: the step ends only if rank 1 took it too
+        assert await wait_for(pilot, lambda: screen.monitor.step == 1, timeout=60)
+        launcher = screen.process.pid
+        ranks = [int(p) for task in os.listdir(f"/proc/{launcher}/task")
+                 for p in open(f"/proc/{launcher}/task/{task}/children").read().split()]
+        assert len(ranks) == 2
+        rank1 = next(pid for pid in ranks if b"RANK=1" in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"))
+        os.kill(rank1, signal.SIGKILL)
+        banner = screen.query_one(FaultBanner)
+        assert await wait_for(pilot, lambda: banner.kind == "dead", timeout=30)
+        assert "rank 1" in str(banner.render()) and "SIGKILL" in str(banner.render())
+        assert await wait_for(pilot, lambda: not any(os.path.exists(f"/proc/{pid}") for pid in ranks), timeout=10)
+        await pilot.press("1")
+        await type_into(pilot, screen, "processes", "1")
+        assert "processes" in screen.pending_changes()
+        await pilot.press("escape", "r")
+        assert await wait_for(pilot, lambda: screen.monitor.state == "paused" and screen.monitor.started is not None,
+                              timeout=START)
+        assert screen.running_world_size() == 1 and "processes" not in screen.pending_changes()

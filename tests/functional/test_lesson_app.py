@@ -232,17 +232,19 @@ async def test_the_heap_is_frozen_after_a_screen_opens_and_a_closed_screen_is_st
 
     app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False)
     app.FREEZE_DELAY_S = 0.05
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("enter")
-        lesson = app.screen
-        assert isinstance(lesson, LessonScreen)
-        assert await wait_for(pilot, lambda: app._freeze_timer is None and gc.get_freeze_count() > 0)
-        gone = weakref.ref(lesson)
-        del lesson
-        await pilot.press("escape")
-        assert isinstance(app.screen, LessonListScreen)
-        assert await wait_for(pilot, lambda: app._freeze_timer is None and gone() is None)
-    gc.unfreeze()
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("enter")
+            assert isinstance(app.screen, LessonScreen)
+            gone = weakref.ref(app.screen)
+            assert await wait_for(pilot, lambda: app._freeze_timer is None and gc.get_freeze_count() > 0)
+            await pilot.press("escape")
+            assert isinstance(app.screen, LessonListScreen)
+            # the screen's removal may still hold it at the first pass (a busy machine): the app passes again
+            assert await wait_for(pilot, lambda: gone() is None)
+            assert await wait_for(pilot, lambda: app._freeze_timer is None)
+    finally:
+        gc.unfreeze()
 
 
 async def test_the_footer_is_rebuilt_only_when_its_keys_change(tmp_path: Path) -> None:

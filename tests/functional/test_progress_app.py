@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import DataTable, Static
 
+from llm_tutor.engine.pending import RESERVE_NAME
 from llm_tutor.engine.progress import DB_NAME, ProgressStore
 from llm_tutor.tui.app import TutorApp, make_app
 from llm_tutor.tui.screens.confirm import ConfirmScreen
@@ -445,6 +446,24 @@ async def test_a_read_only_data_directory_runs_without_saving_and_says_so(tmp_pa
             await pilot.press("escape")
             view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
             assert view.code == "total = 99"  # kept in memory for this session
-        assert sorted(p.name for p in data.iterdir()) == [DB_NAME]  # nothing was written
+        assert sorted(p.name for p in data.iterdir()) == sorted([DB_NAME, RESERVE_NAME])  # nothing was written
     with ProgressStore.open(data) as store:
         assert store.integrity_ok() and store.load_draft("sums", "total") == "total = sum(numbers)"
+
+
+async def test_a_fifo_at_an_exercise_path_gives_a_notice_and_the_app_goes_on(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    path = data / "workspace" / "sums" / "total.py"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)  # read blocking, it would hang the writer thread (and the quit that waits for it)
+    notices = Notices()
+    app = app_for(data, kernel=False)
+    async with app.run_test(size=SIZE, message_hook=notices) as pilot:
+        await progress_shown(pilot, app)
+        screen = await open_lesson(pilot, app, "sums")
+        assert await wait_for(pilot, lambda: notices.any("total.py is a FIFO (named pipe), not a file", "rm "))
+        await exercise(pilot, screen, "total")
+        await pilot.press("e", "f7", *"total = 4 + 6", "escape")
+        assert await wait_for(pilot, lambda: app.progress is not None and not app.progress.busy)
+    with ProgressStore.open(data) as store:
+        assert "total = 4 + 6" in (store.load_draft("sums", "total") or "")

@@ -50,6 +50,17 @@ def test_starter_that_passes_is_reported(checker_report) -> None:
     assert solution["ok"]
 
 
+def test_a_starter_raises_only_what_it_declares(checker_report) -> None:
+    """A starter that raises must say so (raises=...), so exported lessons run on past it; and raise that."""
+    _, report, _ = checker_report
+    starters = {i["id"]: i for i in _items(report, "starter-raises") if i["kind"] == "starter"}
+    assert not starters["unmarked"]["ok"] and "the starter raises NameError; if that is the exercise, mark it " \
+        "raises=NameError" in starters["unmarked"]["message"]
+    assert not starters["wrong-kind"]["ok"]
+    assert "should raise ValueError (raises=ValueError) but raised ZeroDivisionError" in starters["wrong-kind"]["message"]
+    assert starters["marked"]["ok"], starters["marked"]
+
+
 def test_solution_that_fails_lists_every_expectation(checker_report) -> None:
     _, report, _ = checker_report
     solution = next(i for i in _items(report, "solution-fails") if i["kind"] == "solution")
@@ -130,3 +141,54 @@ def test_run_plain_prints_a_transcript(fixtures: Path) -> None:
     assert "── cell make" in proc.stdout
     assert "tensor([[1, 2]," in proc.stdout
     assert "RuntimeError" in proc.stdout  # the view-error cell shows its (expected) error
+
+
+def test_check_lists_every_format_error_of_a_file_in_one_run(fixtures: Path) -> None:
+    path = fixtures / "many-problems" / "00-four-mistakes.md"
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    prefix = f"llm-tutor: error: {path}:"
+    assert all(line.startswith(prefix) for line in lines), lines
+    assert [int(line[len(prefix):].split(":", 1)[0]) for line in lines] == [5, 14, 18, 22]
+
+
+def test_a_check_reading_a_name_only_the_solution_defines_is_reported_at_the_check(checker_report) -> None:
+    _, report, _ = checker_report
+    items = _items(report, "check-reads-solution-name")
+    (names,) = [i for i in items if i["kind"] == "names"]
+    assert not names["ok"] and names["line"] == 24  # the fence is on line 23; the name on the check's first line
+    assert "`expected_double`" in names["message"] and "only the solution defines it" in names["message"]
+    solution = next(i for i in items if i["kind"] == "solution")
+    assert solution["ok"]  # exactly the trap: the solution passes, no learner can
+
+
+def test_a_check_reading_a_misspelt_name_blames_the_check_not_the_solution(checker_report) -> None:
+    _, report, _ = checker_report
+    items = _items(report, "check-misspelt-name")
+    (names,) = [i for i in items if i["kind"] == "names"]
+    assert names["line"] == 22 and "`refrence`" in names["message"] and "nothing defines it" in names["message"]
+    solution = next(i for i in items if i["kind"] == "solution")
+    assert not solution["ok"] and solution["line"] == 22 and "the check itself fails" in solution["message"]
+
+
+def test_lessons_checked_at_once_keep_their_order_and_their_own_folders(tmp_path: Path) -> None:
+    """--jobs 2: two kernels at once, each in a folder of its own (lessons write files), reports in lesson order."""
+    for n in range(3):
+        (tmp_path / f"0{n}-l{n}.md").write_text(
+            f"---\nid: l{n}\ntitle: L{n}\norder: {n}\n---\n\n"
+            "```python cell id=write\nimport os, time\nopen('shared.txt', 'w').write(" f"'l{n}'" ")\n"
+            "time.sleep(0.4)  # the other kernel writes its own shared.txt meanwhile, if it shares the folder\n"
+            f"assert open('shared.txt').read() == 'l{n}', 'another lesson wrote into this one'\n"
+            "print(os.getcwd())\n```\n")
+    proc = run_cli("check", str(tmp_path), "--device", "cpu", "--jobs", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    marks = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("✓")]
+    assert marks == ["l0", "l1", "l2"]
+    assert "3 lessons" in proc.stdout and "0 lessons failing" in proc.stdout
+
+
+def test_jobs_must_be_positive(fixtures: Path) -> None:
+    proc = run_cli("check", str(fixtures / "good"), "--jobs", "0")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["llm-tutor: error: --jobs must be at least 1"]

@@ -57,6 +57,7 @@ def test_failures_say_how_to_fix_them(tmp_path: Path) -> None:
         assert found[name].startswith("FAIL") and "\n      fix: " in found[name], proc.stdout
     assert "--host-key" in found["host key"]
     assert found["python"].startswith("OK") and found["torch"].startswith("OK")
+    assert "Deprecation" not in proc.stderr, "asyncssh's import warnings are not shown"
 
 
 def test_lab_keys_are_checked(tmp_path: Path) -> None:
@@ -117,3 +118,30 @@ def _has_cuda() -> bool:
     import torch
 
     return bool(torch.cuda.is_available())
+
+
+def test_lab_confinement_lists_each_protection_root_and_keys_a_session_could_write(tmp_path: Path) -> None:
+    from llm_tutor.engine.commands.doctor_lab import check_confinement
+    from llm_tutor.engine.sandbox.probe import probe
+
+    root = tmp_path / "lab"
+    (root / "users" / "alice").mkdir(parents=True)
+    inside = root / "users" / "alice" / "keys"
+    inside.mkdir()
+    outside = tmp_path / "keys"
+    outside.mkdir(mode=0o755)
+    checks = {c.name: c for c in check_confinement(outside, tmp_path / "host_key", root, None)}
+    for protection in probe().protections:
+        line = checks[f"protection: {protection.name}"].line()
+        assert line.startswith(protection.state.upper()) and protection.detail in line
+    assert checks["user"].ok == (os.geteuid() != 0)
+    assert checks["keys writable"].ok == checks["host key writable"].ok
+    world = tmp_path / "world"
+    world.mkdir()
+    world.chmod(0o777)
+    world_check = {c.name: c for c in check_confinement(world, None, root, None)}["keys writable"]
+    assert not world_check.ok and "other Unix users" in world_check.detail
+    landlock_on = probe().state("filesystem (Landlock)") == "on"
+    flagged = {c.name: c for c in check_confinement(inside, None, root, None)}["keys writable"]
+    assert not flagged.ok and "a session could change it" in flagged.detail and flagged.fix
+    assert landlock_on or "without Landlock" in flagged.detail

@@ -106,3 +106,18 @@ def test_bundled_course_parses() -> None:
     for lang in ("en", "tr"):
         for item in load_course(lang=lang):
             assert not hasattr(item, "error"), str(getattr(item, "error", ""))
+
+
+def test_every_problem_of_a_file_is_found_in_one_pass(fixtures: Path) -> None:
+    path = fixtures / "many-problems" / "00-four-mistakes.md"
+    with pytest.raises(LessonError) as info:
+        parse_file(path)
+    found = [(e.line, e.message.split(" (")[0]) for e in info.value.errors]
+    assert found == [
+        (5, "unknown front matter key 'author'"),
+        (14, "unknown block kind 'runnable'"),
+        (18, "unknown attribute 'colour' for a cell block"),
+        (22, "exercise 'ones' has no checks: expected a ```python check for=ones block"),
+    ]
+    assert info.value.line == 5 and "and 3 more problems in this file" in str(info.value)
+    assert all(str(e).startswith(f"{path}:{e.line}: ") for e in info.value.errors)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from llm_tutor.engine.lesson import parse_file
+from llm_tutor.engine.pending import RESERVE_NAME
 from llm_tutor.engine.progress import DB_NAME, ProgressStore
 from llm_tutor.engine.workspace import Workspace
 from tests.conftest import FIXTURES, llm_tutor_cmd
@@ -190,7 +191,7 @@ def test_all_students_on_a_lab_server_read_only(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert [line.split()[0] for line in proc.stdout.splitlines()] == ["alice", "bob", "carol"]
     assert proc.stdout.splitlines()[0].split()[1:3] == ["1/1", "solved"]
-    assert sorted(os.listdir(alice)) == [DB_NAME]
+    assert sorted(os.listdir(alice)) == sorted([DB_NAME, RESERVE_NAME])  # what the student's own store made
 
 
 def test_all_cannot_reset(tmp_path: Path) -> None:

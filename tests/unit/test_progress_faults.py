@@ -319,3 +319,17 @@ def test_a_full_disk_gives_a_clear_error_and_no_corruption(tmp_path: Path) -> No
     with ProgressStore.open(tmp_path) as store:
         assert store.integrity_ok()
         assert store.load_draft("tensors", "ones") == "small draft 2"
+
+
+def test_the_side_file_appends_and_the_reserve_is_allocated(tmp_path: Path) -> None:
+    from llm_tutor.engine.pending import RESERVE_BYTES, RESERVE_NAME, append_whole, keep, reserve
+
+    side = tmp_path / PENDING_NAME
+    append_whole(side, ["one\n"])
+    with pytest.raises(OSError):
+        append_whole(tmp_path / "no-such-folder" / PENDING_NAME, ["two\n"])
+    assert not (tmp_path / "no-such-folder").exists()
+    reserve(tmp_path)
+    assert (tmp_path / RESERVE_NAME).stat().st_blocks * 512 >= RESERVE_BYTES
+    keep(side, ["two\n"])
+    assert side.read_text() == "one\ntwo\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -87,15 +88,20 @@ def test_session_environment_keeps_only_what_the_app_needs(tmp_path: Path, monke
     monkeypatch.setenv("SECRET_TOKEN", "server-only")
     lab = Lab(LabConfig(authorized_keys=tmp_path, host_key=tmp_path / "k", data_root=tmp_path, threads=1,
                         memory_limit_mb=512, gpu_memory_fraction=0.25))
-    lab.fork_socket = "/tmp/pool.sock"
+    from llm_tutor.engine.remote.confine import SessionBox
+
+    mine, _theirs = socket.socketpair()
+    box = SessionBox(policy=None, scratch=tmp_path / "scratch", channel=mine)
     session = SimpleNamespace(user="alice", term_type="xterm-256color", ssh_connection="127.0.0.1 5000 127.0.0.1 22",
                               client_env={"NO_COLOR": "1", "LANG": "tr_TR.UTF-8", "LD_PRELOAD": "/tmp/evil.so",
-                                          "LLM_TUTOR_DATA_DIR": "/elsewhere"})
+                                          "LLM_TUTOR_DATA_DIR": "/elsewhere", "TMPDIR": "/tmp"}, box=box, channel_fd=3)
     env = lab.child_env(session, tmp_path / "users" / "alice", "/dev/pts/9")  # type: ignore[arg-type]
+    lab.confinement.stop()
     assert env["LLM_TUTOR_DATA_DIR"] == str(tmp_path / "users" / "alice") == env["HOME"]
     assert env["NO_COLOR"] == "1" and env["LANG"] == "tr_TR.UTF-8" and env["TERM"] == "xterm-256color"
     assert env["SSH_CONNECTION"] and env["SSH_TTY"] == "/dev/pts/9" and env["TEXTUAL_ANIMATIONS"] == "none"
-    assert env["LLM_TUTOR_KERNEL_SERVER"] == "/tmp/pool.sock"
+    # kernels come through the session's channel (fd 3), temporary files go to its scratch folder
+    assert env["LLM_TUTOR_KERNEL_SERVER"] == "fd:3" and env["TMPDIR"] == str(tmp_path / "scratch")
     assert (env["LLM_TUTOR_KERNEL_THREADS"], env["LLM_TUTOR_KERNEL_MEMORY_MB"], env["LLM_TUTOR_GPU_MEMORY_FRACTION"]) == ("1", "512", "0.25")
     assert "LD_PRELOAD" not in env and "SECRET_TOKEN" not in env
 
@@ -164,7 +170,7 @@ def test_serve_ssh_refuses_a_host_key_others_can_read(tmp_path: Path) -> None:
     load_or_create_host_key(key)
     key.chmod(0o640)
     proc = subprocess.run([*llm_tutor_cmd(), "serve", "ssh", "--port", "0", "--authorized-keys", str(tmp_path),
-                           "--host-key", str(key), "--data-root", str(tmp_path / "root"), "--no-kernel-pool"],
+                           "--host-key", str(key), "--data-root", str(tmp_path / "root"), "--no-kernel-pool", "--allow-root"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert f"chmod 600 {key}" in proc.stderr.strip().splitlines()[-1]
@@ -184,3 +190,42 @@ def test_remote_modules_import_nothing_heavy() -> None:
     loaded = set(json.loads(proc.stdout))
     for heavy in ("torch", "textual", "asyncssh", "textual_serve", "aiohttp"):
         assert heavy not in loaded, heavy
+
+
+def test_web_token_origin_and_tab_slots() -> None:
+    from llm_tutor.engine.remote.web_guard import TabSlots, allowed_hosts, new_token, origin_allowed, token_matches
+
+    token = new_token()
+    assert len(token) >= 32 and token != new_token()
+    assert token_matches(token, token) and not token_matches(token[:-1], token)
+    assert not token_matches(None, token) and not token_matches("", token) and not token_matches("ç" * 32, token)
+    hosts = allowed_hosts("127.0.0.1", 8000, "http://127.0.0.1:8000")
+    assert {"127.0.0.1:8000", "localhost:8000", "[::1]:8000"} <= hosts
+    assert origin_allowed("http://localhost:8000", hosts) and origin_allowed("http://127.0.0.1:8000", hosts)
+    for bad in (None, "", "null", "http://evil.example", "http://127.0.0.1:8001", "file://", "http://127.0.0.1:8000/x"):
+        assert not origin_allowed(bad, hosts), bad
+    proxied = allowed_hosts("0.0.0.0", 8000, "https://lab.example.org")
+    assert origin_allowed("https://lab.example.org", proxied) and not origin_allowed("http://0.0.0.0:8000", proxied)
+    slots = TabSlots(2)
+    assert (slots.take(), slots.take(), slots.take()) == (1, 2, None)
+    slots.give_back(1)
+    assert slots.take() == 1 and len(slots) == 2
+
+
+def test_a_workspace_id_keeps_two_apps_files_apart(tmp_path: Path) -> None:
+    from llm_tutor.engine.workspace import Workspace, WorkspaceError
+
+    shared = Workspace.open(tmp_path, workspace_id="")
+    one, two = Workspace.open(tmp_path, workspace_id="tab-1"), Workspace.open(tmp_path, workspace_id="tab-2")
+    assert len({shared.path("l", "e"), one.path("l", "e"), two.path("l", "e")}) == 3
+    assert one.exercise_of(one.path("l", "e")) == ("l", "e")
+    with pytest.raises(WorkspaceError):
+        Workspace.open(tmp_path, workspace_id="../x")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root refusal is only seen when running as root")
+@pytest.mark.parametrize("kind", [["web", "--port", "8765"], ["ssh", "--port", "0", "--authorized-keys", "."]])
+def test_serve_refuses_root_without_allow_root(kind: list[str]) -> None:
+    proc = subprocess.run([*llm_tutor_cmd(), "serve", *kind], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert f"refusing to run 'serve {kind[0]}' as root" in proc.stderr and "--allow-root" in proc.stderr

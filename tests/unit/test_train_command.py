@@ -39,16 +39,17 @@ def test_gpt_json_lines_follow_the_contract() -> None:
     head, steps, final = lines[0], lines[1:-1], lines[-1]
     assert head["config"] == {
         "vocab_size": 67, "context_length": 16, "emb_dim": 32, "n_heads": 2, "n_layers": 1,
-        "drop_rate": 0.0, "qkv_bias": False, "tie_weights": False,
+        "drop_rate": 0.0, "qkv_bias": False, "tie_weights": False, "world_size": 1, "backend": None,
     }
+    assert head["world_size"] == 1 and head["backend"] is None  # one process: no process group
     assert isinstance(head["params"], int) and head["params"] == head["param_counts"]["params"]
     assert head["card"]["seed"] == 3 and head["card"]["device"] == "cpu"
-    assert [s["step"] for s in steps] == [1, 4, 8]
+    assert [s["step"] for s in steps] == [1, 4]  # step 8, the last, is printed once: as the final line
     for s in steps:
         assert math.isfinite(s["loss"]) and s["steps_per_s"] > 0 and s["tokens_per_s"] > 0
-    assert "val_loss" in steps[0] and "val_loss" in steps[-1]
+    assert "val_loss" in steps[0]
     assert final["final"] is True and final["status"] == "finished" and final["step"] == 8
-    assert final["loss"] == steps[-1]["loss"] and "val_loss" in final and "sample" in final
+    assert "val_loss" in final and "sample" in final and final["tokens_per_s"] > 0
     assert not any("final" in s for s in steps)
 
 
@@ -56,13 +57,49 @@ def test_neuron_and_mlp_lines_carry_their_own_figures() -> None:
     code, lines = run_json(["neuron", "--report-every", "50"])
     assert code == 0
     assert lines[0]["config"] == {"x": 1.1, "w": 2.2, "b": 0.0, "y": 1.0} and lines[0]["params"] == 2
-    assert [line["step"] for line in lines[1:-1]] == [1, 50, 100]
+    assert [line["step"] for line in lines[1:]] == [1, 50, 100]
     assert lines[1]["loss"] == pytest.approx(-math.log(1 / (1 + math.exp(-2.42))), rel=1e-6)
     assert "tokens_per_s" not in lines[1] and "w" in lines[1]
     code, lines = run_json(["mlp", "--steps", "300", "--set", "dataset=circles"])
     assert code == 0
     assert lines[0]["config"]["dataset"] == "circles" and "points" not in lines[0]["data"]
     assert lines[-1]["accuracy"] >= 0.95
+
+
+def test_loss_is_the_last_steps_and_loss_mean_the_windows_in_json_and_text() -> None:
+    """`loss`: the loss of the line's step; `loss_mean`: the mean over the steps since the previous line."""
+    code, lines = run_json(["neuron", "--report-every", "50"])
+    assert code == 0
+    from llm_tutor.engine.train.config import default_configs
+    from llm_tutor.engine.train.trainer import Trainer
+
+    model_config, train_config = default_configs("neuron")  # the same seeded run, for its per-step losses
+    trainer = Trainer("neuron", model_config, train_config, emit=lambda event: None)
+    trainer.run(exit_when_done=True, play=True)
+    losses = list(trainer.history.values)  # losses[i]: the loss of step i + 1
+    step50, final = lines[2], lines[-1]
+    assert {"step", "loss", "loss_mean", "steps_per_s"} <= set(step50) and "last_loss" not in final
+    assert step50["loss"] == pytest.approx(losses[49]) and step50["loss_mean"] == pytest.approx(sum(losses[1:50]) / 49)
+    assert final["loss"] == pytest.approx(losses[99]) and final["loss_mean"] == pytest.approx(sum(losses[50:100]) / 50)
+    out = io.StringIO()
+    assert train_command.run(parse(["neuron", "--headless", "--report-every", "50", "--report-interval", "1e9"]), out=out) == 0
+    text = out.getvalue().splitlines()
+    assert text[-1].startswith(f"finished at step 100: loss {losses[99]:.4f}  loss_mean {sum(losses[50:100]) / 50:.4f}")
+    assert sum(line.startswith("step ") for line in text) == 2  # 1 and 50; 100 is the final line
+    assert f"step     50  loss {losses[49]:.4f}  loss_mean {sum(losses[1:50]) / 49:.4f}" in text[-2]
+
+
+def test_a_step_reported_twice_prints_once() -> None:
+    from llm_tutor.engine.train.events import TrainMetrics
+
+    out = io.StringIO()
+    printer = train_command.Printer(out, as_json=True)
+    for loss in (0.5, 0.4):  # a stop right after a report, say: the same step again
+        printer(TrainMetrics("", step=7, loss=loss, first_step=7, losses=[loss], steps_per_s=1.0))
+    printer(TrainMetrics("", step=9, loss=0.3, first_step=8, losses=[0.3, 0.3], steps_per_s=1.0))
+    printer.flush()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["step"], line["loss"]) for line in lines] == [(7, 0.4), (9, 0.3)]
 
 
 @pytest.mark.parametrize(
@@ -78,6 +115,7 @@ def test_neuron_and_mlp_lines_carry_their_own_figures() -> None:
         (["mlp", "--headless", "--device", "tpu"], "unknown device 'tpu'"),
         (["gpt", "--headless", "--set", "vocab_size=20"], "smaller than the 67 distinct characters"),
         (["gpt"], "add --headless"),
+        (["neuron", "--headless", "--json", "--plot"], "leave out --json"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,7 +142,7 @@ def test_checkpoint_then_resume_goes_on_and_rejects_bad_files(tmp_path: Path, ca
     code, lines = run_json(["gpt", "--steps", "7", "--report-every", "1", "--resume", str(ckpt)])
     assert code == 0
     assert lines[0]["step"] == 4 and lines[0]["config"]["emb_dim"] == 32
-    assert [line["step"] for line in lines[1:-1]] == [5, 6, 7] and lines[-1]["step"] == 7
+    assert [line["step"] for line in lines[1:-1]] == [5, 6] and lines[-1]["step"] == 7
     capsys.readouterr()
     assert train_command.run(parse(["mlp", "--headless", "--resume", str(ckpt)]), out=io.StringIO()) == 2
     assert "holds a gpt model, not mlp" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,34 @@ def test_latest_code_takes_whichever_was_changed_last(tmp_path: Path) -> None:
         # typed in the app after that: the draft wins
         os.utime(path, (1.0, 1.0))
         assert latest_code(store, ws, "tensors", "ones") == ("x = 'draft'", "draft")
+
+
+def test_a_fifo_socket_or_device_at_an_exercise_path_is_refused_without_blocking(tmp_path: Path) -> None:
+    import socket
+
+    ws = Workspace.open(tmp_path)
+    folder = ws.path("tensors", "ones").parent
+    folder.mkdir(parents=True)
+    os.mkfifo(ws.path("tensors", "ones"))  # opened for reading, it would wait for a writer for ever
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(ws.path("tensors", "sock")))
+    os.symlink("/dev/zero", ws.path("tensors", "zero"))  # endless
+    try:
+        for exercise_id, kind in (("ones", "a FIFO (named pipe)"), ("sock", "a socket"), ("zero", "a device")):
+            with pytest.raises(WorkspaceError, match=re.escape(f"is {kind}, not a file: remove it")) as error:
+                ws.read("tensors", exercise_id)
+            assert "rm " in str(error.value)
+            assert ws.mtime("tensors", exercise_id) is not None
+        assert ws.ensure("tensors", ONES) == ws.path("tensors", "ones")  # there already: left alone, not opened
+    finally:
+        server.close()
+
+
+def test_an_exercise_file_past_the_cap_is_refused(tmp_path: Path) -> None:
+    from llm_tutor.engine.workspace import MAX_EXERCISE_BYTES
+
+    ws = Workspace.open(tmp_path)
+    path = ws.ensure("tensors", ONES)
+    os.truncate(path, MAX_EXERCISE_BYTES + 1)
+    with pytest.raises(WorkspaceError, match="over the 1.0 MB allowed"):
+        ws.read("tensors", "ones")

@@ -8,7 +8,9 @@ a slow link). State changes and faults show at once; curves, figures and picture
 next frame. Settings that a running trainer can change in place (learning rate, batch size,
 dropout, budget) are sent as soon as they are entered; those that need new weights (the model's
 shape, optimizer, seed, device) wait for a reset (`r`), and the calculator shows their parameter
-count before anything trains.
+count before anything trains. The gpt's `processes` setting, applied at reset too, restarts the
+trainer as a data-parallel run of that many processes (torch.distributed.run); the controls reach
+every process through rank 0, and a process that dies ends the run with its rank and reason.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ MODEL_KEYS = {
     "neuron": ("x", "w", "b", "y"),
 }
 """The calculator's fields per model (drop_rate is live, so it sits with the live settings)."""
+MAX_PROCESSES = 64
+"""The most processes the lab starts on one machine."""
 CONTROL_FOR = {"lr": "set_lr", "batch_size": "set_batch_size", "steps": "set_steps", "drop_rate": "set_dropout",
                "temperature": "set_temperature"}
 
@@ -81,6 +85,13 @@ class LiveSettings:
     steps: int = 1000
     drop_rate: float = 0.0
     temperature: float = 0.8
+
+
+@dataclass
+class ScaleSetting:
+    """How many processes train the gpt (data parallel); applied at reset."""
+
+    processes: int = 1
 
 
 class LabScreen(Screen[None]):
@@ -121,6 +132,7 @@ class LabScreen(Screen[None]):
         threads: int | None = None,
         data_dir: Path | None = None,
         start_trainer: bool = True,
+        processes: int = 1,
     ) -> None:
         super().__init__()
         if model not in MODELS:
@@ -129,7 +141,7 @@ class LabScreen(Screen[None]):
         self.lang = lang
         self.lab_options: dict[str, Any] = {
             "lang": lang, "device": device, "resume": None, "text": text, "play": False, "checkpoint": checkpoint,
-            "threads": threads, "data_dir": data_dir, "start_trainer": start_trainer,
+            "threads": threads, "data_dir": data_dir, "start_trainer": start_trainer, "processes": processes,
         }
         translate_lab_bindings(self, lang)
         self.model_config, self.train_config = default_configs(model)
@@ -145,6 +157,8 @@ class LabScreen(Screen[None]):
         self.checkpoint = checkpoint
         self.data_dir = data_dir
         self.start_trainer = start_trainer
+        self.processes = processes if model == "gpt" else 1
+        """Processes the next (re)started gpt run trains on; the running one's count is in its card."""
         self.monitor = RunMonitor()
         self.process = TrainerProcess(self._trainer_event, self._trainer_exit, threads=threads or lab_threads())
         self.lesson_series = Series("lesson")
@@ -200,6 +214,9 @@ class LabScreen(Screen[None]):
                             self.train_config, list(RESET_KEYS), title=lt(lang, "reset_section"),
                             choices={"optimizer": list(OPTIMIZERS), "device": self.devices}, id="form-reset",
                         )
+                        if self.model == "gpt":
+                            yield ConfigForm(ScaleSetting(self.processes), ["processes"],
+                                             labels={"processes": lt(lang, "processes")}, id="form-scale")
                 with TabPane(lt(lang, "tab_model"), id="tab-model"):
                     with VerticalScroll(can_focus=False):
                         yield ConfigForm(
@@ -262,7 +279,9 @@ class LabScreen(Screen[None]):
         config = dataclasses.asdict(self.model_config)
         train = dataclasses.asdict(self.train_config)
         self.query_one(FaultBanner).hide()
-        self.process.start(self.model, config, train, resume=resume, text=self.text_path, play=play)
+        self.process.start(
+            self.model, config, train, resume=resume, text=self.text_path, play=play, processes=self.processes
+        )
         self._frame(force=True)
 
     def stop_process(self, wait: bool = True) -> None:
@@ -351,6 +370,9 @@ class LabScreen(Screen[None]):
             chart.redraw()
         status = self.query_one(RunStatus)
         if metrics is not None and "metrics" in dirty:
+            world = status.world_size
+            if world > 1 and metrics.tokens_per_s and self.query_one("#lab-side", TabbedContent).active == "tab-card":
+                self.query_one(ReproCard).show_rate(metrics.tokens_per_s / world)
             status.show(
                 step=metrics.step, total=metrics.total_steps, progress=metrics.progress, eta_s=metrics.eta_s,
                 steps_per_s=metrics.steps_per_s, tokens_per_s=metrics.tokens_per_s,
@@ -433,6 +455,7 @@ class LabScreen(Screen[None]):
             step=started.step, lr=started.train.get("lr"), batch_size=started.train.get("batch_size"),
             drop_rate=started.config.get("drop_rate"), loss=None, val_loss=None, val_step=None, accuracy=None,
             steps_per_s=None, tokens_per_s=None, progress=None, eta_s=None,
+            world_size=int(started.card.get("world_size") or 1),
         )
         self.query_one(GradNorms).show({})
         if self.model == "mlp":
@@ -450,7 +473,14 @@ class LabScreen(Screen[None]):
             config = self.model_config if key in field_names(self.model_config) else self.train_config
             if key in self.running_config and getattr(config, key) != self.running_config[key]:
                 changed.append(key)
+        if self.model == "gpt" and self.processes != self.running_world_size():
+            changed.append("processes")
         return changed
+
+    def running_world_size(self) -> int:
+        """Processes the running trainer trains on (1 before it has started)."""
+        started = self.monitor.started
+        return int(started.card.get("world_size") or 1) if started is not None else self.processes
 
     def _update_hint(self) -> None:
         hint = self.query_one("#lab-hint", Static)
@@ -489,6 +519,15 @@ class LabScreen(Screen[None]):
             return
         if form_id == "form-live":
             self._live_change(key, value, message.committed)
+            return
+        if form_id == "form-scale":
+            form = self.query_one("#form-scale", ConfigForm)
+            if not 1 <= int(value) <= MAX_PROCESSES:
+                form.errors[key] = f"processes must lie in 1..{MAX_PROCESSES}, got {value}"
+                form._show_errors()
+                return
+            self.processes = int(value)
+            self._update_hint()
             return
         config = self.model_config if form_id == "form-model" else self.train_config
         setattr(config, key, value)
@@ -560,6 +599,9 @@ class LabScreen(Screen[None]):
             if self.monitor.state == "starting" and self.process.is_alive():
                 return  # it is still importing torch; its first start event is on the way
             self.start_process()
+            return
+        if self.processes != self.running_world_size():
+            self.start_process()  # another number of processes: a new run, with every setting shown
             return
         overrides: dict[str, Any] = {}
         for key in (*MODEL_KEYS[self.model], *RESET_KEYS):

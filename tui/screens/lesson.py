@@ -371,7 +371,8 @@ class LessonScreen(Screen[None]):
         if self.query_one(InspectorPanel).handle_kernel_event(event) or isinstance(event, protocol.Variables):
             return
         if isinstance(event, KernelDied):
-            reason = t(self.lang, "kernel_died", reason=exit_reason(self.lang, "kernel", event.exitcode), key="K")
+            died = exit_reason(self.lang, "kernel", event.exitcode) + (f": {event.limit}" if event.limit else "")
+            reason = t(self.lang, "kernel_died", reason=died, key="K")
             for widget in self.pending.values():
                 if isinstance(widget, (CellView, ExerciseView)) and widget.state == "running":
                     widget.show_died(reason)

@@ -10,7 +10,8 @@ from textual.widget import Widget
 
 from llm_tutor.tui.widgets.train.labels import lt
 
-FIELDS = ("seed", "device", "device_name", "torch", "cuda", "python", "platform", "deterministic", "threads", "dtype")
+FIELDS = ("seed", "device", "device_name", "world_size", "backend", "per_rank_tokens_per_s", "torch", "cuda", "python",
+          "platform", "deterministic", "threads", "dtype")
 
 
 class ReproCard(Widget):
@@ -30,6 +31,11 @@ class ReproCard(Widget):
         self.card, self.extra = dict(card), dict(extra or {})
         self.refresh(layout=True)
 
+    def show_rate(self, per_rank_tokens_per_s: float) -> None:
+        """Each process's tokens/s in a data-parallel run (the card shows it below the world size)."""
+        self.card["per_rank_tokens_per_s"] = f"{per_rank_tokens_per_s:,.0f}"
+        self.refresh()
+
     def render(self) -> Table | Text:
         if not self.card:
             return Text(lt(self.lang, "card_empty"), style="dim")
@@ -43,5 +49,9 @@ class ReproCard(Widget):
                 continue
             if key == "device_name" and str(value) == str(self.card.get("device", "")):
                 continue  # "cpu" twice says nothing
+            if key in ("world_size", "backend", "per_rank_tokens_per_s") and int(self.card.get("world_size") or 1) == 1:
+                continue  # one process: nothing to say
+            if key == "per_rank_tokens_per_s":
+                key = lt(self.lang, "per_rank")
             table.add_row(key, str(value))
         return table

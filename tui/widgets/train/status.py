@@ -63,6 +63,8 @@ class RunStatus(Widget):
         self.drop_rate: float | None = None
         self.params: int | None = None
         self.device = ""
+        self.world_size = 1
+        """Processes of a data-parallel run: above 1 the line adds them and each one's tokens/s."""
 
     def show(self, **fields: Any) -> None:
         """Set any of the attributes above and repaint this widget only."""
@@ -89,6 +91,8 @@ class RunStatus(Widget):
             parts.append(Text(f"{format_count(lang, self.steps_per_s, 1)} {lt(lang, 'steps_s')}"))
             if self.tokens_per_s:
                 parts.append(Text(f"{format_count(lang, self.tokens_per_s)} {lt(lang, 'tok_s')}"))
+                if self.world_size > 1:
+                    parts.append(Text(f"{format_count(lang, self.tokens_per_s / self.world_size)} {lt(lang, 'per_rank')}"))
         figures: list[str] = []
         if self.loss is not None:  # the last step's loss: the legend's `train`
             figures.append(f"{lt(lang, 'train')} {format_value(self.loss)}")
@@ -110,6 +114,8 @@ class RunStatus(Widget):
             figures.append(f"{calc.format_count(self.params)} {lt(lang, 'params')}")
         if self.device:
             figures.append(self.device)
+        if self.world_size > 1:
+            figures.append(lt(lang, "ranks", n=self.world_size))
         dim = "dim" if self.state != "running" else ""
         lines = _pack(parts, width) + _pack([Text(f, style=dim) for f in figures], width)
         return Text("\n").join(line for line in lines[: max(self.content_size.height, 1)])
