@@ -230,6 +230,8 @@ class TutorApp(ProgressMixin, App[int]):
 
     def sync_status(self, screen: Screen | None = None) -> None:
         """Show the kernel's state and device on the current screen's status bar."""
+        if screen is None and not self.screen_stack:
+            return  # the app is closing (or not yet shown): no status bar to update
         target = screen or self.screen
         for status in target.query(KernelStatus):
             if self._kernel is None:

@@ -296,7 +296,8 @@ async def test_a_gradient_check_opens_the_panel_on_it_and_the_autograd_lesson_ru
         assert any("triangulate(" in getattr(seg, "code", "") for seg in lesson.segments), lang
     app = make_app("inspect-demo", lessons_dir=INSPECT_LESSONS, device="cpu")
     async with app.run_test(size=(100, 30)) as pilot:
-        assert await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and app.screen.is_mounted)
+        assert await wait_for(pilot, lambda: bool(app.screen_stack) and isinstance(app.screen_stack[-1], LessonScreen)
+                              and bool(app.screen_stack[-1].query(InspectorPanel)))
         screen: Any = app.screen
         panel = screen.query_one(InspectorPanel)
         assert not panel.display  # narrow: the panel waits behind the lesson

@@ -368,7 +368,10 @@ class LessonScreen(Screen[None]):
     # -- kernel events (routed by the app) -----------------------------------------------------
 
     def handle_kernel_event(self, event: Any) -> None:
-        if self.query_one(InspectorPanel).handle_kernel_event(event) or isinstance(event, protocol.Variables):
+        panels = self.query(InspectorPanel)
+        if not panels:
+            return  # not composed yet (a lesson opened at start-up while the kernel reports): nothing ran here
+        if panels.first().handle_kernel_event(event) or isinstance(event, protocol.Variables):
             return
         if isinstance(event, KernelDied):
             died = exit_reason(self.lang, "kernel", event.exitcode) + (f": {event.limit}" if event.limit else "")
