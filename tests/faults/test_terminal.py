@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from llm_tutor.engine.progress import ProgressStore
 from llm_tutor.tui.app import make_app
@@ -48,7 +49,7 @@ async def test_a_resize_storm_while_a_cell_prints(tmp_path: Path) -> None:
             await pilot.resize_terminal(*size)
             await pilot.pause(0.01)
         assert await wait_for(pilot, lambda: chatter.state == "ok", timeout=30)
-        assert "line 39" in str(chatter.query_one(".cell-output").render())
+        assert "line 39" in str(chatter.query_one(".cell-output", Static).content)
         # smallest size: the lesson still shows, the side panel gives way, keys still work
         await pilot.resize_terminal(40, 12)
         await pilot.pause()

@@ -286,12 +286,14 @@ def _x_axis(x0: float, x1: float, plot_w: int, width: int, styles: PlotStyles) -
 
 def _legend(lines: list[PlotSeries], width: int, title: str, styles: PlotStyles) -> list[Segment]:
     """The title and a key per curve with its newest value; where that does not fit (80 columns, beside
-    the decision boundary), the title goes first, then the values, so every curve keeps its key."""
+    the decision boundary), the title goes first (its log-scale mark last), then the values, so every curve
+    keeps its key."""
     shown = [s for i, s in enumerate(lines) if not i or len(s.series)]  # curves with no points yet stay out
-    for with_title, with_values in ((True, True), (False, True), (False, False)):
+    mark = "[log]" if "[log]" in title else ""  # the scale's mark outlives the title's words
+    for head, with_values in ((title, True), (mark, True), (mark, False), ("", False)):
         parts: list[tuple[str, Style | None]] = []
-        if title and with_title:
-            parts.append((title + "  ", styles.label))
+        if head:
+            parts.append((head + "  ", styles.label))
         for s in shown:
             last = s.series.last
             value = f" {format_value(last[1])}" if with_values and s.show_last and last is not None else ""
