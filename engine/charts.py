@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -106,11 +106,14 @@ def line_chart(
     title: str = "",
     log_y: bool = False,
     x_label: str = "step",
+    points: Collection[str] = (),
 ) -> str:
     """Curves (name, series) on shared axes, with a key line under them; "" when no curve has a point.
 
     Each curve is thinned to at most three points per half column before plotext sees it. `log_y`
-    is ignored (and the key says so) when a value is zero or negative.
+    is ignored (and the key says so) when a value is zero or negative. The curves named in `points`
+    are drawn as points where they were measured, not joined: a validation loss taken every few
+    hundred steps joined by straight lines would show a trend nobody measured.
     """
     curves = [(name, s) for name, s in curves if len(s)]
     if not curves:
@@ -126,7 +129,8 @@ def line_chart(
     for i, (name, series) in reversed(list(enumerate(curves))):  # the first curve drawn last, on top
         xs, ys = curve_points(series, style)
         marker = markers[i % len(markers)]
-        fig.draw(fig.signal(xs, ys, marker=marker).lines())
+        signal = fig.signal(xs, ys, marker=marker)
+        fig.draw(signal if name in points else signal.lines())
         shown = "⣿" if marker == "braille" else marker
         note = f" ({series.skipped} NaN/inf not drawn)" if series.skipped else ""
         key.insert(0, f"{shown} {name}{note}")

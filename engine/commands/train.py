@@ -439,7 +439,8 @@ def plot_losses(trainer: Any, out: TextIO, plot: bool | None, log_scale: bool) -
     from llm_tutor.engine.charts import ChartStyle, line_chart
 
     curves = [("train loss", trainer.history), ("validation loss", trainer.val_history)]
-    chart = line_chart(curves, ChartStyle.detect(out), title=f"{trainer.model_name}: loss", log_y=log_scale)
+    chart = line_chart(curves, ChartStyle.detect(out), title=f"{trainer.model_name}: loss", log_y=log_scale,
+                       points={"validation loss"})
     if chart:
         out.write("\n" + chart + "\n")
         out.flush()

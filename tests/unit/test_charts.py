@@ -152,3 +152,18 @@ def test_plotext_is_imported_only_where_a_chart_is_drawn() -> None:
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) is False
+
+
+def test_curves_named_as_points_are_drawn_where_measured_not_joined() -> None:
+    """A validation loss measured at two far-apart steps shows two points, not a line nobody measured."""
+    val = Series("val")
+    val.append(1, 2.0)
+    val.append(300, 0.5)
+    style = ChartStyle(60, 12, color=False, ascii=True)
+    joined = visible(line_chart([("train loss", decay(300)), ("validation loss", val)], style))
+    apart = visible(line_chart([("train loss", decay(300)), ("validation loss", val)], style,
+                               points={"validation loss"}))
+    body = lambda lines: "".join(lines[:-1])  # noqa: E731 (the last line is the key)
+    assert body(apart).count("o") == 2
+    assert body(joined).count("o") > 10
+    assert "o validation loss" in apart[-1]
