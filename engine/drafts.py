@@ -16,14 +16,14 @@ from typing import Protocol
 class DraftSink(Protocol):
     """Where drafts go: `ProgressStore` has this method."""
 
-    def save_draft(self, lesson_id: str, exercise_id: str, code: str) -> None: ...
+    def save_draft(self, lesson_id: str, exercise_id: str, code: str, lang: str = "en") -> None: ...
 
 
 class DraftSaver:
     """Debounced, thread-safe saving of exercise drafts.
 
     Args:
-        store: anything with `save_draft(lesson_id, exercise_id, code)`, usually a `ProgressStore`.
+        store: anything with `save_draft(lesson_id, exercise_id, code, lang)`, usually a `ProgressStore`.
         delay: quiet time after the last change before saving.
         max_delay: the longest a change waits while the learner keeps typing.
     """
@@ -35,7 +35,7 @@ class DraftSaver:
         self._cond = threading.Condition()
         self._save_lock = threading.Lock()
         """Held while taking and writing a batch, so an older batch never lands after a newer one."""
-        self._pending: dict[tuple[str, str], str] = {}
+        self._pending: dict[tuple[str, str, str], str] = {}
         self._first_change = 0.0
         self._last_change = 0.0
         self._stopped = False
@@ -44,15 +44,15 @@ class DraftSaver:
         self._thread = threading.Thread(target=self._run, name="llm-tutor-drafts", daemon=True)
         self._thread.start()
 
-    def update(self, lesson_id: str, exercise_id: str, text: str) -> None:
-        """Note the newest text of an exercise; it is saved soon."""
+    def update(self, lesson_id: str, exercise_id: str, text: str, lang: str = "en") -> None:
+        """Note the newest text of an exercise in one language; it is saved soon."""
         with self._cond:
             if self._stopped:
                 raise RuntimeError("DraftSaver is closed")
             now = time.monotonic()
             if not self._pending:
                 self._first_change = now
-            self._pending[(lesson_id, exercise_id)] = text
+            self._pending[(lesson_id, exercise_id, lang)] = text
             self._last_change = now
             self._cond.notify()
 
@@ -67,8 +67,8 @@ class DraftSaver:
         with self._save_lock:
             with self._cond:
                 batch, self._pending = self._pending, {}
-            for (lesson_id, exercise_id), text in batch.items():
-                self.store.save_draft(lesson_id, exercise_id, text)
+            for (lesson_id, exercise_id, lang), text in batch.items():
+                self.store.save_draft(lesson_id, exercise_id, text, lang=lang)
                 self.saves += 1
             return len(batch)
 

@@ -100,6 +100,22 @@ MIGRATIONS: list[list[str]] = [
            SELECT lesson_id, exercise_id, last_attempt_at, status = 'solved', attempts FROM exercise
            WHERE attempts > 0 AND last_attempt_at IS NOT NULL""",
     ],
+    # v3 -> v4: one draft per language (each language has its own starter); the drafts saved before
+    # are the English ones. Progress (status, attempts, hints) stays shared by the languages.
+    [
+        """CREATE TABLE draft_v4 (
+            lesson_id TEXT NOT NULL,
+            exercise_id TEXT NOT NULL,
+            lang TEXT NOT NULL DEFAULT 'en',
+            code TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (lesson_id, exercise_id, lang)
+        )""",
+        """INSERT INTO draft_v4 (lesson_id, exercise_id, lang, code, updated_at)
+           SELECT lesson_id, exercise_id, 'en', code, updated_at FROM draft""",
+        "DROP TABLE draft",
+        "ALTER TABLE draft_v4 RENAME TO draft",
+    ],
 ]
 """``MIGRATIONS[i]`` takes a database from ``user_version`` i to i + 1. Append, never edit."""
 
@@ -321,7 +337,7 @@ def _ensure_exercise(conn: sqlite3.Connection, lesson_id: str, exercise_id: str)
 
 
 def _op_record_attempt(
-    conn: sqlite3.Connection, lesson_id: str, exercise_id: str, passed: bool, code: str, now: float
+    conn: sqlite3.Connection, lesson_id: str, exercise_id: str, passed: bool, code: str, now: float, lang: str = "en"
 ) -> None:
     _ensure_exercise(conn, lesson_id, exercise_id)
     conn.execute(
@@ -339,7 +355,7 @@ def _op_record_attempt(
         (lesson_id, exercise_id, now, int(bool(passed))),
     )
     if code:
-        _op_save_draft(conn, lesson_id, exercise_id, code, now)
+        _op_save_draft(conn, lesson_id, exercise_id, code, now, lang)
 
 
 def _op_reveal_hint(conn: sqlite3.Connection, lesson_id: str, exercise_id: str, total: int | None) -> int:
@@ -352,12 +368,15 @@ def _op_reveal_hint(conn: sqlite3.Connection, lesson_id: str, exercise_id: str, 
     return int(row[0])
 
 
-def _op_save_draft(conn: sqlite3.Connection, lesson_id: str, exercise_id: str, code: str, now: float) -> None:
+def _op_save_draft(
+    conn: sqlite3.Connection, lesson_id: str, exercise_id: str, code: str, now: float, lang: str = "en"
+) -> None:
     conn.execute(
-        """INSERT INTO draft (lesson_id, exercise_id, code, updated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (lesson_id, exercise_id) DO UPDATE SET code = excluded.code, updated_at = excluded.updated_at
+        """INSERT INTO draft (lesson_id, exercise_id, lang, code, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (lesson_id, exercise_id, lang) DO UPDATE SET
+               code = excluded.code, updated_at = excluded.updated_at
            WHERE excluded.updated_at >= draft.updated_at""",
-        (lesson_id, exercise_id, code, now),
+        (lesson_id, exercise_id, lang, code, now),
     )
 
 
@@ -752,11 +771,12 @@ class ProgressStore:
     # -- writes ----------------------------------------------------------------------------------
 
     def record_attempt(
-        self, lesson_id: str, exercise_id: str, passed: bool, code: str = ""
+        self, lesson_id: str, exercise_id: str, passed: bool, code: str = "", lang: str = "en"
     ) -> ExerciseProgress:
-        """Count a check of an exercise (and keep the code as the draft); returns the new progress."""
+        """Count a check of an exercise (and keep the code as the `lang` draft); returns the new progress."""
         applied, _ = self._write(
-            "record_attempt", lesson_id=lesson_id, exercise_id=exercise_id, passed=bool(passed), code=code, now=time.time()
+            "record_attempt", lesson_id=lesson_id, exercise_id=exercise_id, passed=bool(passed), code=code,
+            now=time.time(), lang=lang,
         )
         current = self.exercise(lesson_id, exercise_id)
         if applied:
@@ -780,9 +800,9 @@ class ProgressStore:
         hints = self.exercise(lesson_id, exercise_id).hints + 1
         return hints if total is None else min(hints, total)
 
-    def save_draft(self, lesson_id: str, exercise_id: str, code: str) -> None:
-        """Keep the learner's code for an exercise (the newest save wins)."""
-        self._write("save_draft", lesson_id=lesson_id, exercise_id=exercise_id, code=code, now=time.time())
+    def save_draft(self, lesson_id: str, exercise_id: str, code: str, lang: str = "en") -> None:
+        """Keep the learner's code for an exercise in one language (the newest save wins)."""
+        self._write("save_draft", lesson_id=lesson_id, exercise_id=exercise_id, code=code, now=time.time(), lang=lang)
 
     def set_position(self, lesson_id: str, cell_id: str | None = None) -> None:
         """Remember the open lesson (so bare `llm-tutor` reopens it) and, if given, its current cell."""
@@ -826,15 +846,16 @@ class ProgressStore:
         rows = self._rows("SELECT * FROM exercise WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id))
         return _exercise_from_row(rows[0]) if rows else ExerciseProgress(lesson_id, exercise_id)
 
-    def load_draft(self, lesson_id: str, exercise_id: str) -> str | None:
-        """The learner's saved code for an exercise, or None."""
-        draft = self.draft(lesson_id, exercise_id)
+    def load_draft(self, lesson_id: str, exercise_id: str, lang: str = "en") -> str | None:
+        """The learner's saved code for an exercise in one language, or None."""
+        draft = self.draft(lesson_id, exercise_id, lang)
         return draft.code if draft else None
 
-    def draft(self, lesson_id: str, exercise_id: str) -> Draft | None:
-        """The saved draft with its time (to compare with the workspace file's)."""
+    def draft(self, lesson_id: str, exercise_id: str, lang: str = "en") -> Draft | None:
+        """The saved draft of one language with its time (to compare with the workspace file's)."""
         rows = self._rows(
-            "SELECT code, updated_at FROM draft WHERE lesson_id = ? AND exercise_id = ?", (lesson_id, exercise_id)
+            "SELECT code, updated_at FROM draft WHERE lesson_id = ? AND exercise_id = ? AND lang = ?",
+            (lesson_id, exercise_id, lang),
         )
         return Draft(rows[0]["code"], rows[0]["updated_at"]) if rows else None
 
@@ -961,7 +982,7 @@ class ProgressStore:
             "last_position": asdict(pos) if (pos := self.last_position()) else None,
             "exercises": table("exercise", "lesson_id, exercise_id"),
             "lessons": table("lesson", "lesson_id"),
-            "drafts": table("draft", "lesson_id, exercise_id"),
+            "drafts": table("draft", "lesson_id, exercise_id, lang"),
             "predicts": table("predict", "lesson_id, predict_id"),
             "meta": {r["key"]: r["value"] for r in self._rows("SELECT key, value FROM meta")},
         }

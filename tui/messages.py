@@ -58,3 +58,5 @@ class WorkspaceFileChanged(Message):
     path: str
     forced: bool = False
     """True when the learner asked for it (`f`), not the watcher."""
+    lang: str = "en"
+    """The language whose file it is (each language has its own)."""

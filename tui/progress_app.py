@@ -137,7 +137,7 @@ class ProgressMixin:
             return {}
         state = bridge.exercise(lesson, exercise_id)
         hints = len(lesson.exercise(exercise_id).hints)
-        path = bridge.workspace_path(lesson.id, exercise_id)
+        path = bridge.workspace_path(lesson.id, exercise_id, lesson.lang)
         problem = bridge.workspace_problem
         return {
             "hints_shown": min(state.hints, hints),
@@ -290,7 +290,11 @@ class ProgressMixin:
 
         app: Any = self
         for screen in app.screen_stack:
-            if not (isinstance(screen, LessonScreen) and screen.lesson.id == message.lesson_id):
+            if not (
+                isinstance(screen, LessonScreen)
+                and screen.lesson.id == message.lesson_id
+                and screen.lesson.lang == message.lang
+            ):
                 continue
             if self.progress is not None:
                 self.progress.exercise(screen.lesson, message.exercise_id).code = message.code
@@ -310,7 +314,7 @@ class ProgressMixin:
         if found is None or self.progress is None:
             return
         screen, view = found
-        path = self.progress.workspace_path(screen.lesson.id, view.exercise.id)
+        path = self.progress.workspace_path(screen.lesson.id, view.exercise.id, screen.lesson.lang)
         if path is None or self.progress.workspace_problem:
             app.notify(t(app.lang, "workspace_unavailable", reason=self.progress.workspace_problem), markup=False)
             return
@@ -324,11 +328,11 @@ class ProgressMixin:
         if found is None or self.progress is None:
             return
         screen, view = found
-        path = self.progress.workspace_path(screen.lesson.id, view.exercise.id)
+        path = self.progress.workspace_path(screen.lesson.id, view.exercise.id, screen.lesson.lang)
         if path is None or not path.exists():
             app.notify(t(app.lang, "no_file", path=str(path or "")), severity="warning", markup=False)
             return
-        self.progress.check_file(screen.lesson.id, view.exercise.id)
+        self.progress.check_file(screen.lesson.id, view.exercise.id, screen.lesson.lang)
 
     def _current_exercise(self) -> tuple[LessonScreen, Any] | None:
         from llm_tutor.tui.screens.lesson import LessonScreen

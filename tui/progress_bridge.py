@@ -6,6 +6,9 @@ exercise state, so reopening a lesson while writes are still queued shows the ne
 database's older copy. Results that come back (store notices, a fresh summary, a file saved in the
 learner's own editor) are posted to the app as messages from `llm_tutor.tui.messages`.
 
+Each language has its own draft and exercise file (its own starter), keyed by the lesson's `lang`;
+status, attempts and hints are shared by the languages.
+
 Which code wins when the app's editor and the workspace file both changed: the newest. The app
 writes its editor's text to the file shortly after each change (with the draft), and a file saved
 by another editor replaces the app's text (as one undoable edit) and is checked at once.
@@ -64,8 +67,8 @@ class _QueuedDrafts:
     def __init__(self, bridge: ProgressBridge) -> None:
         self.bridge = bridge
 
-    def save_draft(self, lesson_id: str, exercise_id: str, code: str) -> None:
-        self.bridge._submit(lambda: self.bridge._write_draft(lesson_id, exercise_id, code))
+    def save_draft(self, lesson_id: str, exercise_id: str, code: str, lang: str = "en") -> None:
+        self.bridge._submit(lambda: self.bridge._write_draft(lesson_id, exercise_id, code, lang))
 
 
 class ProgressBridge:
@@ -108,10 +111,10 @@ class ProgressBridge:
         self._outstanding = 0
         self._count_lock = threading.Lock()
         self._writer: threading.Thread | None = None
-        self._lessons: dict[str, _LessonCache] = {}
-        """UI thread only: the exercise state of lessons opened in this session."""
-        self._exercises: dict[tuple[str, str], Exercise] = {}
-        self._known: dict[tuple[str, str], _FileStamp] = {}
+        self._lessons: dict[tuple[str, str], _LessonCache] = {}
+        """UI thread only: the exercise state of lessons opened in this session, by (lang, lesson id)."""
+        self._exercises: dict[tuple[str, str, str], Exercise] = {}
+        self._known: dict[tuple[str, str, str], _FileStamp] = {}
         """Writer thread only: each workspace file as we last wrote or handled it."""
         self._position: tuple[str, str | None] | None = None
         self._written_position: tuple[str, str | None] | None = None
@@ -200,13 +203,13 @@ class ProgressBridge:
 
     def lesson_state(self, lesson: Lesson) -> dict[str, ExerciseState]:
         """The exercises of a lesson as the learner left them (read again unless writes are queued)."""
-        cache = self._lessons.get(lesson.id)
+        cache = self._lessons.get((lesson.lang, lesson.id))
         if cache is None or (cache.stale and not self.busy):
             cache = self._read_lesson(lesson)
-            self._lessons[lesson.id] = cache
+            self._lessons[(lesson.lang, lesson.id)] = cache
         for ex in lesson.exercises:
             cache.exercises.setdefault(ex.id, ExerciseState())
-            self._exercises[(lesson.id, ex.id)] = ex
+            self._exercises[(lesson.id, ex.id, lesson.lang)] = ex
         return cache.exercises
 
     def _read_lesson(self, lesson: Lesson) -> _LessonCache:
@@ -219,9 +222,10 @@ class ProgressBridge:
         for ex, ep in zip(lesson.exercises, progress.exercises):
             state = ExerciseState(ep.status, ep.attempts, ep.hints)
             if self.workspace is not None:
-                found = latest_code(self.store, self.workspace, lesson.id, ex.id, starter=ex.starter)
+                found = latest_code(self.store, self.workspace, lesson.id, ex.id, starter=ex.starter, lang=lesson.lang)
             else:
-                found = (code, "draft") if (code := self.store.load_draft(lesson.id, ex.id)) is not None else None
+                code = self.store.load_draft(lesson.id, ex.id, lesson.lang)
+                found = (code, "draft") if code is not None else None
             if found is not None:
                 state.code = _editor_text(found[0]) if found[1] == "file" else found[0]
             cache.exercises[ex.id] = state
@@ -236,7 +240,7 @@ class ProgressBridge:
             cache.stale = True
 
     def last_cell(self, lesson: Lesson) -> str | None:
-        cache = self._lessons.get(lesson.id)
+        cache = self._lessons.get((lesson.lang, lesson.id))
         return cache.last_cell if cache is not None else None
 
     def last_position(self) -> Position | None:
@@ -255,11 +259,11 @@ class ProgressBridge:
                 return lp.solved
         return 0
 
-    def workspace_path(self, lesson_id: str, exercise_id: str) -> Path | None:
+    def workspace_path(self, lesson_id: str, exercise_id: str, lang: str = "en") -> Path | None:
         if self.workspace is None:
             return None
         try:
-            return self.workspace.path(lesson_id, exercise_id)
+            return self.workspace.path(lesson_id, exercise_id, lang)
         except ValueError:
             return None
 
@@ -268,7 +272,7 @@ class ProgressBridge:
     def save_draft(self, lesson: Lesson, exercise_id: str, code: str) -> None:
         self.exercise(lesson, exercise_id).code = code
         if self.saver is not None:
-            self.saver.update(lesson.id, exercise_id, code)
+            self.saver.update(lesson.id, exercise_id, code, lang=lesson.lang)
 
     def flush_drafts(self) -> None:
         """Queue the drafts waiting for their debounce now (before a check, on leaving a lesson)."""
@@ -288,15 +292,15 @@ class ProgressBridge:
         self.flush_drafts()
         store = self.store
         if store is not None:
-            self._submit(lambda: self._record_attempt(lesson.id, exercise_id, passed, code, draft))
+            self._submit(lambda: self._record_attempt(lesson.id, exercise_id, passed, code, draft, lesson.lang))
         return state
 
-    def _record_attempt(self, lesson_id: str, exercise_id: str, passed: bool, code: str, draft: str) -> None:
+    def _record_attempt(self, lesson_id: str, exercise_id: str, passed: bool, code: str, draft: str, lang: str) -> None:
         assert self.store is not None
-        self.store.record_attempt(lesson_id, exercise_id, passed, code)
+        self.store.record_attempt(lesson_id, exercise_id, passed, code, lang=lang)
         if draft != code:
-            self.store.save_draft(lesson_id, exercise_id, draft)
-        self._write_file(lesson_id, exercise_id, draft)
+            self.store.save_draft(lesson_id, exercise_id, draft, lang=lang)
+        self._write_file(lesson_id, exercise_id, draft, lang)
 
     def record_hint(self, lesson: Lesson, exercise_id: str, shown: int) -> None:
         state = self.exercise(lesson, exercise_id)
@@ -315,7 +319,7 @@ class ProgressBridge:
 
     def record_position(self, lesson: Lesson, cell_id: str | None) -> None:
         """Remember where the learner is; only the newest position is written."""
-        cache = self._lessons.get(lesson.id)
+        cache = self._lessons.get((lesson.lang, lesson.id))
         if cache is not None and cell_id is not None:
             cache.last_cell = cell_id
         position = (lesson.id, cell_id)
@@ -338,28 +342,30 @@ class ProgressBridge:
 
     def record_predict(self, lesson: Lesson, predict_id: str, answer: str) -> None:
         self.lesson_state(lesson)
-        self._lessons[lesson.id].predicts[predict_id] = answer
+        for (_, lesson_id), cache in self._lessons.items():  # an answer counts in every language
+            if lesson_id == lesson.id:
+                cache.predicts[predict_id] = answer
         store = self.store
         if store is not None:
             self._submit(lambda: store.record_predict(lesson.id, predict_id, answer))
 
     def predict_answers(self, lesson: Lesson) -> dict[str, str]:
         self.lesson_state(lesson)
-        return dict(self._lessons[lesson.id].predicts)
+        return dict(self._lessons[(lesson.lang, lesson.id)].predicts)
 
     def reset_exercise(self, lesson: Lesson, exercise: Exercise) -> None:
         """The learner put the starter back: the file is kept as ``.bak``; progress stays."""
         self.exercise(lesson, exercise.id).code = exercise.starter
         if self.workspace is not None and not self.workspace_problem:
-            self._submit(lambda: self._reset_file(lesson.id, exercise))
+            self._submit(lambda: self._reset_file(lesson.id, exercise, lesson.lang))
 
-    def _reset_file(self, lesson_id: str, exercise: Exercise) -> None:
+    def _reset_file(self, lesson_id: str, exercise: Exercise, lang: str) -> None:
         assert self.workspace is not None
         try:
-            path = self.workspace.reset(lesson_id, exercise)
+            path = self.workspace.reset(lesson_id, exercise, lang)
             # the stamp as the watcher will read it back (header off), so the reset is not taken for an edit
-            text = self.workspace.read(lesson_id, exercise.id)
-            self._known[(lesson_id, exercise.id)] = (exercise.starter if text is None else text, path.stat().st_mtime_ns)
+            text = self.workspace.read(lesson_id, exercise.id, lang)
+            self._known[(lesson_id, exercise.id, lang)] = (exercise.starter if text is None else text, path.stat().st_mtime_ns)
         except (WorkspaceError, OSError) as exc:
             self._report("warning", str(exc))
 
@@ -385,44 +391,44 @@ class ProgressBridge:
         states = self.lesson_state(lesson)
         for ex in lesson.exercises:
             code = states[ex.id].code
-            self._submit(lambda ex=ex, code=code: self._ensure_file(lesson.id, ex, code))
+            self._submit(lambda ex=ex, code=code: self._ensure_file(lesson.id, ex, code, lesson.lang))
 
-    def _ensure_file(self, lesson_id: str, exercise: Exercise, code: str | None) -> None:
+    def _ensure_file(self, lesson_id: str, exercise: Exercise, code: str | None, lang: str) -> None:
         assert self.workspace is not None
-        key = (lesson_id, exercise.id)
+        key = (lesson_id, exercise.id, lang)
         try:
-            path = self.workspace.ensure(lesson_id, exercise, code=code)
-            text = self.workspace.read(lesson_id, exercise.id)
+            path = self.workspace.ensure(lesson_id, exercise, code=code, lang=lang)
+            text = self.workspace.read(lesson_id, exercise.id, lang)
             if text is not None:
                 self._known.setdefault(key, (text, path.stat().st_mtime_ns))
         except (WorkspaceError, OSError) as exc:
             self._report("warning", f"exercise files cannot be written: {exc}")
         if code is not None:
-            self._write_file(lesson_id, exercise.id, code)
+            self._write_file(lesson_id, exercise.id, code, lang)
 
-    def _write_draft(self, lesson_id: str, exercise_id: str, code: str) -> None:
+    def _write_draft(self, lesson_id: str, exercise_id: str, code: str, lang: str) -> None:
         if self.store is not None:
-            self.store.save_draft(lesson_id, exercise_id, code)
-        self._write_file(lesson_id, exercise_id, code)
+            self.store.save_draft(lesson_id, exercise_id, code, lang=lang)
+        self._write_file(lesson_id, exercise_id, code, lang)
 
-    def _write_file(self, lesson_id: str, exercise_id: str, code: str) -> None:
-        """Put the app's code in the workspace file, unless the file already holds it."""
-        exercise = self._exercises.get((lesson_id, exercise_id))
+    def _write_file(self, lesson_id: str, exercise_id: str, code: str, lang: str) -> None:
+        """Put the app's code in the workspace file of its language, unless the file already holds it."""
+        key = (lesson_id, exercise_id, lang)
+        exercise = self._exercises.get(key)
         if self.workspace is None or self.workspace_problem or exercise is None:
             return
-        key = (lesson_id, exercise_id)
         try:
-            current = self.workspace.read(lesson_id, exercise_id)
+            current = self.workspace.read(lesson_id, exercise_id, lang)
             if current is not None and current.rstrip("\n") == code.rstrip("\n"):
                 return
             if current is not None and key in self._known:
-                stamp = (current, self.workspace.path(lesson_id, exercise_id).stat().st_mtime_ns)
+                stamp = (current, self.workspace.path(lesson_id, exercise_id, lang).stat().st_mtime_ns)
                 if stamp != self._known[key]:
                     # Saved in another editor since we last looked, and the watcher has not told
                     # us yet: that save is newer than this draft, so keep it; its report follows.
                     return
-            path = self.workspace.write(lesson_id, exercise, code)
-            self._known[key] = (self.workspace.read(lesson_id, exercise_id) or code, path.stat().st_mtime_ns)
+            path = self.workspace.write(lesson_id, exercise, code, lang)
+            self._known[key] = (self.workspace.read(lesson_id, exercise_id, lang) or code, path.stat().st_mtime_ns)
         except (WorkspaceError, OSError) as exc:
             self._report("warning", f"exercise file not written: {exc}")
 
@@ -435,17 +441,17 @@ class ProgressBridge:
             if found is not None:
                 self._submit(lambda found=found: self._read_file(*found, forced=False))
 
-    def check_file(self, lesson_id: str, exercise_id: str) -> None:
+    def check_file(self, lesson_id: str, exercise_id: str, lang: str = "en") -> None:
         """The learner asked (`f`) to load and check the workspace file."""
-        self._submit(lambda: self._read_file(lesson_id, exercise_id, forced=True))
+        self._submit(lambda: self._read_file(lesson_id, exercise_id, lang, forced=True))
 
-    def _read_file(self, lesson_id: str, exercise_id: str, forced: bool) -> None:
+    def _read_file(self, lesson_id: str, exercise_id: str, lang: str, forced: bool) -> None:
         if self.workspace is None:
             return
-        key = (lesson_id, exercise_id)
+        key = (lesson_id, exercise_id, lang)
         try:
-            code = self.workspace.read(lesson_id, exercise_id)
-            stat = self.workspace.path(lesson_id, exercise_id).stat()
+            code = self.workspace.read(lesson_id, exercise_id, lang)
+            stat = self.workspace.path(lesson_id, exercise_id, lang).stat()
         except (WorkspaceError, OSError, ValueError):
             return
         if code is None:
@@ -456,9 +462,9 @@ class ProgressBridge:
         self._known[key] = stamp
         shown = _editor_text(code)
         if self.store is not None:
-            self.store.save_draft(lesson_id, exercise_id, shown)
-        path = str(self.workspace.path(lesson_id, exercise_id))
-        self.post(WorkspaceFileChanged(lesson_id, exercise_id, shown, path, forced))
+            self.store.save_draft(lesson_id, exercise_id, shown, lang=lang)
+        path = str(self.workspace.path(lesson_id, exercise_id, lang))
+        self.post(WorkspaceFileChanged(lesson_id, exercise_id, shown, path, forced, lang))
 
 
 def _lessons(course: Sequence[Lesson | BrokenLesson]) -> list[Lesson]:

@@ -56,7 +56,7 @@ def _learner_work(lesson: Any, store: Any, workspace: Any) -> tuple[Any, int]:
     drafts: dict[str, str] = {}
     hints: dict[str, int] = {}
     for ex in lesson.exercises:
-        found = latest_code(store, workspace, lesson.id, ex.id, starter=ex.starter)
+        found = latest_code(store, workspace, lesson.id, ex.id, starter=ex.starter, lang=lesson.lang)
         if found is not None:
             drafts[ex.id] = found[0]
         hints[ex.id] = store.exercise(lesson.id, ex.id).hints

@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("lesson", metavar="LESSON", help="lesson id (see `llm-tutor lessons`)")
     p.add_argument("exercise", metavar="EXERCISE", help="exercise id (see `llm-tutor lessons --json`)")
     p.add_argument("--file", "-f", type=Path, metavar="F",
-                   help="your code (default: the exercise's workspace file, DATA_DIR/workspace/LESSON/EXERCISE.py)")
+                   help="your code (default: the exercise's workspace file of the language, "
+                   "DATA_DIR/workspace/LESSON/EXERCISE.LANG.py)")
     add_data_dir(p)
     add_lang(p)
     add_lessons_dir(p)
@@ -47,11 +48,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
-def _read_code(args: argparse.Namespace, lesson_id: str, exercise_id: str) -> tuple[Path, str]:
+def _read_code(args: argparse.Namespace, lesson_id: str, exercise_id: str, lang: str) -> tuple[Path, str]:
     from llm_tutor.engine.files import NotRegularFile, read_regular
-    from llm_tutor.engine.workspace import MAX_EXERCISE_BYTES, Workspace, strip_header
+    from llm_tutor.engine.workspace import MAX_EXERCISE_BYTES, Workspace, WorkspaceError, strip_header
 
-    path = args.file or Workspace.open(args.data_dir).path(lesson_id, exercise_id)
+    workspace = Workspace.open(args.data_dir)
+    if args.file is None:
+        try:
+            workspace.mtime(lesson_id, exercise_id, lang)  # an older llm-tutor's file becomes the English one
+        except WorkspaceError as exc:
+            raise UsageError(str(exc)) from None
+    path = args.file or workspace.path(lesson_id, exercise_id, lang)
     if not path.exists():
         if args.file is None:
             raise UsageError(f"no --file given and no workspace file at {path}")
@@ -105,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyError:
         ids = ", ".join(e.id for e in lesson.exercises) or "none"
         raise UsageError(f"lesson {lesson.id!r} has no exercise {args.exercise!r} (exercises: {ids})") from None
-    path, code = _read_code(args, lesson.id, exercise.id)
+    path, code = _read_code(args, lesson.id, exercise.id, lesson.lang)
 
     from llm_tutor.engine.sandbox.grading import confined_kernel
 
@@ -123,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
     passed = reply.status == "ok" and check is not None and check.passed
     with ProgressStore.open(args.data_dir) as store:
-        progress = store.record_attempt(lesson.id, exercise.id, passed, code)
+        progress = store.record_attempt(lesson.id, exercise.id, passed, code, lang=lesson.lang)
         lesson_progress = store.lesson_status(lesson.id, [e.id for e in lesson.exercises])
     for notice in store.notices:
         print(f"llm-tutor: {notice.level}: {notice.message}", file=sys.stderr)

@@ -222,8 +222,9 @@ def _run_reset(args: argparse.Namespace) -> int:
 
 def _discard_files(workspace: Any, lesson_id: str, exercise_id: str | None) -> list[Path]:
     folder = workspace.root / lesson_id
-    if exercise_id:
-        files = [workspace.path(lesson_id, exercise_id)]
+    if exercise_id:  # every language's file, and an older llm-tutor's one without a language
+        found = sorted(folder.glob(f"{exercise_id}.*py")) if folder.is_dir() else []
+        files = [f for f in found if (owner := workspace.exercise_of(f)) is not None and owner[1] == exercise_id]
     else:
         files = sorted(folder.glob("*.py")) if folder.is_dir() else []
     moved = []

@@ -114,7 +114,7 @@ def terminal(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
 def test_kill_9_while_typing_loses_at_most_the_last_second(terminal: tuple[Terminal, Path]) -> None:
     term, data = terminal
     assert until(lambda: term.seen("Welcome back")), "the app did not reopen the lesson"
-    assert until((data / "workspace" / "sums" / "total.py").exists)  # the app is up and has made the file
+    assert until((data / "workspace" / "sums" / "total.en.py").exists)  # the app is up and has made the file
     term.send("e")
     assert until(lambda: term.seen("Leave editor")), "the editor did not take the focus"
 

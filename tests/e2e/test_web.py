@@ -219,7 +219,7 @@ async def test_websockets_need_the_page_origin_and_tabs_are_capped_each_with_its
             assert _workspace_ids(server.proc.pid) == ["tab-1", "tab-2"]
             for tab in tabs:  # each opens the lesson: its exercise file is written in the tab's own workspace
                 await tab.send_json(["stdin", "\r"])
-            files = [server.data / "workspace" / f"tab-{n}" / "example" / "ones.py" for n in (1, 2)]
+            files = [server.data / "workspace" / f"tab-{n}" / "example" / "ones.en.py" for n in (1, 2)]
             deadline = time.monotonic() + 30
             while not all(f.exists() for f in files) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)

@@ -135,7 +135,7 @@ async def test_fail_hint_solve_reset_and_resume_across_restarts(tmp_path: Path) 
         await pilot.press("x")  # x twice replaces it
         await pilot.pause()
         assert view.code == view.exercise.starter
-        backup = data / "workspace" / "sums" / "total.py.bak"
+        backup = data / "workspace" / "sums" / "total.en.py.bak"
         assert await wait_for(pilot, backup.exists)
         assert "total = sum(numbers)" in backup.read_text()
 
@@ -248,7 +248,7 @@ async def test_typing_in_the_app_reaches_the_workspace_file(tmp_path: Path) -> N
     app = app_for(data, kernel=False)
     async with app.run_test(size=SIZE) as pilot:
         view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
-        path = data / "workspace" / "sums" / "total.py"
+        path = data / "workspace" / "sums" / "total.en.py"
         assert view.file_path == str(path)
         assert str(path) in str(view.query_one(".exercise-file", Static).render())
         assert await wait_for(pilot, path.exists)
@@ -266,13 +266,13 @@ async def test_saving_the_file_in_another_editor_checks_it_in_the_app(tmp_path: 
     app = app_for(data)
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
-        path = data / "workspace" / "sums" / "total.py"
+        path = data / "workspace" / "sums" / "total.en.py"
         assert await wait_for(pilot, path.exists)
         assert await wait_for(pilot, lambda: app.progress is not None and app.progress.watcher is not None)
         path.write_text("total = sum(numbers)  # saved in vim\n")
         assert await wait_for(pilot, lambda: view.state == "passed")
         assert view.code == "total = sum(numbers)  # saved in vim"
-        assert notices.any("total.py changed on disk")
+        assert notices.any("total.en.py changed on disk")
         await pilot.press("e", "ctrl+z")  # the app's text before the file replaced it is one undo away
         assert view.code == view.exercise.starter
     assert stored(data, "sums", "total").status == "solved"
@@ -285,7 +285,7 @@ async def test_the_f_key_checks_the_file_where_saves_are_not_watched(tmp_path: P
     async with app.run_test(size=SIZE) as pilot:
         view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "largest")
         assert app.progress is not None and app.progress.watcher is None
-        path = data / "workspace" / "sums" / "largest.py"
+        path = data / "workspace" / "sums" / "largest.en.py"
         assert await wait_for(pilot, path.exists)
         path.write_text("largest = max(numbers)\n")
         await pilot.press("f")
@@ -453,7 +453,7 @@ async def test_a_read_only_data_directory_runs_without_saving_and_says_so(tmp_pa
 
 async def test_a_fifo_at_an_exercise_path_gives_a_notice_and_the_app_goes_on(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    path = data / "workspace" / "sums" / "total.py"
+    path = data / "workspace" / "sums" / "total.en.py"
     path.parent.mkdir(parents=True)
     os.mkfifo(path)  # read blocking, it would hang the writer thread (and the quit that waits for it)
     notices = Notices()
@@ -461,9 +461,58 @@ async def test_a_fifo_at_an_exercise_path_gives_a_notice_and_the_app_goes_on(tmp
     async with app.run_test(size=SIZE, message_hook=notices) as pilot:
         await progress_shown(pilot, app)
         screen = await open_lesson(pilot, app, "sums")
-        assert await wait_for(pilot, lambda: notices.any("total.py is a FIFO (named pipe), not a file", "rm "))
+        assert await wait_for(pilot, lambda: notices.any("total.en.py is a FIFO (named pipe), not a file", "rm "))
         await exercise(pilot, screen, "total")
         await pilot.press("e", "f7", *"total = 4 + 6", "escape")
         assert await wait_for(pilot, lambda: app.progress is not None and not app.progress.busy)
     with ProgressStore.open(data) as store:
         assert "total = 4 + 6" in (store.load_draft("sums", "total") or "")
+
+
+# -- languages -----------------------------------------------------------------------------------
+
+
+def _two_language_course(root: Path) -> Path:
+    """The sums fixture in English and in Turkish, each exercise with its own language's starter."""
+    english = (COURSE / "00-sums.md").read_text()
+    turkish = english.replace("total = 0  # your code here", "total = 0  # kodunuz buraya").replace(
+        "title: Sums", "title: Toplamlar"
+    )
+    assert turkish != english
+    for lang, text in (("en", english), ("tr", turkish)):
+        (root / lang).mkdir(parents=True)
+        (root / lang / "00-sums.md").write_text(text)
+    return root
+
+
+async def test_each_language_keeps_its_own_exercise_file_and_draft(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    app = make_app(lessons_dir=_two_language_course(tmp_path / "course"), data_dir=data, autostart_kernel=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await progress_shown(pilot, app)
+        view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
+        await pilot.press("e", "f7", *"total = 1 + 2", "escape")
+        typed = view.code
+        assert typed == "total = 1 + 2"  # f7 selects all: the starter is typed over
+        english_file = data / "workspace" / "sums" / "total.en.py"
+        assert await wait_for(pilot, lambda: english_file.exists() and "total = 1 + 2" in english_file.read_text())
+
+        await pilot.press("L")  # the language key of the lesson screen
+        assert await wait_for(pilot, lambda: app.lang == "tr" and isinstance(app.screen, LessonScreen))
+        screen = await open_lesson(pilot, app, "sums")
+        assert screen.lesson.lang == "tr"
+        view = await exercise(pilot, screen, "total")
+        assert "kodunuz buraya" in view.code and "1 + 2" not in view.code and "your code here" not in view.code
+        turkish_file = data / "workspace" / "sums" / "total.tr.py"
+        assert await wait_for(pilot, turkish_file.exists)
+        assert "kodunuz buraya" in turkish_file.read_text() and "1 + 2" not in turkish_file.read_text()
+        assert view.file_path == str(turkish_file)
+
+        await pilot.press("L")
+        assert await wait_for(pilot, lambda: app.lang == "en" and isinstance(app.screen, LessonScreen))
+        view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
+        assert view.code == typed
+
+    with ProgressStore.open(data, read_only=True) as store:
+        assert "1 + 2" in (store.load_draft("sums", "total", "en") or "")
+        assert "1 + 2" not in (store.load_draft("sums", "total", "tr") or "")

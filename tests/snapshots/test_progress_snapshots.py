@@ -54,7 +54,7 @@ class TestExerciseProgress:
     def test_solved_exercise_as_the_learner_left_it(self, snap_compare: Any, data: Path) -> None:
         """The Sums lesson opened at its first exercise: under the title "✓ solved · attempts: 2 ·
         hints 1/2"; the editor holds "total = sum(numbers)"; "Hint 1 of 2" is shown; below, the file
-        line "your editor: ~/data/workspace/sums/total.py" and the exercise's keys."""
+        line "your editor: ~/data/workspace/sums/total.en.py" and the exercise's keys."""
         with ProgressStore.open(data) as store:
             store.set_position("sums", "total")
         app = make_app(lessons_dir=COURSE, data_dir=data, autostart_kernel=False, lesson="sums")

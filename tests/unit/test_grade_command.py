@@ -78,7 +78,7 @@ def test_code_that_raises_is_shown_as_an_error(tmp_path: Path) -> None:
         (["nope", "ones", "--file", "{f}"], "unknown lesson 'nope'"),
         (["example", "nope", "--file", "{f}"], "lesson 'example' has no exercise 'nope' (exercises: ones)"),
         (["example", "ones", "--file", "{d}/missing.py"], "no such file: {d}/missing.py"),
-        (["example", "ones"], "no --file given and no workspace file at {d}/workspace/example/ones.py"),
+        (["example", "ones"], "no --file given and no workspace file at {d}/workspace/example/ones.en.py"),
         (["example", "ones", "--file", "{f}", "--timeout", "0"], "--timeout must be a positive number"),
     ],
 )

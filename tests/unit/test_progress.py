@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -210,3 +212,53 @@ def test_student_databases_on_a_lab_server(tmp_path: Path) -> None:
     assert [name for name, _ in found] == ["alice", "bob"]
     with ProgressStore.open(found[0][1].parent, read_only=True) as store:
         assert not store.persistent and store.exercise("tensors", "a").status == "solved"
+
+
+def test_drafts_are_kept_per_language_and_progress_is_shared(tmp_path: Path) -> None:
+    with ProgressStore.open(tmp_path) as store:
+        store.save_draft("tensors", "a", "a = 1  # english", lang="en")
+        store.save_draft("tensors", "a", "a = 1  # türkçe", lang="tr")
+        store.record_attempt("tensors", "a", passed=False, code="a = 2  # türkçe", lang="tr")
+        assert store.load_draft("tensors", "a", "en") == "a = 1  # english"
+        assert store.load_draft("tensors", "a", "tr") == "a = 2  # türkçe"
+        assert store.load_draft("tensors", "a") == "a = 1  # english"  # no language given: English
+        assert store.exercise("tensors", "a").attempts == 1
+        assert sorted(d["lang"] for d in store.export()["drafts"]) == ["en", "tr"]
+        store.reset("tensors", "a")
+        assert store.load_draft("tensors", "a", "en") is None and store.load_draft("tensors", "a", "tr") is None
+
+
+V3_FOLDER = Path(__file__).resolve().parents[1] / "fixtures" / "progress-v3"
+"""A data directory written by llm-tutor with schema 3: one draft and one exercise file, neither with a language."""
+
+
+def test_a_v3_data_directory_becomes_english_drafts_and_files(tmp_path: Path) -> None:
+    from llm_tutor.engine.lesson import Exercise
+    from llm_tutor.engine.workspace import Workspace, latest_code
+
+    data = tmp_path / "data"
+    shutil.copytree(V3_FOLDER, data)
+    old_file = data / "workspace" / "sums" / "total.py"
+    os.utime(old_file, (1000.0, 1000.0))  # saved before the draft (git keeps no times)
+    conn = sqlite3.connect(data / DB_NAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    conn.close()
+
+    total_en = Exercise(id="total", title="The total", starter="total = 0  # your code here", line=1)
+    total_tr = Exercise(id="total", title="Toplam", starter="total = 0  # kodunuz buraya", line=1)
+    with ProgressStore.open(data) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        ex = store.exercise("sums", "total")
+        assert (ex.status, ex.attempts, ex.hints) == ("attempted", 1, 1)  # shared by the languages
+        assert store.load_draft("sums", "total", "en") == "total = sum(numbers)  # my draft"
+        assert store.load_draft("sums", "total", "tr") is None
+        ws = Workspace.open(data)
+        assert latest_code(store, ws, "sums", "total", total_tr.starter, lang="tr") is None
+        ws.ensure("sums", total_tr, lang="tr")
+        assert latest_code(store, ws, "sums", "total", total_en.starter, lang="en") == (
+            "total = sum(numbers)  # my draft",
+            "draft",
+        )
+    assert not old_file.exists()
+    assert "# my file" in (data / "workspace" / "sums" / "total.en.py").read_text()
+    assert "kodunuz buraya" in (data / "workspace" / "sums" / "total.tr.py").read_text()

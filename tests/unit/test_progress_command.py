@@ -124,7 +124,7 @@ def test_reset_with_yes_forgets_progress_and_keeps_the_file_as_a_backup(data: Pa
         assert store.load_draft("example", "ones") is None
         assert store.lesson_position("example") == "make"  # only the exercise was reset
     folder = data / "workspace" / "example"
-    assert not (folder / "ones.py").exists() and "torch.ones(2, 3)" in (folder / "ones.py.bak").read_text()
+    assert not (folder / "ones.en.py").exists() and "torch.ones(2, 3)" in (folder / "ones.en.py.bak").read_text()
 
 
 def test_reset_asks_on_a_terminal(data: Path) -> None:

@@ -218,7 +218,7 @@ def test_a_workspace_id_keeps_two_apps_files_apart(tmp_path: Path) -> None:
     shared = Workspace.open(tmp_path, workspace_id="")
     one, two = Workspace.open(tmp_path, workspace_id="tab-1"), Workspace.open(tmp_path, workspace_id="tab-2")
     assert len({shared.path("l", "e"), one.path("l", "e"), two.path("l", "e")}) == 3
-    assert one.exercise_of(one.path("l", "e")) == ("l", "e")
+    assert one.exercise_of(one.path("l", "e")) == ("l", "e", "en")
     with pytest.raises(WorkspaceError):
         Workspace.open(tmp_path, workspace_id="../x")
 

@@ -18,10 +18,10 @@ ONES = Exercise(id="ones", title="A (2, 3) tensor of ones", starter="x = None  #
 def test_ensure_writes_the_starter_with_a_header_once(tmp_path: Path) -> None:
     ws = Workspace.open(tmp_path)
     path = ws.ensure("tensors", ONES)
-    assert path == tmp_path / "workspace" / "tensors" / "ones.py"
+    assert path == tmp_path / "workspace" / "tensors" / "ones.en.py"
     text = path.read_text()
     assert text.startswith(HEADER_PREFIX)
-    assert f"llm-tutor grade tensors ones --file {path}" in text
+    assert f"llm-tutor grade tensors ones --lang en --file {path}" in text
     assert text.endswith("x = None  # your code here\n")
     assert ws.read("tensors", "ones") == "x = None  # your code here\n"
     path.write_text(text + "x = 1\n")
@@ -40,7 +40,7 @@ def test_write_replaces_the_code_and_keeps_the_header(tmp_path: Path) -> None:
     ws.ensure("tensors", ONES)
     path = ws.write("tensors", ONES, "x = 2\n")
     assert path.read_text().startswith(HEADER_PREFIX) and ws.read("tensors", "ones") == "x = 2\n"
-    assert [p.name for p in path.parent.iterdir()] == ["ones.py"]  # no temporary file left
+    assert [p.name for p in path.parent.iterdir()] == ["ones.en.py"]  # no temporary file left
 
 
 def test_reset_restores_the_starter_and_keeps_a_backup(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_reset_restores_the_starter_and_keeps_a_backup(tmp_path: Path) -> None:
     ws.write("tensors", ONES, "x = 'mine'\n")
     path = ws.reset("tensors", ONES)
     assert ws.read("tensors", "ones") == "x = None  # your code here\n"
-    assert "x = 'mine'" in path.with_name("ones.py.bak").read_text()
+    assert "x = 'mine'" in path.with_name("ones.en.py.bak").read_text()
 
 
 def test_ids_cannot_escape_the_workspace(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_ids_cannot_escape_the_workspace(tmp_path: Path) -> None:
 
 def test_exercise_of_maps_a_file_back_to_its_exercise(tmp_path: Path) -> None:
     ws = Workspace.open(tmp_path)
-    assert ws.exercise_of(ws.path("tensors", "ones")) == ("tensors", "ones")
+    assert ws.exercise_of(ws.path("tensors", "ones")) == ("tensors", "ones", "en")
     assert ws.exercise_of(tmp_path / "elsewhere.py") is None
     assert ws.exercise_of(ws.root / "tensors" / "notes.txt") is None
 
@@ -121,3 +121,51 @@ def test_an_exercise_file_past_the_cap_is_refused(tmp_path: Path) -> None:
     os.truncate(path, MAX_EXERCISE_BYTES + 1)
     with pytest.raises(WorkspaceError, match="over the 1.0 MB allowed"):
         ws.read("tensors", "ones")
+
+
+# -- one file per language -----------------------------------------------------------------------
+
+ONES_TR = Exercise(id="ones", title="Birlerden bir (2, 3) tensör", starter="x = None  # kodunuz buraya", line=1)
+
+
+def test_each_language_has_its_own_file_with_its_own_starter(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    english, turkish = ws.ensure("tensors", ONES, lang="en"), ws.ensure("tensors", ONES_TR, lang="tr")
+    assert (english.name, turkish.name) == ("ones.en.py", "ones.tr.py")
+    ws.write("tensors", ONES, "x = torch.ones(2, 3)  # mine", lang="en")
+    assert ws.read("tensors", "ones", "tr") == "x = None  # kodunuz buraya\n"
+    assert ws.read("tensors", "ones", "en") == "x = torch.ones(2, 3)  # mine\n"
+    assert "--lang tr --file" in turkish.read_text()
+    assert ws.exercise_of(turkish) == ("tensors", "ones", "tr")
+    ws.reset("tensors", ONES_TR, lang="tr")
+    assert turkish.with_name("ones.tr.py.bak").exists() and not english.with_name("ones.en.py.bak").exists()
+    with pytest.raises(ValueError):
+        ws.path("tensors", "ones", "../x")
+
+
+def test_an_older_file_without_a_language_becomes_the_english_one(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    old = ws.root / "tensors" / "ones.py"
+    old.parent.mkdir(parents=True)
+    old.write_text(f"{HEADER_PREFIX} lesson tensors, exercise ones\nx = 'from before'\n")
+    os.utime(old, (1000.0, 1000.0))
+    assert ws.exercise_of(old) == ("tensors", "ones", "en")  # a save there is the English exercise's
+    assert ws.read("tensors", "ones", "tr") is None  # Turkish starts from its own starter
+    assert ws.ensure("tensors", ONES_TR, lang="tr").exists() and old.exists()
+    assert ws.read("tensors", "ones", "en") == "x = 'from before'\n"
+    assert not old.exists() and ws.mtime("tensors", "ones", "en") == 1000.0  # its age kept: a newer draft still wins
+    assert ws.ensure("tensors", ONES, lang="en") == ws.path("tensors", "ones", "en")
+    assert ws.read("tensors", "ones", "en") == "x = 'from before'\n"
+
+
+def test_latest_code_reads_the_draft_and_file_of_the_language(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    with ProgressStore.open(tmp_path) as store:
+        ws.ensure("tensors", ONES, lang="en")
+        ws.ensure("tensors", ONES_TR, lang="tr")
+        store.save_draft("tensors", "ones", "x = 'english draft'", lang="en")
+        assert latest_code(store, ws, "tensors", "ones", ONES.starter, lang="en") == ("x = 'english draft'", "draft")
+        assert latest_code(store, ws, "tensors", "ones", ONES_TR.starter, lang="tr") == (
+            "x = None  # kodunuz buraya\n",
+            "file",
+        )
