@@ -74,19 +74,23 @@ def _read_code(args: argparse.Namespace, lesson_id: str, exercise_id: str, lang:
     return path, strip_header(text)
 
 
-def _failed_line(e: Any, attempts: int) -> str:
+def _failed_line(e: Any, attempts: int, lang: str) -> str:
     """What is wrong and what the code gave; the expected value after several attempts (`engine.feedback`)."""
     from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS, describe, reveals_answer
+    from llm_tutor.engine.gradetext import TEXT, say
 
+    label = say(lang, "check_label") if e.label in ("check", "checks") else e.label
     if not e.diagnosis:
-        return f"{e.label}: expected {e.expected}, got {e.got}" + (f" ({e.detail})" if e.detail else "")
-    line = f"{e.label}: {describe(e.diagnosis, e.args)}"
+        line = say(lang, "expected_got", label=label, expected=e.expected, got=e.got)
+        return line + (f" ({e.detail})" if e.detail else "")
+    diagnoses = {key[5:]: text for key, text in TEXT.get(lang, {}).items() if key.startswith("diag_")}
+    line = f"{label}: {describe(e.diagnosis, e.args, diagnoses)}"
     if e.diagnosis != "missing":
-        line += f"; got {e.got}"
+        line += "; " + say(lang, "got", got=e.got)
         if attempts >= REVEAL_AFTER_ATTEMPTS or not reveals_answer(e.diagnosis):
-            line += f"; expected {e.expected}"
+            line += "; " + say(lang, "expected", expected=e.expected)
         else:
-            line += f" (the expected value shows from attempt {REVEAL_AFTER_ATTEMPTS})"
+            line += " " + say(lang, "expected_later", n=REVEAL_AFTER_ATTEMPTS)
     return line
 
 
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from llm_tutor.engine.checker import describe_error, run_exercise
     from llm_tutor.engine.config import default_lang
     from llm_tutor.engine.course import find_lesson
+    from llm_tutor.engine.gradetext import error_note, say
     from llm_tutor.engine.kernel import BlockingKernel
     from llm_tutor.engine.lesson import LessonError
     from llm_tutor.engine.progress import ProgressStore
@@ -154,29 +159,30 @@ def run(args: argparse.Namespace) -> int:
         print()
         return 0 if passed else 1
 
-    name = f"exercise '{exercise.id}' ({exercise.title})"
+    lang = lesson.lang
+    name = say(lang, "exercise", id=exercise.id, title=exercise.title)
     if passed:
         assert check is not None
-        print(f"✓ {name} passed: {len(check.expectations)} expectation(s) met")
+        print(say(lang, "passed", name=name, n=len(check.expectations)))
     else:
-        print(f"✗ {name} did not pass")
+        print(say(lang, "failed", name=name))
         if reply.status == "timeout":
-            print(f"  your code did not finish within {args.timeout:g} s (it was interrupted)")
+            print("  " + say(lang, "timeout", seconds=f"{args.timeout:g}"))
         elif reply.status == "dead" and reply.died is not None:
-            print(f"  the kernel stopped: {reply.died.reason}")
+            print("  " + say(lang, "kernel_stopped", reason=reply.died.reason))
         elif error is not None:
-            print(f"  your code raised {describe_error(error)}")
+            print("  " + say(lang, "raised", error=describe_error(error)))
             for line in error.traceback[-6:]:
                 print("    " + line.rstrip("\n"))
             if error.hint:
-                print(f"  hint: {error.hint}")
+                print("  " + say(lang, "hint", hint=error_note(lang, error)))
         for e in failed:
-            print("  - " + _failed_line(e, progress.attempts))
+            print("  - " + _failed_line(e, progress.attempts, lang))
         if check is not None and not check.expectations and error is None:
-            print("  the checks made no expectation")
+            print("  " + say(lang, "no_expectation"))
     for item in problems:
-        print(f"  note: a cell above the exercise failed, which may explain this: {item.message or item.id}")
-    saved = "" if store.persistent and not store.pending else " (not saved: see the message above)"
-    print(f"attempt {progress.attempts}; lesson '{lesson.id}': {lesson_progress.solved}/{lesson_progress.total} "
-          f"exercises solved{saved}")
+        print("  " + say(lang, "cell_above", what=item.message or item.id))
+    saved = "" if store.persistent and not store.pending else say(lang, "not_saved")
+    print(say(lang, "summary", attempts=progress.attempts, lesson=lesson.id, solved=lesson_progress.solved,
+              total=lesson_progress.total, saved=saved))
     return 0 if passed else 1

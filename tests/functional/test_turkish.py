@@ -40,6 +40,18 @@ def test_the_english_and_turkish_tables_hold_the_same_keys_and_placeholders() ->
         assert _fields(tr[f"hint_{key}"]) <= _fields(text) | {"n"}, key
 
 
+
+def test_grade_says_the_diagnoses_in_the_words_of_the_app() -> None:
+    """`llm-tutor grade` keeps its own table (the engine cannot read the app's): the diagnoses and the error notes
+    read the same in both."""
+    from llm_tutor.engine.gradetext import TEXT
+
+    for lang in ("en", "tr"):
+        app_words = {key: text for key, text in LABELS[lang].items() if key.startswith("diag_")}
+        app_words |= {f"hint_{key}": LABELS[lang].get(f"hint_{key}", text) for key, text in hints.ENGLISH.items()}
+        assert {key: text for key, text in TEXT[lang].items() if key.startswith(("diag_", "hint_"))} == app_words, lang
+
+
 async def look(pilot: Pilot[Any], where: str) -> None:
     """The screen now holds none of the UI's English words."""
     await pilot.pause(0.1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -92,3 +94,63 @@ def test_bad_input_is_one_line_exit_2_and_no_attempt(tmp_path: Path, args: list[
     assert message.format(d=tmp_path) in line
     with ProgressStore.open(tmp_path) as store:
         assert store.exercise("example", "ones").attempts == 0
+
+
+# -- in Turkish -------------------------------------------------------------------------------------
+
+
+def test_the_grade_words_hold_the_same_keys_and_placeholders_in_both_languages() -> None:
+    import string
+
+    from llm_tutor.engine.feedback import ENGLISH
+    from llm_tutor.engine.gradetext import TEXT
+    from llm_tutor.engine.hints import ENGLISH as HINTS
+
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    assert set(TEXT) == {"en", "tr"}
+    assert TEXT["en"].keys() == TEXT["tr"].keys()
+    assert {k[5:] for k in TEXT["en"] if k.startswith("diag_")} == set(ENGLISH)  # every diagnosis has its words
+    assert {k[5:] for k in TEXT["en"] if k.startswith("hint_")} == set(HINTS)  # and every error note
+    for key, english in TEXT["en"].items():
+        if key.startswith("hint_"):  # a note may leave out what the kernel adds
+            assert fields(TEXT["tr"][key]) <= fields(english) | {"n"}, key
+        else:
+            assert fields(TEXT["tr"][key]) == fields(english), key
+        assert TEXT["tr"][key] != english, key  # nothing left untranslated
+
+
+ENGLISH_FRAMING = re.compile(
+    r"\b(expected|got|attempt|exercises?|did not pass|passed|lesson|solved|sign|flipped|hint|check|value|shows)\b",
+)
+
+
+def test_grade_in_turkish_says_everything_of_its_own_in_turkish(tmp_path: Path) -> None:
+    course = tmp_path / "course" / "tr"
+    course.mkdir(parents=True)
+    text = (GOOD / "00-example.md").read_text().replace('title="A (2, 3) tensor of ones"', 'title="Birlerden bir tensör"')
+    (course / "00-example.md").write_text(text)
+    answer = tmp_path / "answer.py"
+
+    def grade_tr(code: str) -> subprocess.CompletedProcess[str]:
+        answer.write_text(code)
+        return subprocess.run(
+            [*llm_tutor_cmd(), "grade", "example", "ones", "--file", str(answer), "--lessons", str(course.parent),
+             "--data-dir", str(tmp_path / "data"), "--device", "cpu"],
+            capture_output=True, text=True, timeout=180, env={**os.environ, "LLM_TUTOR_LANG": "tr"},
+        )
+
+    raised = grade_tr("x = not_defined + 1\n")
+    assert "kodunuz bir hata verdi: NameError" in raised.stdout, raised.stdout + raised.stderr
+    assert "ipucu: 'not_defined' (henüz) yok" in raised.stdout  # the kernel's note, in the app's Turkish words
+    proc = grade_tr("x = -torch.ones(2, 3)\n")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "✗ 'ones' alıştırması (Birlerden bir tensör) geçmedi" in out
+    assert "işaret ters; gelen" in out and "(beklenen değer 3. denemeden sonra görünür)" in out
+    assert "2. deneme; 'example' dersi: 0/1 alıştırma çözüldü" in out
+    assert not ENGLISH_FRAMING.findall(out), out
+    with ProgressStore.open(tmp_path / "data") as store:
+        assert store.load_draft("example", "ones", "tr") == "x = -torch.ones(2, 3)\n"
+        assert store.load_draft("example", "ones", "en") is None
