@@ -91,9 +91,10 @@ def say(lang: str, key: str, /, **kwargs: object) -> str:
 
 
 def error_note(lang: str, error: object) -> str:
-    """A kernel error's note (`engine.hints`) in `lang`; the kernel's English words where there is no translation."""
+    """A kernel error's note (`engine.hints`) in `lang`; the kernel's own words in English or where there is no
+    translation."""
     hint_id = getattr(error, "hint_id", "")
-    template = TEXT.get(lang, {}).get(f"hint_{hint_id}") if hint_id else None
+    template = TEXT.get(lang, {}).get(f"hint_{hint_id}") if hint_id and lang != "en" else None
     if template is None:
         return str(getattr(error, "hint", "") or "")
     try:
