@@ -219,6 +219,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         tokens = trainer.task.tokens_per_step(trainer.train_config.batch_size) * dist.weight(trainer.train_config.batch_size)
         figures = dist.gather((trainer.step - start_step) * tokens / wall if wall > 0 else None)
         scaling = {"world_size": dist.world_size, "backend": dist.backend, "per_rank_tokens_per_s": figures}
+        trainer.release_distributed()
         dist.close()
     printer.final(trainer, state, start_step, wall, saved, scaling, getattr(args, "baseline", None))
     if not args.json:

@@ -154,8 +154,11 @@ class Dist:
         return found
 
     def close(self) -> None:
+        """Leave the group together: the control pipeline emptied, then a barrier (no rank destroys the group
+        while another is still inside a collective), then the group destroyed."""
         self.flush()
         if dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
 

@@ -711,6 +711,18 @@ class Trainer:
             values = window
         self._emit_report(values, eval_due, first, window_s, tokens, now, force)
 
+    def release_distributed(self) -> None:
+        """Before the process group is destroyed: wait for a report still being summed and drop DDP's wrapper.
+
+        An async all-reduce left pending, or a DDP reducer that outlives its process group, can end a rank
+        with SIGABRT ("terminate called without an active exception") as the interpreter exits.
+        """
+        if self.dist is None:
+            return
+        self._finish_report()
+        self.task.wrapped = None
+        gc.collect()
+
     def _finish_report(self) -> None:
         """Emit the report whose all-reduce was started in the background (every rank calls it at the same point)."""
         pending, self._pending_report = self._pending_report, None

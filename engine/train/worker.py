@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
         threading.Thread(target=read_controls, name="llm-tutor-train-controls", daemon=True).start()
     trainer.run(exit_when_done=args.exit_when_done, play=args.play)
     if dist is not None:
+        trainer.release_distributed()
         dist.close()
     return 0
 
