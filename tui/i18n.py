@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_tutor.engine.gradetext import TEXT as ENGINE_TEXT
+
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "lessons": "Lessons",
@@ -175,25 +177,6 @@ LABELS: dict[str, dict[str, str]] = {
         "editor_leave": "Leave the editor",
         "check_label": "check",
         "expected_later": "The expected values show after {n} attempts, or once every hint is out.",
-        "diag_sign": "the sign is flipped",
-        "diag_factor": "off by a factor of about {factor}",
-        "diag_close": "close, but not within the tolerance (±{tol})",
-        "diag_too_large": "too large",
-        "diag_too_small": "too small",
-        "diag_elements": "{n} of {total} elements differ",
-        "diag_rounding": "differs only by float rounding ({diff}): compare with a tolerance",
-        "diag_shape": "wrong shape",
-        "diag_dtype": "wrong dtype",
-        "diag_device": "wrong device",
-        "diag_not_number": "not a number",
-        "diag_not_finite": "not a finite number",
-        "diag_not_equal": "not equal",
-        "diag_not_true": "not true",
-        "diag_no_raise": "returned normally instead of raising",
-        "diag_other_raise": "raised another error",
-        "diag_missing": "`{name}` is not defined: your code should define it",
-        "diag_check_error": "the check could not run",
-        "diag_not_tensor": "cannot be compared as a tensor",
     },
     "tr": {
         "lessons": "Dersler",
@@ -374,37 +357,15 @@ LABELS: dict[str, dict[str, str]] = {
         "editor_indent": "Girinti (düzenleyicide; e ya da Enter ile girilir)",
         "editor_leave": "Düzenleyiciden çık",
         "check_label": "kontrol",
-        "hint_memory_limit": "çekirdeğin bellek sınırına ({limit} MB, LLM_TUTOR_KERNEL_MEMORY_MB ile ayarlanır) ulaşıldı; bu hücre makineyi çökertmeden durduruldu. Daha küçük tensörler kullanın, büyük değişkenleri del ile silin ya da çekirdeği yeniden başlatın (K).",
-        "hint_memory": "çekirdeğin belleği tükendi; daha küçük tensörler kullanın ya da büyük değişkenleri del ile silin.",
-        "hint_gpu_memory": "GPU belleği tükendi; daha küçük tensörler ya da yığınlar kullanın, büyük değişkenleri del ile silin ya da çekirdeği yeniden başlatın (K).",
-        "hint_processes": "çekirdek yeni bir süreç ya da iş parçacığı başlatamadı: süreç sınırı ({n}) ya da bellek doldu. Bu dersin başlattığı süreçleri sonlandırmak için çekirdeği yeniden başlatın (K).",
-        "hint_name": "'{name}' (henüz) yok: önce bunun üstündeki hücreleri çalıştırın (a hepsini çalıştırır) ya da burada tanımlayın.",
-        "hint_view": ".view() bitişik bir tensör ister; devrik (transpoze) bir tensör bitişik değildir. .reshape() ya da .contiguous().view() kullanın.",
-        "hint_target_size": "hedef (etiket), modelin çıktısıyla aynı biçimde olmalı; örneğin (1, 1) bir çıktı için torch.tensor([[1.0]]).",
-        "hint_matmul": "A @ B işleminde A'nın sütun sayısı B'nin satır sayısına eşit olmalı.",
-        "hint_backward_twice": "backward() çizgeyi serbest bırakır; çizgeyi yeniden kurun (ileri geçişi yeniden çalıştırın) ya da retain_graph=True verin.",
         "expected_later": "Beklenen değerler {n} denemeden sonra ya da tüm ipuçları açılınca görünür.",
-        "diag_sign": "işaret ters",
-        "diag_factor": "yaklaşık {factor} katı kadar farklı",
-        "diag_close": "yakın, ama tolerans içinde değil (±{tol})",
-        "diag_too_large": "fazla büyük",
-        "diag_too_small": "fazla küçük",
-        "diag_elements": "{total} elemandan {n} tanesi farklı",
-        "diag_rounding": "yalnızca kayan nokta yuvarlamasıyla farklı ({diff}): bir toleransla karşılaştırın",
-        "diag_shape": "biçim (shape) yanlış",
-        "diag_dtype": "dtype yanlış",
-        "diag_device": "aygıt yanlış",
-        "diag_not_number": "bir sayı değil",
-        "diag_not_finite": "sonlu bir sayı değil",
-        "diag_not_equal": "eşit değil",
-        "diag_not_true": "doğru değil",
-        "diag_no_raise": "hata vermesi gerekirken normal döndü",
-        "diag_other_raise": "başka bir hata verdi",
-        "diag_missing": "`{name}` tanımlı değil: kodunuz onu tanımlamalı",
-        "diag_check_error": "kontrol çalıştırılamadı",
-        "diag_not_tensor": "tensör olarak karşılaştırılamıyor",
     },
 }
+
+# Check diagnoses and translated kernel notes: one table, the engine's (`grade` prints them too). English kernel
+# notes are not looked up: `error_hint` shows the kernel's own words.
+for _lang, _text in ENGINE_TEXT.items():
+    _shared = ("diag_",) if _lang == "en" else ("diag_", "hint_")
+    LABELS[_lang].update({k: v for k, v in _text.items() if k.startswith(_shared)})
 
 
 def t(lang: str, name: str, /, **kwargs: object) -> str:
