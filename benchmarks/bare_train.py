@@ -2,7 +2,7 @@
 
 The bare loop is the lab's own step (same task, batch sampler, optimizer, gradient clipping and
 thread count) with nothing around it: no reporting, no NaN checks, no controls. With `--trainer`
-the same model is also trained through `llm_tutor.engine.train.trainer.Trainer`, its events
+the same model is also trained through `llm_tutor.engine.train.child.trainer.Trainer`, its events
 encoded to JSON lines as the trainer process would send them, and the ratio is printed:
 
     python benchmarks/bare_train.py mlp gpt --seconds 10 --trainer --json out.json
@@ -25,7 +25,7 @@ import torch
 
 from llm_tutor.engine.train import events
 from llm_tutor.engine.train.config import default_configs
-from llm_tutor.engine.train.trainer import Trainer, build_task, make_optimizer
+from llm_tutor.engine.train.child.trainer import Trainer, build_task, make_optimizer
 
 WARMUP_STEPS = 5
 

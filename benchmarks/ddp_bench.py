@@ -87,8 +87,8 @@ def rank_job(slice_s: float, pairs: int, model: str) -> None:
 
     from llm_tutor.engine.train import events
     from llm_tutor.engine.train.config import GPTConfig, TrainConfig
-    from llm_tutor.engine.train.distributed import init_from_env
-    from llm_tutor.engine.train.trainer import Trainer
+    from llm_tutor.engine.train.child.distributed import init_from_env
+    from llm_tutor.engine.train.child.trainer import Trainer
 
     dist = init_from_env("cpu")
     train = TrainConfig(steps=0, lr=3e-3, batch_size=BATCH, grad_clip=1.0, optimizer="adamw")

@@ -300,7 +300,7 @@ def throughput(model: str, slice_s: float, pairs: int, threads: int) -> dict[str
 
 
 def synthetic(n: int, seed: int = 0) -> Any:
-    from llm_tutor.engine.series import Series
+    from llm_tutor.engine.train.series import Series
 
     rng = random.Random(seed)
     s = Series("loss")

@@ -16,8 +16,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from llm_tutor.engine.course import BrokenLesson, find_lesson, load_course
-from llm_tutor.engine.lesson import Lesson, LessonError
+from llm_tutor.engine.course.catalog import BrokenLesson, find_lesson, load_course
+from llm_tutor.engine.course.lesson import Lesson, LessonError
 from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
 from llm_tutor.tui.rendering import is_remote, max_redraw_hz
 from llm_tutor.tui.messages import KernelEvent
@@ -212,7 +212,7 @@ class TutorApp(ProgressMixin, App[int]):
         self.post_message(KernelEvent(event))
 
     def on_kernel_event(self, message: KernelEvent) -> None:
-        from llm_tutor.engine import protocol
+        from llm_tutor.engine.kernel import protocol
         from llm_tutor.engine.kernel import KernelDied
 
         event = message.event

@@ -5,7 +5,7 @@ to the first screen, more so on a lab machine busy with other students. `llm-tut
 starts this server (``python -m llm_tutor.tui.appserver --socket PATH``) and sends each session's
 pty to it; the forked child makes the pty its controlling terminal and runs the command line as
 `llm-tutor` would. The loop and protocol are the kernel fork server's
-(`llm_tutor.engine.kernel.forkserver_loop`). torch is never imported here.
+(`llm_tutor.engine.procs.forkserver_loop`). torch is never imported here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import importlib
 import sys
 import termios
 
-from llm_tutor.engine.kernel.forkserver_loop import serve
+from llm_tutor.engine.procs.forkserver_loop import serve
 
 
 def _preload() -> None:
@@ -27,8 +27,8 @@ def _preload() -> None:
         "llm_tutor.tui.screens.lesson",
         "llm_tutor.tui.screens.help",
         "llm_tutor.engine.kernel",
-        "llm_tutor.engine.course",
-        "llm_tutor.engine.progress",
+        "llm_tutor.engine.course.catalog",
+        "llm_tutor.engine.learner.store",
     ):
         try:
             importlib.import_module(name)

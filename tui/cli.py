@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from llm_tutor.engine.commands import COMMAND_MODULES
+from llm_tutor.engine.cli import COMMAND_MODULES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,9 +26,9 @@ def _commands() -> dict[str, object]:
     found = {}
     for name in COMMAND_MODULES:
         try:
-            found[name] = importlib.import_module(f"llm_tutor.engine.commands.{name}")
+            found[name] = importlib.import_module(f"llm_tutor.engine.cli.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("llm_tutor.engine.commands"):
+            if exc.name and exc.name.startswith("llm_tutor.engine.cli"):
                 continue
             raise
     return found
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    from llm_tutor.engine.commands._common import UsageError, fail
+    from llm_tutor.engine.cli.common import UsageError, fail
 
     try:
         return int(args.func(args) or 0)
@@ -100,8 +100,8 @@ def _run_command(args: argparse.Namespace) -> int:
 
 def open_app(args: argparse.Namespace) -> int:
     """Open the Textual app (imported only here)."""
-    from llm_tutor.engine.commands._common import UsageError, fail, resolve_device
-    from llm_tutor.engine.config import default_lang
+    from llm_tutor.engine.cli.common import UsageError, fail, resolve_device
+    from llm_tutor.engine.settings import default_lang
 
     if os.environ.get("TERM") == "dumb":
         return fail("this terminal (TERM=dumb) cannot show the app; use a terminal such as xterm, or the headless "

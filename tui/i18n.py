@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_tutor.engine.gradetext import TEXT as ENGINE_TEXT
+from llm_tutor.engine.grading.words import TEXT as ENGINE_TEXT
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -399,8 +399,8 @@ def error_hint(lang: str, error: object) -> str:
 def exit_reason(lang: str, who: str, code: int | None, detail: str = "") -> str:
     """Why a child process ended, in the learner's language: `who` is "kernel" or "trainer", `code` its
     exit status (negative: the signal; None: it stopped answering), `detail` its last words (stderr).
-    The classification and the English sentences are the engine's (`engine/exits.py`)."""
-    from llm_tutor.engine.exits import ENGLISH, WHO, describe
+    The classification and the English sentences are the engine's (`engine/procs/exits.py`)."""
+    from llm_tutor.engine.procs.exits import ENGLISH, WHO, describe
 
     table = LABELS.get(lang, {})
     templates = {key: table.get(f"exit_{key}", text) for key, text in ENGLISH.items()}

@@ -2,7 +2,7 @@
 
 The settings are checked here first, torch-free, with the same one-line messages as the headless
 command (exit status 2); only then does Textual load. `--headless` never comes here: it stays in
-`llm_tutor.engine.commands.train`, which loads torch only inside its run.
+`llm_tutor.engine.cli.train`, which loads torch only inside its run.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def lab_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def open_lab(args: argparse.Namespace) -> int:
     """Check the arguments, then run the app with the lab open; exit status 2 with one line on bad input."""
-    from llm_tutor.engine.commands._common import UsageError, fail, resolve_device
-    from llm_tutor.engine.config import default_lang
+    from llm_tutor.engine.cli.common import UsageError, fail, resolve_device
+    from llm_tutor.engine.settings import default_lang
     from llm_tutor.engine.train.config import MODELS, ConfigError
 
     if args.model not in MODELS:

@@ -10,7 +10,7 @@ from textual.message import Message
 
 @dataclass
 class KernelEvent(Message):
-    """An event from the kernel process (a `llm_tutor.engine.protocol` payload or `KernelDied`)."""
+    """An event from the kernel process (a `llm_tutor.engine.kernel.protocol` payload or `KernelDied`)."""
 
     event: Any
 
@@ -45,7 +45,7 @@ class ProgressRefreshed(Message):
     """A fresh summary of the course's progress, computed after every queued write landed."""
 
     summary: Any
-    """A `llm_tutor.engine.progress.CourseProgress`."""
+    """A `llm_tutor.engine.learner.store.CourseProgress`."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ from textual import events
 from textual.dom import NoScreen
 from textual.widget import Widget
 
-from llm_tutor.engine.lesson import Exercise, Lesson
+from llm_tutor.engine.course.lesson import Exercise, Lesson
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.messages import ProgressRefreshed, StoreNoticed, WorkspaceFileChanged
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llm_tutor.engine.course import BrokenLesson
-from llm_tutor.engine.drafts import DraftSaver
-from llm_tutor.engine.lesson import Exercise, Lesson
-from llm_tutor.engine.progress import CourseProgress, Position, ProgressStore, StoreNotice
-from llm_tutor.engine.watch import Watcher
-from llm_tutor.engine.workspace import Workspace, WorkspaceError, latest_code
+from llm_tutor.engine.course.catalog import BrokenLesson
+from llm_tutor.engine.learner.drafts import DraftSaver
+from llm_tutor.engine.course.lesson import Exercise, Lesson
+from llm_tutor.engine.learner.store import CourseProgress, Position, ProgressStore, StoreNotice
+from llm_tutor.engine.learner.watch import Watcher
+from llm_tutor.engine.learner.workspace import Workspace, WorkspaceError, latest_code
 from llm_tutor.tui.messages import ProgressRefreshed, StoreNoticed, WorkspaceFileChanged
 
 _Task = Callable[[], None]

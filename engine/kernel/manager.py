@@ -22,11 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
-from llm_tutor.engine import protocol
-from llm_tutor.engine.exits import describe
+from llm_tutor.engine.kernel import protocol
+from llm_tutor.engine.procs.exits import describe
 
 if TYPE_CHECKING:
-    from llm_tutor.engine.kernel.forkserver import ForkedKernel
+    from llm_tutor.engine.procs.forkserver import ForkedKernel
 
 KernelProcess = Union["subprocess.Popen[bytes]", "ForkedKernel"]
 """A spawned kernel, or one forked by the fork server (same methods: poll, wait, kill, pipes)."""
@@ -136,7 +136,7 @@ class KernelManager:
         """Start the kernel; it imports torch in the background and sends `Ready`."""
         if self.is_alive():
             return
-        cmd = [sys.executable, "-m", "llm_tutor.engine.kernel.runtime", "--device", self.device]
+        cmd = [sys.executable, "-m", "llm_tutor.engine.kernel.child.runtime", "--device", self.device]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
         if self.memory_limit_mb:
@@ -175,7 +175,7 @@ class KernelManager:
         path = env.get("LLM_TUTOR_KERNEL_SERVER")
         if not path:
             return None
-        from llm_tutor.engine.kernel.forkserver import spawn_kernel
+        from llm_tutor.engine.procs.forkserver import spawn_kernel
 
         return spawn_kernel(path, args, env)
 

@@ -125,7 +125,7 @@ class Confinement:
                         self.close(box)
                         raise
         if kernel_socket:
-            from llm_tutor.engine.kernel.forkserver import open_channel
+            from llm_tutor.engine.procs.forkserver import open_channel
 
             box.channel = open_channel(kernel_socket, box.policy.to_json() if box.policy else None)
         return box

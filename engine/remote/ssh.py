@@ -287,7 +287,7 @@ class Lab:
 
     def start_pools(self) -> None:
         """Start the fork servers (blocking: they import Textual, then torch). Sessions spawn until each is ready."""
-        from llm_tutor.engine.kernel.forkserver import APP_SERVER, KERNEL_SERVER
+        from llm_tutor.engine.procs.forkserver import APP_SERVER, KERNEL_SERVER
 
         self._run_dir = tempfile.mkdtemp(prefix="llm-tutor-lab-")  # short path: socket names are ≤ 107 bytes
         if self.config.app_pool:
@@ -296,7 +296,7 @@ class Lab:
             self.fork_socket = self._start_pool("kernel", KERNEL_SERVER)
 
     def _start_pool(self, kind: str, module: str) -> str | None:
-        from llm_tutor.engine.kernel.forkserver import start_server
+        from llm_tutor.engine.procs.forkserver import start_server
 
         assert self._run_dir is not None
         path = os.path.join(self._run_dir, f"{kind}s.sock")
@@ -603,7 +603,7 @@ class TutorSession:
             args = ["--low-bandwidth", *self.lab.config.app_args]
             proc: Any = None
             if self.lab.app_socket:
-                from llm_tutor.engine.kernel.forkserver import fork_process
+                from llm_tutor.engine.procs.forkserver import fork_process
 
                 self.channel_fd = 3 if channel is not None else None
                 env = self.lab.child_env(self, home, os.ttyname(slave))

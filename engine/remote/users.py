@@ -12,7 +12,7 @@ import signal
 from pathlib import Path
 
 USERS_DIR = "users"
-"""Same as `llm_tutor.engine.progress.USERS_DIR` (not imported: that module is large)."""
+"""Same as `llm_tutor.engine.learner.store.USERS_DIR` (not imported: that module is large)."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
 

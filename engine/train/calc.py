@@ -1,7 +1,7 @@
 """Provides closed-form parameter counts and memory sizes for the lab's models, without torch.
 
 The UI calls these on every keystroke while a learner edits a GPT configuration, so they are plain
-arithmetic. They mirror `llm_tutor.engine.train.gpt.GPTModel` exactly (a unit test builds real
+arithmetic. They mirror `llm_tutor.engine.train.child.models.gpt.GPTModel` exactly (a unit test builds real
 models and compares): per block, LayerNorm (2·d), fused query/key/value (3·d·d, + 3·d with
 `qkv_bias`), output projection (d·d + d), LayerNorm (2·d), feed-forward d → 4d → d with biases.
 """

@@ -1,8 +1,8 @@
 """Provides the training lab's messages: controls going to a trainer and events coming back.
 
-Torch-free plain dataclasses, in the style of `llm_tutor.engine.protocol` (same `to_dict` wire
+Torch-free plain dataclasses, in the style of `llm_tutor.engine.kernel.protocol` (same `to_dict` wire
 form: one JSON object with a `type` key), so they can ride the kernel pipe or the stdio of
-`python -m llm_tutor.engine.train.worker`. Events carry `parent`, the id of the request that
+`python -m llm_tutor.engine.train.child.worker`. Events carry `parent`, the id of the request that
 started the run.
 
 Events, in the order a run produces them:
@@ -10,7 +10,7 @@ Events, in the order a run produces them:
     TrainCheckpointSaved)* → TrainState(state="finished" | "stopped" | "failed")
 
 `TrainMetrics` carries every per-step loss since the previous one (`first_step` + `losses`), so a
-receiver appending them to a `llm_tutor.engine.series.Series` misses no step, while the trainer
+receiver appending them to a `llm_tutor.engine.train.series.Series` misses no step, while the trainer
 sends at most ~20 messages a second however fast it runs.
 """
 
@@ -22,8 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_tutor.engine import protocol
-
+from llm_tutor.engine.kernel import protocol
 ACTIONS = (
     "play",
     "pause",

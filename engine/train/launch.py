@@ -157,7 +157,7 @@ def first_failure(failures: dict[int, Any]) -> tuple[int, str]:
     own, not its peers that then lost their connection to it or were ended by the launcher
     (SIGTERM); among equals the earliest failure wins, as torch.distributed.run reports it.
     """
-    from llm_tutor.engine.exits import classify_exit
+    from llm_tutor.engine.procs.exits import classify_exit
 
     def text(rank: int) -> str:
         message = failures[rank].message

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from llm_tutor.engine.series import Series
+from llm_tutor.engine.train.series import Series
 from llm_tutor.engine.train import events
 
 FAULTS = ("nan", "oom", "config", "error")

@@ -1,4 +1,4 @@
-"""Provides `TrainerProcess`, the owner of a trainer child process (`python -m llm_tutor.engine.train.worker`).
+"""Provides `TrainerProcess`, the owner of a trainer child process (`python -m llm_tutor.engine.train.child.worker`).
 
 Torch-free and Textual-free: the UI process uses it to run the training lab in a child, so a
 training step never runs on the UI's thread and torch never loads in the UI. Controls go to the
@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from llm_tutor.engine.exits import describe
+from llm_tutor.engine.procs.exits import describe
 from llm_tutor.engine.train import events
 
 EventHandler = Callable[[Any], None]
@@ -91,7 +91,7 @@ class TrainerProcess:
         above 1 trains on that many ranks through torch.distributed.run."""
         self.stop()
         cmd = [
-            sys.executable, "-m", "llm_tutor.engine.train.worker", "--model", model,
+            sys.executable, "-m", "llm_tutor.engine.train.child.worker", "--model", model,
             "--config", json.dumps(config or {}), "--train", json.dumps(train or {}), "--parent", parent,
         ]
         if resume:

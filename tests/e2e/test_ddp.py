@@ -47,7 +47,7 @@ def env() -> dict[str, str]:
 
 def reference_losses(steps: int, resume: Path | None = None) -> dict[int, float]:
     """Per-step losses of a one-process run in this process (from `resume` when given)."""
-    from llm_tutor.engine.train.trainer import Trainer
+    from llm_tutor.engine.train.child.trainer import Trainer
 
     seen: list[Any] = []
     if resume is not None:

@@ -21,9 +21,9 @@ from typing import Any
 import nbformat
 import pytest
 
-from llm_tutor.engine.course import load_course
-from llm_tutor.engine.export import file_name
-from llm_tutor.engine.lesson import Cell, Exercise, Lesson
+from llm_tutor.engine.course.catalog import load_course
+from llm_tutor.engine.course.export import file_name
+from llm_tutor.engine.course.lesson import Cell, Exercise, Lesson
 from tests.conftest import llm_tutor_cmd
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first test waits for every run (module fixture)

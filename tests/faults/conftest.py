@@ -145,7 +145,7 @@ def kernel_of(app_pid: int) -> int | None:
     for pid in descendants(app_pid):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if b"llm_tutor.engine.kernel.runtime" in fh.read():
+                if b"llm_tutor.engine.kernel.child.runtime" in fh.read():
                     return pid
         except OSError:
             continue

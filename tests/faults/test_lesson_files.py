@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llm_tutor.engine.course import BrokenLesson, find_lesson, load_course
-from llm_tutor.engine.lesson import Lesson, LessonError, parse_file, parse_text
+from llm_tutor.engine.course.catalog import BrokenLesson, find_lesson, load_course
+from llm_tutor.engine.course.lesson import Lesson, LessonError, parse_file, parse_text
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
 from tests.conftest import llm_tutor_cmd

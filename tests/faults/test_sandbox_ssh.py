@@ -60,7 +60,7 @@ order: 0
 ```python cell id=attacks
 import json, os, signal, socket
 from pathlib import Path
-from llm_tutor.engine.kernel.runtime import _explain
+from llm_tutor.engine.kernel.child.runtime import _explain
 home = Path(os.environ["HOME"])
 t = json.loads((home / "targets.json").read_text())
 results = {}
@@ -86,7 +86,7 @@ print("attacks done")
 ```python cell id=forks
 import json, os, signal, time
 from pathlib import Path
-from llm_tutor.engine.kernel.runtime import _explain
+from llm_tutor.engine.kernel.child.runtime import _explain
 home = Path(os.environ["HOME"])
 kids, error = [], ""
 try:

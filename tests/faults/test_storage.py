@@ -21,7 +21,7 @@ import pytest
 from textual.message import Message
 from textual.notifications import Notify
 
-from llm_tutor.engine.progress import DB_NAME, PENDING_NAME, ProgressStore
+from llm_tutor.engine.learner.store import DB_NAME, PENDING_NAME, ProgressStore
 from llm_tutor.tui.app import TutorApp, make_app
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
@@ -128,7 +128,7 @@ async def test_two_sessions_of_one_user_write_at_once(tmp_path: Path) -> None:
     ProgressStore.open(data).close()
     other = subprocess.Popen(
         [sys.executable, "-c",
-         "from llm_tutor.engine.progress import ProgressStore\n"
+         "from llm_tutor.engine.learner.store import ProgressStore\n"
          f"store = ProgressStore.open({str(data)!r})\n"
          "for i in range(300):\n"
          "    store.record_attempt('sums', 'largest', False, f'largest = {i}')\n"

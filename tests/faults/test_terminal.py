@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from llm_tutor.engine.progress import ProgressStore
+from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.lesson.cell import CellView

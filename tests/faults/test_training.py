@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from llm_tutor.engine.train.checkpoint import load_checkpoint
+from llm_tutor.engine.train.child.checkpoint import load_checkpoint
 from llm_tutor.engine.train.config import MLPConfig, TrainConfig
-from llm_tutor.engine.train.trainer import Trainer
+from llm_tutor.engine.train.child.trainer import Trainer
 from tests.conftest import llm_tutor_cmd
 
 pytestmark = pytest.mark.slow

@@ -150,7 +150,7 @@ async def test_a_dead_kernel_empties_the_panel_and_other_namespaces_are_ignored(
     """The namespace dies with the kernel, so its variables leave the table; another lesson's variables never
     enter it. (No kernel is started: the events are the ones the app routes.)"""
     from llm_tutor.engine.kernel import KernelDied
-    from llm_tutor.engine.protocol import Variables
+    from llm_tutor.engine.kernel.protocol import Variables
     from tests.snapshots import inspect_data
 
     app = make_app("inspect-demo", lessons_dir=LESSONS, device="cpu", autostart_kernel=False)

@@ -264,8 +264,7 @@ async def test_T_opens_the_lab_from_a_lesson_and_its_footer_shows_it_in_train_a_
 
 
 async def test_an_open_lab_shows_track_from_lesson_cells_as_its_lesson_curve() -> None:
-    from llm_tutor.engine import protocol
-
+    from llm_tutor.engine.kernel import protocol
     app = lab_app("gpt", settings={}, start_trainer=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
-from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS
+from llm_tutor.engine.grading.feedback import REVEAL_AFTER_ATTEMPTS
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.train.labels import lt
@@ -289,7 +289,7 @@ async def test_an_expected_error_is_marked_as_expected_and_hints_come_into_view(
 async def test_a_gradient_check_opens_the_panel_on_it_and_the_autograd_lesson_runs_one() -> None:
     """The triangulation view was unreachable from the course: no lesson called it, and a narrow screen only
     said "press v". Now the autograd lesson runs one and the panel opens on it."""
-    from llm_tutor.engine.course import find_lesson
+    from llm_tutor.engine.course.catalog import find_lesson
 
     for lang in ("en", "tr"):
         lesson = find_lesson("autograd", None, lang)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from textual.widgets import Static
 
-from llm_tutor.engine import protocol
+from llm_tutor.engine.kernel import protocol
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.screens.help import HelpScreen
 from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen

@@ -7,7 +7,11 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from llm_tutor.engine import exits, feedback, hints
+from llm_tutor.engine.procs import exits
+
+from llm_tutor.engine.grading import feedback
+
+from llm_tutor.engine.grading import hints
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.i18n import LABELS
 from llm_tutor.tui.screens.lab import LabScreen
@@ -44,7 +48,7 @@ def test_the_english_and_turkish_tables_hold_the_same_keys_and_placeholders() ->
 def test_grade_says_the_diagnoses_in_the_words_of_the_app() -> None:
     """`llm-tutor grade` keeps its own table (the engine cannot read the app's): the diagnoses and the error notes
     read the same in both."""
-    from llm_tutor.engine.gradetext import TEXT
+    from llm_tutor.engine.grading.words import TEXT
 
     for lang in ("en", "tr"):
         app_words = {key: text for key, text in LABELS[lang].items() if key.startswith("diag_")}

@@ -10,13 +10,13 @@ import math
 import random
 from typing import Any
 
-from llm_tutor.engine.protocol import Graph, GraphNode, InspectResult, TensorSummary, VariableSummary, Variables
+from llm_tutor.engine.kernel.protocol import Graph, GraphNode, InspectResult, TensorSummary, VariableSummary, Variables
 
 NAMESPACE = "en:inspect-demo"
 
 
 def _spans(n: int, most: int) -> list[tuple[int, int]]:
-    """The kernel's head-and-tail split (engine/inspect/tensor.py)."""
+    """The kernel's head-and-tail split (engine/kernel/child/inspect/tensor.py)."""
     if n <= most:
         return [(0, n)]
     head = (most + 1) // 2

@@ -15,7 +15,7 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from llm_tutor.engine.protocol import InspectResult
+from llm_tutor.engine.kernel.protocol import InspectResult
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.widgets.inspect.graph import GraphView
 from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from llm_tutor.engine.progress import ProgressStore
+from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.tui.app import make_app
 
 COURSE = Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "progress"

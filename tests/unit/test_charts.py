@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from llm_tutor.engine import protocol
-from llm_tutor.engine.charts import ChartStyle, bar_chart, curve_points, line_chart, series_from_metrics
-from llm_tutor.engine.series import Series
+from llm_tutor.engine.kernel import protocol
+from llm_tutor.engine.cli.charts import ChartStyle, bar_chart, curve_points, line_chart, series_from_metrics
+from llm_tutor.engine.train.series import Series
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -146,8 +146,8 @@ def test_plotext_is_imported_only_where_a_chart_is_drawn() -> None:
     import sys
 
     probe = ("import sys, json\n"
-             "import llm_tutor.engine.charts, llm_tutor.engine.commands.train, llm_tutor.engine.commands.run\n"
-             "import llm_tutor.engine.commands.progress, llm_tutor.engine.export, llm_tutor.engine.checkhere\n"
+             "import llm_tutor.engine.cli.charts, llm_tutor.engine.cli.train, llm_tutor.engine.cli.run\n"
+             "import llm_tutor.engine.cli.progress, llm_tutor.engine.course.export, llm_tutor.engine.grading.inplace\n"
              "print(json.dumps('plotext' in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from llm_tutor.engine.checks import run_checks
+from llm_tutor.engine.kernel.child.checks import run_checks
 
 
 def test_every_failed_expectation_is_reported() -> None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llm_tutor.engine.course import load_course
+from llm_tutor.engine.course.catalog import load_course
 
 LESSON = "---\nid: {id}\ntitle: {title}\norder: {order}\n---\n\nSome prose.\n\n```python cell id=c\n1 + 1\n```\n"
 
@@ -34,7 +34,7 @@ def test_a_cached_course_loads_without_the_parsers_and_an_edit_is_parsed_again(t
     assert [lesson.title for lesson in load_course(lessons)] == ["First", "Second"]
     code = (
         "import sys\n"
-        "from llm_tutor.engine.course import load_course\n"
+        "from llm_tutor.engine.course.catalog import load_course\n"
         f"course = load_course({str(lessons)!r})\n"
         "print([l.title for l in course], 'markdown_it' in sys.modules, 'yaml' in sys.modules)\n"
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.course import LANGS, lesson_files, load_course
-from llm_tutor.engine.lesson import Cell, Exercise, Lesson, Predict, parse_file
+from llm_tutor.engine.course.catalog import LANGS, lesson_files, load_course
+from llm_tutor.engine.course.lesson import Cell, Exercise, Lesson, Predict, parse_file
 from llm_tutor.lessons import LESSONS_DIR
 
 GLOSSARY = LESSONS_DIR / "tr" / "_glossary.md"

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from llm_tutor.engine.course import load_course
+from llm_tutor.engine.course.catalog import load_course
 from llm_tutor.engine.kernel import BlockingKernel
-from llm_tutor.engine.lesson import Cell, Lesson, Predict
-from llm_tutor.engine.protocol import CheckResult
+from llm_tutor.engine.course.lesson import Cell, Lesson, Predict
+from llm_tutor.engine.kernel.protocol import CheckResult
 
 
 @pytest.fixture(scope="module")

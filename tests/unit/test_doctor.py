@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.commands.doctor import check_lab, colour_depth
+from llm_tutor.engine.cli.doctor import check_lab, colour_depth
 from tests.conftest import llm_tutor_cmd
 
 
@@ -91,7 +91,7 @@ def test_lab_keys_are_checked(tmp_path: Path) -> None:
 
 
 def test_doctor_keeps_the_command_line_torch_free() -> None:
-    code = ("import sys\nfrom llm_tutor.engine.commands import doctor\nimport argparse\n"
+    code = ("import sys\nfrom llm_tutor.engine.cli import doctor\nimport argparse\n"
             "doctor.check_python(); doctor.check_data_dir(None); doctor.check_terminal()\n"
             "doctor.check_torch('cpu')\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
@@ -121,7 +121,7 @@ def _has_cuda() -> bool:
 
 
 def test_lab_confinement_lists_each_protection_root_and_keys_a_session_could_write(tmp_path: Path) -> None:
-    from llm_tutor.engine.commands.doctor_lab import check_confinement
+    from llm_tutor.engine.cli.doctor_lab import check_confinement
     from llm_tutor.engine.sandbox.probe import probe
 
     root = tmp_path / "lab"

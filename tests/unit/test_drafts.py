@@ -11,8 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from llm_tutor.engine.drafts import DraftSaver
-from llm_tutor.engine.progress import ProgressStore
+from llm_tutor.engine.learner.drafts import DraftSaver
+from llm_tutor.engine.learner.store import ProgressStore
 
 
 def _wait_for(condition, bound: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
@@ -89,8 +89,8 @@ def test_kill_9_while_typing_keeps_a_recent_draft(tmp_path: Path) -> None:
     ProgressStore.open(tmp_path).close()
     code = """
         import time
-        from llm_tutor.engine.drafts import DraftSaver
-        from llm_tutor.engine.progress import ProgressStore
+        from llm_tutor.engine.learner.drafts import DraftSaver
+        from llm_tutor.engine.learner.store import ProgressStore
         saver = DraftSaver(ProgressStore.open(), delay=0.5, max_delay=1.0)
         i = 0
         while True:  # typing without a pause: only the max_delay rule saves anything

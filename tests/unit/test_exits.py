@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from llm_tutor.engine.exits import ENGLISH, classify_exit, describe
+from llm_tutor.engine.procs.exits import ENGLISH, classify_exit, describe
 from llm_tutor.tui.i18n import LABELS, exit_reason
 
 

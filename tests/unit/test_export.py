@@ -12,10 +12,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from llm_tutor.engine.export import LearnerWork, to_notebook, to_script
-from llm_tutor.engine.lesson import Lesson, parse_file
-from llm_tutor.engine.progress import ProgressStore
-from llm_tutor.engine.workspace import Workspace
+from llm_tutor.engine.course.export import LearnerWork, to_notebook, to_script
+from llm_tutor.engine.course.lesson import Lesson, parse_file
+from llm_tutor.engine.learner.store import ProgressStore
+from llm_tutor.engine.learner.workspace import Workspace
 from tests.conftest import FIXTURES, llm_tutor_cmd
 
 GOOD = FIXTURES / "good"
@@ -186,9 +186,8 @@ def test_the_setup_cell_gives_every_name_the_kernel_gives_with_the_same_signatur
     import inspect
     import os
 
-    from llm_tutor.engine.export import SETUP_CODE
-    from llm_tutor.engine.kernel import runtime
-
+    from llm_tutor.engine.course.export import SETUP_CODE
+    from llm_tutor.engine.kernel.child import runtime
     read, write = os.pipe()
     try:
         kernel = runtime.Kernel(runtime.Channel(write), "cpu")

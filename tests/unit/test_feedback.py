@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from llm_tutor.engine.checks import run_checks
-from llm_tutor.engine.feedback import describe, format_number, format_pair, reveals_answer
+from llm_tutor.engine.kernel.child.checks import run_checks
+from llm_tutor.engine.grading.feedback import describe, format_number, format_pair, reveals_answer
 
 
 def test_numbers_carry_the_digits_the_tolerance_can_tell_apart() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from llm_tutor.engine.kernel import BlockingKernel, KernelManager
-from llm_tutor.engine.kernel.forkserver import ForkedKernel, spawn_kernel, start_server
+from llm_tutor.engine.procs.forkserver import ForkedKernel, spawn_kernel, start_server
 from tests.unit import test_kernel as base
 
 
@@ -180,7 +180,7 @@ def test_socket_is_private(fork_socket: str) -> None:
 
 
 def test_client_module_stays_torch_free() -> None:
-    code = "import sys, llm_tutor.engine.kernel.forkserver as f; print('torch' in sys.modules)"
+    code = "import sys, llm_tutor.engine.procs.forkserver as f; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
 
@@ -192,7 +192,7 @@ def test_the_server_and_its_kernels_end_when_its_starter_is_killed(tmp_path: Pat
     pids = tmp_path / "pids"
     starter = subprocess.Popen([sys.executable, "-c", (
         "import os, sys, time\n"
-        "from llm_tutor.engine.kernel.forkserver import start_server, spawn_kernel\n"
+        "from llm_tutor.engine.procs.forkserver import start_server, spawn_kernel\n"
         f"server = start_server({str(sock)!r})\n"
         f"kernel = spawn_kernel({str(sock)!r}, ['--device', 'cpu'], dict(os.environ))\n"
         f"open({str(pids)!r}, 'w').write(f'{{server.pid}} {{kernel.pid}}')\n"

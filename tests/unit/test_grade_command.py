@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.lesson import parse_file
-from llm_tutor.engine.progress import ProgressStore
-from llm_tutor.engine.workspace import Workspace
+from llm_tutor.engine.course.lesson import parse_file
+from llm_tutor.engine.learner.store import ProgressStore
+from llm_tutor.engine.learner.workspace import Workspace
 from tests.conftest import FIXTURES, llm_tutor_cmd
 
 GOOD = FIXTURES / "good"
@@ -102,9 +102,9 @@ def test_bad_input_is_one_line_exit_2_and_no_attempt(tmp_path: Path, args: list[
 def test_the_grade_words_hold_the_same_keys_and_placeholders_in_both_languages() -> None:
     import string
 
-    from llm_tutor.engine.feedback import ENGLISH
-    from llm_tutor.engine.gradetext import TEXT
-    from llm_tutor.engine.hints import ENGLISH as HINTS
+    from llm_tutor.engine.grading.feedback import ENGLISH
+    from llm_tutor.engine.grading.words import TEXT
+    from llm_tutor.engine.grading.hints import ENGLISH as HINTS
 
     def fields(text: str) -> set[str]:
         return {name for _, name, _, _ in string.Formatter().parse(text) if name}

@@ -13,13 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 ENGINE_UI_SIDE = [
     "llm_tutor.engine",
-    "llm_tutor.engine.lesson",
-    "llm_tutor.engine.course",
-    "llm_tutor.engine.protocol",
+    "llm_tutor.engine.course.lesson",
+    "llm_tutor.engine.course.catalog",
+    "llm_tutor.engine.kernel.protocol",
     "llm_tutor.engine.kernel",
-    "llm_tutor.engine.checker",
-    "llm_tutor.engine.config",
-    "llm_tutor.engine.predict",
+    "llm_tutor.engine.course.checker",
+    "llm_tutor.engine.settings",
+    "llm_tutor.engine.course.predict",
 ]
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llm_tutor.engine.inspect import inspect_object, numeric_grad, relative_error, triangulate
+from llm_tutor.engine.kernel.child.inspect import inspect_object, numeric_grad, relative_error, triangulate
 
 
 def _neuron_ns() -> dict[str, object]:
@@ -87,7 +87,7 @@ def test_triangulating_the_neuron_closure_and_function() -> None:
 
 def test_a_check_the_lesson_kept_in_a_variable_is_listed_and_served_as_it_is() -> None:
     """`check = triangulate(...)` in a cell: the variables panel sees a Triangulation, the inspector returns it."""
-    from llm_tutor.engine.inspect import Triangulation, summarize_variables
+    from llm_tutor.engine.kernel.child.inspect import Triangulation, summarize_variables
 
     ns = _neuron_ns()
     check = triangulate(ns["loss_of"], {"w": ns["w"], "b": ns["b"]})  # type: ignore[arg-type]

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llm_tutor.engine import protocol
-from llm_tutor.engine.inspect import build_graph, inspect_object, op_name, record_forward
-from llm_tutor.engine.protocol import Graph, GraphNode
+from llm_tutor.engine.kernel import protocol
+from llm_tutor.engine.kernel.child.inspect import build_graph, inspect_object, op_name, record_forward
+from llm_tutor.engine.kernel.protocol import Graph, GraphNode
 
 
 def _neuron(record: bool = False) -> dict[str, object]:

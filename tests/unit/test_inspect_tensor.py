@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from llm_tutor.engine.inspect import inspect_object, summarize_tensor, tensor_stats
-from llm_tutor.engine.inspect.tensor import CHUNK_CPU
+from llm_tutor.engine.kernel.child.inspect import inspect_object, summarize_tensor, tensor_stats
+from llm_tutor.engine.kernel.child.inspect.tensor import CHUNK_CPU
 
 
 def test_small_tensors_show_every_value_and_exact_stats() -> None:
@@ -204,7 +204,7 @@ def test_views_of_freed_storage_are_labelled_not_read() -> None:
     script = textwrap.dedent(
         """
         import torch
-        from llm_tutor.engine.inspect import summarize_tensor, summarize_variables, inspect_object
+        from llm_tutor.engine.kernel.child.inspect import summarize_tensor, summarize_variables, inspect_object
         a = torch.randn(10)
         v = a[2:5]
         a.untyped_storage().resize_(0)
@@ -227,7 +227,7 @@ def test_views_of_freed_storage_are_labelled_not_read() -> None:
 
 def test_chunked_stats_cover_every_element_of_any_view(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny chunks force every chunking path: flat, permuted, sliced, expanded, per-row recursion."""
-    import llm_tutor.engine.inspect.tensor as tensor_mod
+    import llm_tutor.engine.kernel.child.inspect.tensor as tensor_mod
 
     monkeypatch.setattr(tensor_mod, "CHUNK_CPU", 7)
     g = torch.Generator().manual_seed(3)

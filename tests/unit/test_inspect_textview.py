@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llm_tutor.engine import textview
-from llm_tutor.engine.inspect import inspect_object, summarize_tensor, summarize_variables
-from llm_tutor.engine.protocol import Graph, GraphNode, InspectResult
+from llm_tutor.engine.kernel import format as textview
+from llm_tutor.engine.kernel.child.inspect import inspect_object, summarize_tensor, summarize_variables
+from llm_tutor.engine.kernel.protocol import Graph, GraphNode, InspectResult
 
 
 def _neuron_ns() -> dict[str, object]:
@@ -123,8 +123,8 @@ def test_text_is_plain_ascii_and_the_module_is_torch_free() -> None:
     text = textview.render_inspect(r)
     assert text.isascii() and "\x1b" not in text
     code = (
-        "import sys, llm_tutor.engine.textview as t; "
-        "from llm_tutor.engine.protocol import TensorSummary; "
+        "import sys, llm_tutor.engine.kernel.format as t; "
+        "from llm_tutor.engine.kernel.protocol import TensorSummary; "
         "print(t.render_tensor(TensorSummary('x', [2], 'float32', 'cpu', values=[1.0, 2.0]))); "
         "assert 'torch' not in sys.modules"
     )
@@ -137,7 +137,7 @@ def test_text_is_plain_ascii_and_the_module_is_torch_free() -> None:
 def test_panels_after_each_cell_through_a_real_kernel() -> None:
     """`llm-tutor run --plain` prints these: only what a cell changed, with a detail panel or two."""
     from llm_tutor.engine.kernel import BlockingKernel
-    from llm_tutor.engine.protocol import Variables
+    from llm_tutor.engine.kernel.protocol import Variables
 
     with BlockingKernel(device="cpu") as kernel:
         def cell(code: str) -> str:

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from llm_tutor.engine import protocol
-from llm_tutor.engine.inspect import inspect_object, summarize_variables
-from llm_tutor.engine.inspect.paths import PathError, resolve
+from llm_tutor.engine.kernel import protocol
+from llm_tutor.engine.kernel.child.inspect import inspect_object, summarize_variables
+from llm_tutor.engine.kernel.child.inspect.paths import PathError, resolve
 
 
 class _BadRepr:

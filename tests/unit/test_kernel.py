@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from llm_tutor.engine import protocol
+from llm_tutor.engine.kernel import protocol
 from llm_tutor.engine.kernel import BlockingKernel, KernelManager, describe_exit
 
 
@@ -240,7 +240,7 @@ def test_raw_output_goes_to_its_own_request_even_when_the_reader_lags(kernel: Bl
 def test_raw_output_ahead_of_the_protocol_reader_keeps_its_owner() -> None:
     """The raw pipe can be read several requests ahead of the protocol pipe: output after the last end marker
     belongs to the request after it, not to the next Status(busy) the protocol reader happens to read."""
-    from llm_tutor.engine import protocol
+    from llm_tutor.engine.kernel import protocol
     from llm_tutor.engine.kernel.manager import RAW_END, KernelManager
 
     got: list[tuple[str, str]] = []

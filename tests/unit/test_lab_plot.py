@@ -6,7 +6,7 @@ import math
 
 from rich.style import Style
 
-from llm_tutor.engine.series import Series
+from llm_tutor.engine.train.series import Series
 from llm_tutor.tui.widgets.train.plot import LinePlot, PlotSeries, draw_plot, format_value, nice_ceiling
 
 

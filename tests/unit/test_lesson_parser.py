@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.course import load_course, parity
-from llm_tutor.engine.lesson import Cell, Exercise, LessonError, Predict, Prose, parse_file, parse_text
+from llm_tutor.engine.course.catalog import load_course, parity
+from llm_tutor.engine.course.lesson import Cell, Exercise, LessonError, Predict, Prose, parse_file, parse_text
 
 
 def test_example_lesson_parses_into_segments(fixtures: Path) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from llm_tutor.engine.commands import train as train_command
-from llm_tutor.engine.progress import DB_NAME, ProgressStore, migrate
+from llm_tutor.engine.cli import train as train_command
+from llm_tutor.engine.learner.store import DB_NAME, ProgressStore, migrate
 from tests.conftest import FIXTURES, llm_tutor_cmd
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -151,8 +151,8 @@ class TestProgress:
 
     def test_the_chart_over_weeks_at_a_fixed_date(self, snapshot: Any) -> None:
         """Attempts over 41 days at 40 columns: too many days (and weeks) for the width, so one bar per 9 days."""
-        from llm_tutor.engine.charts import ChartStyle
-        from llm_tutor.engine.commands.progress import attempts_chart
+        from llm_tutor.engine.cli.charts import ChartStyle
+        from llm_tutor.engine.cli.progress import attempts_chart
 
         now = time.mktime((2026, 12, 7, 12, 0, 0, 0, 0, -1))
         log = [("sums", now - d * 86400, 1 + d % 3) for d in (40, 33, 20, 19, 5)] + [("means", now - 86400, 2)]

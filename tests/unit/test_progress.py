@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.progress import (
+from llm_tutor.engine.learner.store import (
     DB_NAME,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -112,7 +112,7 @@ def test_summary_over_lessons(store: ProgressStore) -> None:
 
 
 def test_summary_accepts_parsed_lessons(store: ProgressStore) -> None:
-    from llm_tutor.engine.lesson import parse_file
+    from llm_tutor.engine.course.lesson import parse_file
 
     lesson = parse_file(Path(__file__).parents[1] / "fixtures/lessons/good/00-example.md")
     store.record_attempt(lesson.id, "ones", passed=True)
@@ -233,8 +233,8 @@ V3_FOLDER = Path(__file__).resolve().parents[1] / "fixtures" / "progress-v3"
 
 
 def test_a_v3_data_directory_becomes_english_drafts_and_files(tmp_path: Path) -> None:
-    from llm_tutor.engine.lesson import Exercise
-    from llm_tutor.engine.workspace import Workspace, latest_code
+    from llm_tutor.engine.course.lesson import Exercise
+    from llm_tutor.engine.learner.workspace import Workspace, latest_code
 
     data = tmp_path / "data"
     shutil.copytree(V3_FOLDER, data)

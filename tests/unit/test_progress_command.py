@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.lesson import parse_file
-from llm_tutor.engine.pending import RESERVE_NAME
-from llm_tutor.engine.progress import DB_NAME, ProgressStore
-from llm_tutor.engine.workspace import Workspace
+from llm_tutor.engine.course.lesson import parse_file
+from llm_tutor.engine.learner.sidefile import RESERVE_NAME
+from llm_tutor.engine.learner.store import DB_NAME, ProgressStore
+from llm_tutor.engine.learner.workspace import Workspace
 from tests.conftest import FIXTURES, llm_tutor_cmd
 
 GOOD = FIXTURES / "good"

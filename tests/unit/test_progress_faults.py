@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.progress import DB_NAME, PENDING_NAME, ProgressStore
+from llm_tutor.engine.learner.store import DB_NAME, PENDING_NAME, ProgressStore
 
 
 def _python(code: str, data_dir: Path, **kwargs: object) -> subprocess.Popen[str]:
@@ -67,7 +67,7 @@ def test_two_processes_never_lose_each_others_updates(tmp_path: Path) -> None:
     go = tmp_path / "go"
     code = f"""
         import os, time
-        from llm_tutor.engine.progress import ProgressStore
+        from llm_tutor.engine.learner.store import ProgressStore
         store = ProgressStore.open(lock_timeout=30)
         while not os.path.exists({str(go)!r}):
             time.sleep(0.01)
@@ -223,7 +223,7 @@ def test_a_read_only_data_directory_keeps_the_app_running_in_memory(shared_dir: 
     proc = _python(
         """
         import json, os
-        from llm_tutor.engine.progress import ProgressStore
+        from llm_tutor.engine.learner.store import ProgressStore
         if os.geteuid() == 0:
             os.setgid(65534); os.setuid(65534)
         store = ProgressStore.open()
@@ -259,7 +259,7 @@ def test_kill_9_while_saving_drafts_never_corrupts_the_database(tmp_path: Path) 
     ProgressStore.open(tmp_path).close()
     proc = _python(
         """
-        from llm_tutor.engine.progress import ProgressStore
+        from llm_tutor.engine.learner.store import ProgressStore
         store = ProgressStore.open()
         i = 0
         while True:
@@ -295,7 +295,7 @@ def test_a_full_disk_gives_a_clear_error_and_no_corruption(tmp_path: Path) -> No
     proc = _python(
         """
         import json, os, resource, signal
-        from llm_tutor.engine.progress import ProgressStore
+        from llm_tutor.engine.learner.store import ProgressStore
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
         store = ProgressStore.open()
         store.save_draft("tensors", "ones", "small draft 2")
@@ -322,7 +322,7 @@ def test_a_full_disk_gives_a_clear_error_and_no_corruption(tmp_path: Path) -> No
 
 
 def test_the_side_file_appends_and_the_reserve_is_allocated(tmp_path: Path) -> None:
-    from llm_tutor.engine.pending import RESERVE_BYTES, RESERVE_NAME, append_whole, keep, reserve
+    from llm_tutor.engine.learner.sidefile import RESERVE_BYTES, RESERVE_NAME, append_whole, keep, reserve
 
     side = tmp_path / PENDING_NAME
     append_whole(side, ["one\n"])

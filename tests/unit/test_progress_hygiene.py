@@ -7,14 +7,14 @@ import subprocess
 import sys
 
 MODULES = [
-    "llm_tutor.engine.progress",
-    "llm_tutor.engine.drafts",
-    "llm_tutor.engine.workspace",
-    "llm_tutor.engine.watch",
-    "llm_tutor.engine.export",
-    "llm_tutor.engine.commands.progress",
-    "llm_tutor.engine.commands.grade",
-    "llm_tutor.engine.commands.export",
+    "llm_tutor.engine.learner.store",
+    "llm_tutor.engine.learner.drafts",
+    "llm_tutor.engine.learner.workspace",
+    "llm_tutor.engine.learner.watch",
+    "llm_tutor.engine.course.export",
+    "llm_tutor.engine.cli.progress",
+    "llm_tutor.engine.cli.grade",
+    "llm_tutor.engine.cli.export",
 ]
 
 

@@ -182,7 +182,7 @@ def test_remote_modules_import_nothing_heavy() -> None:
 
     code = ("import sys, json\n"
             "import llm_tutor.engine.remote.ssh, llm_tutor.engine.remote.web, llm_tutor.engine.remote.users\n"
-            "import llm_tutor.engine.commands.serve, llm_tutor.engine.commands.doctor, llm_tutor.engine.kernel.forkserver\n"
+            "import llm_tutor.engine.cli.serve, llm_tutor.engine.cli.doctor, llm_tutor.engine.procs.forkserver\n"
             "import llm_tutor.tui.cli\n"
             "print(json.dumps(sorted(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -213,7 +213,7 @@ def test_web_token_origin_and_tab_slots() -> None:
 
 
 def test_a_workspace_id_keeps_two_apps_files_apart(tmp_path: Path) -> None:
-    from llm_tutor.engine.workspace import Workspace, WorkspaceError
+    from llm_tutor.engine.learner.workspace import Workspace, WorkspaceError
 
     shared = Workspace.open(tmp_path, workspace_id="")
     one, two = Workspace.open(tmp_path, workspace_id="tab-1"), Workspace.open(tmp_path, workspace_id="tab-2")

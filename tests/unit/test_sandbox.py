@@ -200,15 +200,15 @@ def test_the_file_size_cap_refuses_a_large_write_with_efbig(tmp_path: Path) -> N
 
 
 def test_the_fork_server_serves_only_its_parent_and_relays_signals(tmp_path: Path) -> None:
-    from llm_tutor.engine.kernel.forkserver import fork_process, open_channel, start_server
+    from llm_tutor.engine.procs.forkserver import fork_process, open_channel, start_server
 
     sock = str(tmp_path / "s.sock")
-    server = start_server(sock, module="llm_tutor.engine.kernel.forkserver_main", env=dict(os.environ))
+    server = start_server(sock, module="llm_tutor.engine.procs.forkserver_main", env=dict(os.environ))
     try:
         # another process of the same user (a session's code) is refused
         stranger = subprocess.run([sys.executable, "-c", textwrap.dedent(f'''
             import os
-            from llm_tutor.engine.kernel.forkserver import fork_process
+            from llm_tutor.engine.procs.forkserver import fork_process
             print(fork_process({sock!r}, ["x"], dict(os.environ)))
         ''')], capture_output=True, text=True, timeout=60)
         assert stranger.stdout.strip() == "None", stranger.stderr
@@ -235,7 +235,7 @@ def test_the_fork_server_serves_only_its_parent_and_relays_signals(tmp_path: Pat
 
 
 def test_zombie_children_are_reaped_and_running_ones_left_alone() -> None:
-    from llm_tutor.engine.kernel.runtime import reap_zombies
+    from llm_tutor.engine.kernel.child.runtime import reap_zombies
 
     done = subprocess.Popen(["true"])
     running = subprocess.Popen(["sleep", "30"])

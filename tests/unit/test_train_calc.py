@@ -12,8 +12,8 @@ import torch
 
 from llm_tutor.engine.train import calc
 from llm_tutor.engine.train.config import GPT2_SMALL, GPTConfig, MLPConfig
-from llm_tutor.engine.train.gpt import GPTModel
-from llm_tutor.engine.train.mlp import MLP
+from llm_tutor.engine.train.child.models.gpt import GPTModel
+from llm_tutor.engine.train.child.models.mlp import MLP
 
 
 def real_counts(model: torch.nn.Module) -> dict[str, int]:
@@ -89,7 +89,7 @@ def test_formatting_helpers() -> None:
 def test_ui_side_training_modules_never_import_torch() -> None:
     code = (
         "import llm_tutor.engine.train, llm_tutor.engine.train.calc, llm_tutor.engine.train.config, "
-        "llm_tutor.engine.train.events, llm_tutor.engine.series, llm_tutor.engine.commands.train\n"
+        "llm_tutor.engine.train.events, llm_tutor.engine.train.series, llm_tutor.engine.cli.train\n"
         "from llm_tutor.engine.train.config import GPTConfig\n"
         "from llm_tutor.engine.train.calc import gpt_summary\n"
         "gpt_summary(GPTConfig())\n"

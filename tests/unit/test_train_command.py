@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from llm_tutor.engine.commands import train as train_command
+from llm_tutor.engine.cli import train as train_command
 from tests.conftest import llm_tutor_cmd
 
 TINY_GPT = ["--set", "n_layers=1", "--set", "emb_dim=32", "--set", "n_heads=2", "--set", "context_length=16"]
@@ -71,7 +71,7 @@ def test_loss_is_the_last_steps_and_loss_mean_the_windows_in_json_and_text() -> 
     code, lines = run_json(["neuron", "--report-every", "50"])
     assert code == 0
     from llm_tutor.engine.train.config import default_configs
-    from llm_tutor.engine.train.trainer import Trainer
+    from llm_tutor.engine.train.child.trainer import Trainer
 
     model_config, train_config = default_configs("neuron")  # the same seeded run, for its per-step losses
     trainer = Trainer("neuron", model_config, train_config, emit=lambda event: None)
@@ -185,7 +185,7 @@ def test_ctrl_c_stops_between_steps_and_saves_a_loadable_checkpoint(tmp_path: Pa
     assert proc.returncode == 130, err
     final = json.loads(rest.splitlines()[-1])
     assert final["status"] == "stopped" and final["checkpoint"] == str(ckpt)
-    from llm_tutor.engine.train.checkpoint import load_checkpoint
+    from llm_tutor.engine.train.child.checkpoint import load_checkpoint
 
     data = load_checkpoint(ckpt)
     assert data["step"] == final["step"] and len(data["history"]["values"]) == 8 * final["step"]

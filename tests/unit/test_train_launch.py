@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.commands import train as train_command
+from llm_tutor.engine.cli import train as train_command
 from llm_tutor.engine.train import launch
 
 
@@ -61,7 +61,7 @@ def test_bad_distributed_input_is_one_line_before_any_process_starts(
 
 @pytest.mark.parametrize(("batch", "world"), [(8, 2), (7, 3), (4, 4), (33, 2)])
 def test_the_ranks_rows_cover_the_global_batch_once_in_order(batch: int, world: int) -> None:
-    from llm_tutor.engine.train.task import Task
+    from llm_tutor.engine.train.child.task import Task
 
     class Rows(Task):
         def batch(self, batch_size, generator):  # type: ignore[no-untyped-def]

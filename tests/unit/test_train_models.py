@@ -9,10 +9,10 @@ import torch
 
 from llm_tutor.engine.train.config import GPTConfig, MLPConfig, NeuronConfig, TrainConfig, default_configs
 from llm_tutor.engine.train.events import TrainMetrics, TrainPicture
-from llm_tutor.engine.train.gpt import CharTokenizer, GPTModel, GPTTask, default_text_path
-from llm_tutor.engine.train.neuron import NeuronTask
-from llm_tutor.engine.train.toydata import GENERATORS, make_dataset
-from llm_tutor.engine.train.trainer import Trainer
+from llm_tutor.engine.train.child.models.gpt import CharTokenizer, GPTModel, GPTTask, default_text_path
+from llm_tutor.engine.train.child.models.neuron import NeuronTask
+from llm_tutor.engine.train.child.toydata import GENERATORS, make_dataset
+from llm_tutor.engine.train.child.trainer import Trainer
 
 CPU = torch.device("cpu")
 

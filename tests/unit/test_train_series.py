@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_tutor.engine.series import BLOCK, Series
+from llm_tutor.engine.train.series import BLOCK, Series
 
 
 def brute_columns(steps: list[float], values: list[float], width: int) -> list[tuple[float, float, float, float]]:

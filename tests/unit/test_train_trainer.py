@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from llm_tutor.engine.train import events as ev
-from llm_tutor.engine.train.checkpoint import CheckpointError, load_checkpoint
+from llm_tutor.engine.train.child.checkpoint import CheckpointError, load_checkpoint
 from llm_tutor.engine.train.config import GPTConfig, MLPConfig, TrainConfig
-from llm_tutor.engine.train.trainer import Trainer
+from llm_tutor.engine.train.child.trainer import Trainer
 
 WAIT = 60.0  # seconds a test waits for the trainer thread before giving up (never a timing assertion)
 
@@ -248,7 +248,7 @@ def test_save_and_load_controls_switch_runs(tmp_path: Path) -> None:
 
 def test_worker_process_speaks_json_lines() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llm_tutor.engine.train.worker", "--model", "neuron", "--parent", "w1",
+        [sys.executable, "-m", "llm_tutor.engine.train.child.worker", "--model", "neuron", "--parent", "w1",
          "--train", '{"steps": 0, "report_interval_s": 0}'],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
@@ -303,7 +303,7 @@ def test_a_reset_that_cannot_be_built_rolls_back_to_the_old_run() -> None:
 
 def test_worker_rejects_a_bad_configuration_with_one_event() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "llm_tutor.engine.train.worker", "--model", "gpt", "--config", '{"n_heads": 3}'],
+        [sys.executable, "-m", "llm_tutor.engine.train.child.worker", "--model", "gpt", "--config", '{"n_heads": 3}'],
         capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.watch import Watcher, watch, watchfiles_available
+from llm_tutor.engine.learner.watch import Watcher, watch, watchfiles_available
 
 BACKENDS = [
     "poll",

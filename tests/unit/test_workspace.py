@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.lesson import Exercise
-from llm_tutor.engine.progress import ProgressStore
-from llm_tutor.engine.workspace import HEADER_PREFIX, Workspace, WorkspaceError, latest_code
+from llm_tutor.engine.course.lesson import Exercise
+from llm_tutor.engine.learner.store import ProgressStore
+from llm_tutor.engine.learner.workspace import HEADER_PREFIX, Workspace, WorkspaceError, latest_code
 
 ONES = Exercise(id="ones", title="A (2, 3) tensor of ones", starter="x = None  # your code here", line=1)
 
@@ -114,7 +114,7 @@ def test_a_fifo_socket_or_device_at_an_exercise_path_is_refused_without_blocking
 
 
 def test_an_exercise_file_past_the_cap_is_refused(tmp_path: Path) -> None:
-    from llm_tutor.engine.workspace import MAX_EXERCISE_BYTES
+    from llm_tutor.engine.learner.workspace import MAX_EXERCISE_BYTES
 
     ws = Workspace.open(tmp_path)
     path = ws.ensure("tensors", ONES)

@@ -30,8 +30,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Input, Select, Static, TabbedContent, TabPane
 
-from llm_tutor.engine import protocol
-from llm_tutor.engine.series import Series
+from llm_tutor.engine.kernel import protocol
+from llm_tutor.engine.train.series import Series
 from llm_tutor.engine.train import events
 from llm_tutor.engine.train.config import (
     ACTIVATIONS,
@@ -620,7 +620,7 @@ class LabScreen(Screen[None]):
         """Where ctrl+s saves and ctrl+o loads: `--checkpoint`, else `<data dir>/lab/<model>.pt`."""
         if self.checkpoint:
             return Path(self.checkpoint).expanduser()
-        from llm_tutor.engine.config import data_dir
+        from llm_tutor.engine.settings import data_dir
 
         return data_dir(self.data_dir) / "lab" / f"{self.model}.pt"
 

@@ -13,9 +13,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
-from llm_tutor.engine import protocol
+from llm_tutor.engine.kernel import protocol
 from llm_tutor.engine.kernel import KernelDied
-from llm_tutor.engine.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
+from llm_tutor.engine.course.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
 from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
 from llm_tutor.tui.screens.confirm import ConfirmScreen
 from llm_tutor.tui.widgets.inspect.inspector import INSPECT_BINDINGS, InspectorPanel

@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from llm_tutor.engine.course import BrokenLesson
-from llm_tutor.engine.lesson import Lesson
+from llm_tutor.engine.course.catalog import BrokenLesson
+from llm_tutor.engine.course.lesson import Lesson
 from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.status import KernelStatus
 from llm_tutor.tui.widgets.footer import KeyFooter

@@ -1,7 +1,7 @@
 """Provides the inspect panels: variables, tensors, gradients, autograd graphs, modules and gradient checks.
 
 `InspectorPanel` is the lesson screen's side panel; the views it switches between draw the plain
-payloads of `llm_tutor.engine.protocol` (see docs/inspectors.md).
+payloads of `llm_tutor.engine.kernel.protocol` (see docs/inspectors.md).
 """
 
 from llm_tutor.tui.widgets.inspect.grad import GradView

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from llm_tutor.engine.protocol import InspectResult, TensorSummary
+from llm_tutor.engine.kernel.protocol import InspectResult, TensorSummary
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.inspect.render import (
     GridStyles,

@@ -19,8 +19,8 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from llm_tutor.engine.protocol import Graph, GraphNode
-from llm_tutor.engine.textview import format_number
+from llm_tutor.engine.kernel.protocol import Graph, GraphNode
+from llm_tutor.engine.kernel.format import format_number
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.inspect.render import shape_text
 

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Static
 
-from llm_tutor.engine import protocol
+from llm_tutor.engine.kernel import protocol
 from llm_tutor.engine.kernel import KernelDied
 from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.widgets.inspect.grad import GradView

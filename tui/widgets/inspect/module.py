@@ -21,8 +21,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from llm_tutor.engine.protocol import InspectResult
-from llm_tutor.engine.textview import format_number
+from llm_tutor.engine.kernel.protocol import InspectResult
+from llm_tutor.engine.kernel.format import format_number
 from llm_tutor.tui.i18n import format_count, t
 from llm_tutor.tui.widgets.inspect.render import shape_text
 from llm_tutor.tui.widgets.inspect.variables import RowTable

@@ -1,6 +1,6 @@
 """Provides the Rich renderables and text helpers the inspect panels draw with.
 
-Textual-free and torch-free: everything here reads only `llm_tutor.engine.protocol` payloads and
+Textual-free and torch-free: everything here reads only `llm_tutor.engine.kernel.protocol` payloads and
 returns Rich `Text` or renderables, so the pictures are easy to test and to reuse. Colours come in
 through `GridStyles`, which the widgets fill from their component classes (theme variables); the
 magnitude of a value is carried by intensity (dim, normal, bold), which survives ``NO_COLOR``,
@@ -19,8 +19,8 @@ from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
 
-from llm_tutor.engine.protocol import TensorSummary
-from llm_tutor.engine.textview import format_number
+from llm_tutor.engine.kernel.protocol import TensorSummary
+from llm_tutor.engine.kernel.format import format_number
 from llm_tutor.tui.i18n import format_count, t
 
 ELLIPSIS = "…"
@@ -134,7 +134,7 @@ def shown_indices(count: int, size: int, elided_at: int | None) -> list[int | No
     """The indices of `count` shown positions out of `size`, one of them (`elided_at`) the elision marker.
 
     The kernel shows a head and a tail with one elided position between them (see
-    ``engine/inspect/tensor.py``); this recovers their indices for the grid's labels.
+    ``engine/kernel/child/inspect/tensor.py``); this recovers their indices for the grid's labels.
     """
     if elided_at is None:
         return list(range(count))

@@ -15,7 +15,7 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from llm_tutor.engine.protocol import TensorSummary
+from llm_tutor.engine.kernel.protocol import TensorSummary
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.inspect.render import (
     GridStyles,

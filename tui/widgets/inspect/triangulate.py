@@ -15,8 +15,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
 
-from llm_tutor.engine.protocol import InspectResult
-from llm_tutor.engine.textview import format_number
+from llm_tutor.engine.kernel.protocol import InspectResult
+from llm_tutor.engine.kernel.format import format_number
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.inspect.tensor import StyledGrid
 

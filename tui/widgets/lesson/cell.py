@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from llm_tutor.engine import protocol
+from llm_tutor.engine.kernel import protocol
 from llm_tutor.tui.i18n import error_hint, t
 from llm_tutor.tui.widgets.lesson.wrap import HangingWrap
 

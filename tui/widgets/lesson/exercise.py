@@ -19,9 +19,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static, TextArea
 
-from llm_tutor.engine import protocol
-from llm_tutor.engine.feedback import REVEAL_AFTER_ATTEMPTS, reveals_answer
-from llm_tutor.engine.lesson import Exercise
+from llm_tutor.engine.kernel import protocol
+from llm_tutor.engine.grading.feedback import REVEAL_AFTER_ATTEMPTS, reveals_answer
+from llm_tutor.engine.course.lesson import Exercise
 from llm_tutor.tui.i18n import error_hint, t, translate_bindings
 from llm_tutor.tui.widgets.lesson.cell import code_view
 
@@ -56,7 +56,7 @@ def expectation_line(e: protocol.Expectation, lang: str, reveal: bool) -> Text:
 
 def diagnosis_text(lang: str, diagnosis: str, args: dict[str, str]) -> str:
     """A check's diagnosis (`engine.feedback`) in the learner's language."""
-    from llm_tutor.engine.feedback import describe
+    from llm_tutor.engine.grading.feedback import describe
 
     name = f"diag_{diagnosis}"
     return t(lang, name, **args) if name != t(lang, name) else describe(diagnosis, args)

@@ -13,8 +13,8 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from llm_tutor.engine import protocol
-from llm_tutor.engine.predict import answers_match
+from llm_tutor.engine.kernel import protocol
+from llm_tutor.engine.course.predict import answers_match
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.lesson.cell import CellView, OutputView, code_view, output_view
 

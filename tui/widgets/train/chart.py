@@ -17,7 +17,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from llm_tutor.engine.series import Series
+from llm_tutor.engine.train.series import Series
 from llm_tutor.tui.widgets.train.plot import LinePlot, PlotSeries, PlotStyles
 
 

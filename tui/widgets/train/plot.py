@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 
-from llm_tutor.engine.series import Series
+from llm_tutor.engine.train.series import Series
 
 # braille dot bits for (dx, dy) inside a cell of 2 × 4 dots
 _BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))

@@ -13,8 +13,8 @@ from typing import Any
 
 from textual.widget import Widget
 
-from llm_tutor.engine import protocol
-from llm_tutor.engine.series import Series
+from llm_tutor.engine.kernel import protocol
+from llm_tutor.engine.train.series import Series
 from llm_tutor.tui.widgets.train.chart import ChartSource, LossChart
 
 COMPONENTS = ("loss-chart--train", "loss-chart--val", "loss-chart--lesson")
