@@ -50,7 +50,7 @@ def ours_interrupt(n: int) -> list[float]:
             time.sleep(0.1)
             t = time.perf_counter()
             k.manager.interrupt()
-            reply = k._wait(rid, 10)
+            reply = k.wait(rid, 10)
             assert reply.status == "interrupted", reply.status
             times.append(time.perf_counter() - t)
         return times

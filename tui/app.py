@@ -68,7 +68,8 @@ class TutorApp(ProgressMixin, App[int]):
         self.course: list[Lesson | BrokenLesson] = []
         self.start_lab: dict[str, Any] | None = None
         """Options of a training lab to open at start (`llm-tutor train MODEL`)."""
-        self._freeze_timer: Any = None
+        self.freeze_timer: Any = None
+        """The pending `freeze_heap` pass, None when none is due."""
         self._closed_screens: list[weakref.ref[Screen]] = []
         """Screens popped and not yet collected: the heap is frozen again until they are gone."""
         self._freeze_retries = 0
@@ -96,9 +97,9 @@ class TutorApp(ProgressMixin, App[int]):
 
     def freeze_heap_soon(self) -> None:
         """Freeze the heap once the screen just built has settled (screens call this when they mount)."""
-        if self._freeze_timer is not None:
-            self._freeze_timer.stop()
-        self._freeze_timer = self.set_timer(self.FREEZE_DELAY_S, self.freeze_heap)
+        if self.freeze_timer is not None:
+            self.freeze_timer.stop()
+        self.freeze_timer = self.set_timer(self.FREEZE_DELAY_S, self.freeze_heap)
 
     def freeze_heap(self) -> None:
         """Collect, then hand every object alive now (modules, widgets, styles) to `gc.freeze()`.
@@ -109,7 +110,7 @@ class TutorApp(ProgressMixin, App[int]):
         Frozen, a full collection takes 2-4 ms. Each call unfreezes and collects first (one full pass,
         right after a screen opened or closed), so what dies later is not kept forever.
         """
-        self._freeze_timer = None
+        self.freeze_timer = None
         gc.unfreeze()  # what was frozen before and has died since (a closed screen's cycles) is collected now
         gc.collect()
         gc.freeze()

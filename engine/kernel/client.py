@@ -107,7 +107,6 @@ class BlockingKernel:
         self.manager = KernelManager(self._events.put, device, **manager_kwargs)
         self.client = KernelClient(self.manager)
         self.interrupt_grace = interrupt_grace
-        self.restarts = 0
         self.metrics: list[protocol.Metric] = []
         self._stash: dict[str, list[Any]] = {}
         """Events of requests not being waited for yet, by request id."""
@@ -130,18 +129,19 @@ class BlockingKernel:
         return " ".join(t.strip() for t in texts if t.strip())[-2000:]
 
     def execute(self, code: str, cell_id: str = "", namespace: str = "main", timeout: float | None = None, inspect: bool = False) -> Reply:
-        return self._wait(self.client.execute(code, cell_id, namespace, inspect=inspect), timeout)
+        return self.wait(self.client.execute(code, cell_id, namespace, inspect=inspect), timeout)
 
     def check_exercise(self, code: str, checks: str, exercise_id: str = "", namespace: str = "main", timeout: float | None = None) -> Reply:
-        return self._wait(self.client.check_exercise(code, checks, exercise_id, namespace), timeout)
+        return self.wait(self.client.check_exercise(code, checks, exercise_id, namespace), timeout)
 
     def inspect(self, name: str, what: str = "tensor", namespace: str = "main", options: dict | None = None, timeout: float | None = 30.0) -> Reply:
-        return self._wait(self.client.inspect(name, what, namespace, options), timeout)
+        return self.wait(self.client.inspect(name, what, namespace, options), timeout)
 
     def reset_namespace(self, namespace: str = "main") -> Reply:
-        return self._wait(self.client.reset_namespace(namespace), 30.0)
+        return self.wait(self.client.reset_namespace(namespace), 30.0)
 
-    def _wait(self, rid: str, timeout: float | None) -> Reply:
+    def wait(self, rid: str, timeout: float | None) -> Reply:
+        """The reply to request `rid` sent by `client`; past `timeout`, interrupted, then restarted."""
         reply = Reply(rid)
         start = time.perf_counter()
         deadline = None if timeout is None else start + timeout
@@ -191,7 +191,6 @@ class BlockingKernel:
                     return reply
 
     def _restart(self) -> None:
-        self.restarts += 1
         self._stash.clear()
         self.manager.restart()
         # drop events of the old kernel

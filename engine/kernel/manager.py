@@ -108,7 +108,8 @@ class KernelManager:
         self.ready: protocol.Ready | None = None
         self.current: str = ""
         """Id of the request being served (for raw output and crash reports)."""
-        self._proc: KernelProcess | None = None
+        self.proc: KernelProcess | None = None
+        """The kernel process (a `subprocess.Popen`, or a `ForkedKernel` from the fork server)."""
         self._write_lock = threading.Lock()
         self._generation = 0
         self._expect_exit = False
@@ -127,10 +128,10 @@ class KernelManager:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self.proc.pid if self.proc else None
 
     def is_alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self.proc is not None and self.proc.poll() is None
 
     def start(self) -> None:
         """Start the kernel; it imports torch in the background and sends `Ready`."""
@@ -154,7 +155,7 @@ class KernelManager:
         self.ready = None
         self.current = ""
         self._oom_kills = _own_oom_kills()
-        self._proc = (None if self.sandbox is not None else self._fork(cmd[3:], env)) or subprocess.Popen(
+        self.proc = (None if self.sandbox is not None else self._fork(cmd[3:], env)) or subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -166,7 +167,7 @@ class KernelManager:
         )
         self._set_state("starting")
         gen = self._generation
-        proc = self._proc
+        proc = self.proc
         threading.Thread(target=self._read_events, args=(proc, gen), daemon=True, name="kernel-events").start()
 
     @staticmethod
@@ -189,9 +190,9 @@ class KernelManager:
 
         A forked kernel is signalled through its fork server (a confined app may not signal it).
         """
-        if self.is_alive() and self._proc is not None:
+        if self.is_alive() and self.proc is not None:
             try:
-                self._proc.send_signal(signal.SIGINT)
+                self.proc.send_signal(signal.SIGINT)
             except ProcessLookupError:
                 pass
 
@@ -202,7 +203,7 @@ class KernelManager:
 
     def kill(self) -> None:
         """End the kernel's whole process group at once."""
-        proc = self._proc
+        proc = self.proc
         if proc is None:
             return
         self._expect_exit = True
@@ -228,7 +229,7 @@ class KernelManager:
 
     def shutdown(self, timeout: float = 2.0) -> None:
         """Ask the kernel to exit, then kill it if it does not within `timeout`."""
-        proc = self._proc
+        proc = self.proc
         if proc is None:
             return
         self._expect_exit = True
@@ -244,7 +245,7 @@ class KernelManager:
 
     def send(self, request: Any) -> None:
         """Write one request; raises `OSError` when the kernel is gone."""
-        proc = self._proc
+        proc = self.proc
         if proc is None or proc.stdin is None or proc.poll() is not None:
             raise BrokenPipeError("the kernel is not running")
         data = protocol.encode(request)
@@ -301,7 +302,7 @@ class KernelManager:
                     sel.close()
                     return
                 if key.data == "err":
-                    self._feed_raw(data)
+                    self.feed_raw(data)
                     continue
                 out_buf += data
                 while b"\n" in out_buf:
@@ -312,7 +313,7 @@ class KernelManager:
                         continue
                     if isinstance(event, protocol.Done):
                         self._drain_raw_until(event.parent, err_fd)
-                    self._track(event)
+                    self.track(event)
                     self.on_event(event)
         sel.close()
         code = proc.wait()
@@ -346,7 +347,7 @@ class KernelManager:
             if not data:
                 self._raw_open = False
                 return
-            self._feed_raw(data)
+            self.feed_raw(data)
 
     def _drain_raw_now(self, fd: int, rounds: int = 32) -> None:
         """Forward raw output already in the pipe, without waiting for more."""
@@ -357,9 +358,9 @@ class KernelManager:
                 return
             if not data:
                 return
-            self._feed_raw(data)
+            self.feed_raw(data)
 
-    def _feed_raw(self, chunk: bytes) -> None:
+    def feed_raw(self, chunk: bytes) -> None:
         """Forward raw fd output as `Stream` events, each to the request that wrote it.
 
         Output before a request's end marker belongs to that request. Output after a marker
@@ -404,7 +405,8 @@ class KernelManager:
             text += "\n[raw output truncated]\n"
         self.on_event(protocol.Stream(parent=owner, name="stderr", text=text))
 
-    def _track(self, event: Any) -> None:
+    def track(self, event: Any) -> None:
+        """Follow the kernel's state (ready, busy, idle) and the request being served, from one protocol event."""
         if isinstance(event, protocol.Ready):
             self.ready = event
             self._ready_event.set()

@@ -39,8 +39,6 @@ class DraftSaver:
         self._first_change = 0.0
         self._last_change = 0.0
         self._stopped = False
-        self.saves = 0
-        """How many drafts were written (for tests and the status bar)."""
         self._thread = threading.Thread(target=self._run, name="llm-tutor-drafts", daemon=True)
         self._thread.start()
 
@@ -69,7 +67,6 @@ class DraftSaver:
                 batch, self._pending = self._pending, {}
             for (lesson_id, exercise_id, lang), text in batch.items():
                 self.store.save_draft(lesson_id, exercise_id, text, lang=lang)
-                self.saves += 1
             return len(batch)
 
     def close(self) -> None:

@@ -72,7 +72,7 @@ class ForkedProcess:
         self.stdin: IO[bytes] | None = os.fdopen(pipes[0], "wb") if pipes else None
         self.stdout: IO[bytes] | None = os.fdopen(pipes[1], "rb") if pipes else None
         self.stderr: IO[bytes] | None = os.fdopen(pipes[2], "rb") if pipes else None
-        self._sock = sock
+        self.sock = sock
         self._ended = threading.Event()
         threading.Thread(target=self._watch, daemon=True, name=f"forked-{pid}-exit").start()
 
@@ -80,9 +80,9 @@ class ForkedProcess:
         """Wait for the server's exit line; a closed socket without one means the server is gone."""
         buffer = b""
         try:
-            self._sock.settimeout(None)
+            self.sock.settimeout(None)
             while b"\n" not in buffer:
-                chunk = self._sock.recv(4096)
+                chunk = self.sock.recv(4096)
                 if not chunk:
                     break
                 buffer += chunk
@@ -96,7 +96,7 @@ class ForkedProcess:
             # and kernels also have PR_SET_PDEATHSIG).
             code = -int(signal.SIGKILL)
         try:
-            self._sock.close()
+            self.sock.close()
         except OSError:
             pass
         self.returncode = code
@@ -116,7 +116,7 @@ class ForkedProcess:
         if self.returncode is not None:
             return
         try:
-            self._sock.sendall(json.dumps({"signal": int(sig), "group": group}).encode() + b"\n")
+            self.sock.sendall(json.dumps({"signal": int(sig), "group": group}).encode() + b"\n")
             return
         except OSError:
             pass

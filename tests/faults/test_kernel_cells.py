@@ -103,7 +103,7 @@ def test_the_last_lines_before_a_long_computation_are_shown_while_it_runs(kernel
         arrived = eventually(lambda: "second" in "".join(seen), 20)
         release.touch()
         assert arrived, seen
-        assert kernel._wait(rid, timeout=20).status == "ok"
+        assert kernel.wait(rid, timeout=20).status == "ok"
     finally:
         kernel.manager.on_event = forward
 
@@ -148,10 +148,9 @@ def test_sys_exit_is_an_error_not_the_end_of_the_kernel(kernel: BlockingKernel) 
 def test_an_interrupt_the_cell_swallows_escalates_to_a_restart(kernel: BlockingKernel) -> None:
     code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)"
     old = kernel.manager.pid
-    restarts = kernel.restarts
     reply = kernel.execute(code, timeout=0.5)
     assert reply.status == "timeout"
-    assert kernel.restarts == restarts + 1 and kernel.manager.pid != old
+    assert kernel.manager.pid != old  # a new kernel process: the old one was restarted away
     assert not alive(old)  # type: ignore[arg-type]
     assert value(kernel.execute("'fresh kernel'")) == "'fresh kernel'"
 
@@ -251,7 +250,7 @@ def test_forked_children_end_with_the_kernel_and_on_restart(kernel: BlockingKern
     # forked children die with it, and the restart ends the rest (they share its process group)
     rid = kernel.client.execute("import time\ntime.sleep(60)", namespace="fork")
     os.kill(old, signal.SIGKILL)
-    died = kernel._wait(rid, timeout=30)
+    died = kernel.wait(rid, timeout=30)
     assert died.status == "dead" and died.died is not None and "SIGKILL" in died.died.reason
     assert eventually(lambda: not any(alive(pid) for pid in kids), 10), [p for p in kids if alive(p)]
     assert value(kernel.execute("'new kernel'")) == "'new kernel'"

@@ -54,10 +54,7 @@ async def run_cells(pilot: Pilot[Any], app: TutorApp, *cell_ids: str) -> LessonS
 
 async def settled(pilot: Pilot[Any], panel: InspectorPanel) -> None:
     """Wait until the panel has no request in flight, none wanted and no refresh pending."""
-    await pilot.pause(0.3)
-    assert await wait_for(
-        pilot, lambda: panel.inflight is None and panel._wanted is None and not (panel.display and panel._stale), timeout=30
-    )
+    assert await wait_for(pilot, lambda: panel.settled, timeout=30)
     await pilot.pause()
 
 
@@ -208,7 +205,7 @@ async def test_hidden_panel_asks_again_when_shown_at_80x24() -> None:
         await pilot.press("v")
         assert not panel.display and screen.query_one("#content").display
         await run_cells(pilot, app, "backward")
-        assert "grad norm" not in drawn(panel.query_one(TensorView)) and panel._stale
+        assert "grad norm" not in drawn(panel.query_one(TensorView)) and panel.stale
         await pilot.press("v")
         await settled(pilot, panel)
         assert panel.display and "grad norm 0.08983" in drawn(panel.query_one(TensorView))

@@ -43,7 +43,7 @@ def _use_fork_server(fork_socket: str, monkeypatch: pytest.MonkeyPatch) -> None:
 def kernel(fork_socket: str) -> Iterator[BlockingKernel]:
     k = BlockingKernel(device="cpu", env=dict(os.environ, LLM_TUTOR_KERNEL_SERVER=fork_socket))
     k.start()
-    assert isinstance(k.manager._proc, ForkedKernel)
+    assert isinstance(k.manager.proc, ForkedKernel)
     yield k
     k.shutdown()
 
@@ -87,7 +87,7 @@ def test_forked_kernel_is_the_fork_servers_child_in_its_own_session(fork_socket:
     k = BlockingKernel(device="cpu", env=dict(os.environ))
     k.start()
     try:
-        proc = k.manager._proc
+        proc = k.manager.proc
         assert isinstance(proc, ForkedKernel)
         assert os.getpgid(proc.pid) == proc.pid  # its own process group: killpg ends it and its children
         reply = k.execute("import os\nos.getppid() != os.getpid(), os.environ['LLM_TUTOR_KERNEL_SERVER']")
@@ -131,7 +131,7 @@ def test_closing_the_connection_kills_the_kernel(fork_socket: str) -> None:
     assert forked is not None
     pid = forked.pid
     assert _alive(pid)
-    forked._sock.shutdown(socket.SHUT_RDWR)
+    forked.sock.shutdown(socket.SHUT_RDWR)
     deadline = time.monotonic() + 10
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -155,7 +155,7 @@ def test_manager_falls_back_to_spawning_without_a_server(tmp_path: Path) -> None
     manager = KernelManager(device="cpu", env=env)
     manager.start()
     try:
-        assert isinstance(manager._proc, subprocess.Popen)
+        assert isinstance(manager.proc, subprocess.Popen)
         assert manager.wait_ready(120)
     finally:
         manager.shutdown()

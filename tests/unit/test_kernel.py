@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from llm_tutor.engine.kernel import protocol
 from llm_tutor.engine.kernel import BlockingKernel, KernelManager, describe_exit
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +44,15 @@ def test_namespace_persists_and_is_separate_per_lesson(kernel: BlockingKernel) -
 
 
 def test_a_namespace_reset_puts_back_process_wide_torch_settings(kernel: BlockingKernel) -> None:
-    """A lesson's set_num_threads(1) or set_default_dtype(float64) must not follow into the next lesson."""
+    """A lesson's set_num_threads or set_default_dtype(float64) must not follow into the next lesson."""
     probe = "import torch\n(torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled())"
     before = kernel.execute(probe, namespace="a").result.text  # type: ignore[union-attr]
     changed = kernel.execute(
-        "torch.set_num_threads(1); torch.set_default_dtype(torch.float64); torch.set_grad_enabled(False)\n"
-        "torch.set_printoptions(precision=1)\n"
+        "torch.set_num_threads(torch.get_num_threads() + 1); torch.set_default_dtype(torch.float64)\n"
+        "torch.set_grad_enabled(False); torch.set_printoptions(precision=1)\n"
         "(torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled())", namespace="a")
-    assert changed.result.text == "(1, torch.float64, False)"  # type: ignore[union-attr]
+    threads = int(before.split(",")[0].strip("("))  # type: ignore[union-attr]
+    assert changed.result.text == f"({threads + 1}, torch.float64, False)"  # type: ignore[union-attr]
     kernel.reset_namespace("a")
     after = kernel.execute(probe, namespace="b")
     assert after.result.text == before  # type: ignore[union-attr]
@@ -80,9 +81,9 @@ def test_syntax_error_names_the_line(kernel: BlockingKernel) -> None:
 def test_interrupt_stops_an_infinite_loop_and_kernel_keeps_state(kernel: BlockingKernel) -> None:
     kernel.execute("kept = 'still here'")
     rid = kernel.client.execute("while True:\n    pass")
-    time.sleep(0.3)
+    assert wait_until(lambda: kernel.manager.current == rid and kernel.manager.state == "busy", 30)
     kernel.manager.interrupt()
-    reply = kernel._wait(rid, timeout=10)
+    reply = kernel.wait(rid, timeout=10)
     assert reply.status == "interrupted"
     assert reply.error is not None and reply.error.ename == "KeyboardInterrupt"
     assert kernel.execute("kept").result.text == "'still here'"  # type: ignore[union-attr]
@@ -166,31 +167,31 @@ def test_kernel_exits_when_its_ui_process_is_killed(tmp_path) -> None:
     script = tmp_path / "ui.py"
     pidfile = tmp_path / "pid"
     script.write_text(
-        "import sys, time\n"
+        "import os, sys, time\n"
         "from llm_tutor.engine.kernel import BlockingKernel\n"
         "k = BlockingKernel(device='cpu'); k.start()\n"
-        f"open({str(pidfile)!r}, 'w').write(str(k.manager.pid))\n"
         "k.client.execute('while True: pass')\n"
+        "while k.manager.state != 'busy':\n"
+        "    time.sleep(0.01)\n"
+        f"open({str(pidfile)!r} + '.tmp', 'w').write(str(k.manager.pid))\n"
+        f"os.rename({str(pidfile)!r} + '.tmp', {str(pidfile)!r})\n"
         "time.sleep(60)\n"
     )
     ui = subprocess.Popen([sys.executable, str(script)])
     try:
-        for _ in range(300):
-            if pidfile.exists() and pidfile.read_text():
-                break
-            time.sleep(0.1)
+        assert wait_until(pidfile.exists, 120), "the UI process never had its kernel busy"
         kernel_pid = int(pidfile.read_text())
-        time.sleep(0.3)
         ui.kill()
         ui.wait()
-        for _ in range(50):
+
+        def gone() -> bool:
             try:
                 os.kill(kernel_pid, 0)
             except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the kernel outlived its UI process")
+                return True
+            return False
+
+        assert wait_until(gone, 5), "the kernel outlived its UI process"
     finally:
         ui.kill()
 
@@ -221,9 +222,9 @@ def test_interrupt_never_lands_inside_an_import(kernel: BlockingKernel, tmp_path
     (tmp_path / "slow_import_mod.py").write_text("import time\ntime.sleep(1.0)\nDONE = True\n")
     kernel.execute(f"import sys\nsys.path.insert(0, {str(tmp_path)!r})", namespace="imp")
     rid = kernel.client.execute("import slow_import_mod\nwhile True:\n    pass", namespace="imp")
-    time.sleep(0.3)
-    kernel.manager.interrupt()
-    reply = kernel._wait(rid, timeout=10)
+    assert wait_until(lambda: kernel.manager.current == rid and kernel.manager.state == "busy", 30)
+    kernel.manager.interrupt()  # while the import sleeps
+    reply = kernel.wait(rid, timeout=10)
     assert reply.status == "interrupted"
     # the module finished importing: the interrupt waited for it instead of leaving it half-made
     assert kernel.execute("import slow_import_mod\nslow_import_mod.DONE", namespace="imp").result.text == "True"  # type: ignore[union-attr]
@@ -233,7 +234,7 @@ def test_raw_output_goes_to_its_own_request_even_when_the_reader_lags(kernel: Bl
     """Many quick requests, each writing to fd 1: every request gets exactly its own raw output."""
     rids = [kernel.client.execute(f"import os\nos.write(1, b'raw-{i}\\n')\nNone") for i in range(30)]
     for i, rid in enumerate(rids):
-        reply = kernel._wait(rid, timeout=30)
+        reply = kernel.wait(rid, timeout=30)
         assert reply.stdout == f"raw-{i}\n", (i, reply.stdout)
 
 
@@ -250,11 +251,11 @@ def test_raw_output_ahead_of_the_protocol_reader_keeps_its_owner() -> None:
     def marker(rid: str) -> bytes:
         return RAW_END + rid.encode() + b"\x1e\n"
 
-    manager._track(protocol.Status("busy", "r3"))
-    manager._feed_raw(b"raw-3\n" + marker("r3") + b"raw-4\n" + marker("r4") + b"raw-5\n")  # r5 still running
-    manager._track(protocol.Status("busy", "r4"))  # the protocol reader catches up, one request at a time
-    manager._track(protocol.Status("busy", "r5"))
-    manager._feed_raw(b"more-5\n" + marker("r5"))
+    manager.track(protocol.Status("busy", "r3"))
+    manager.feed_raw(b"raw-3\n" + marker("r3") + b"raw-4\n" + marker("r4") + b"raw-5\n")  # r5 still running
+    manager.track(protocol.Status("busy", "r4"))  # the protocol reader catches up, one request at a time
+    manager.track(protocol.Status("busy", "r5"))
+    manager.feed_raw(b"more-5\n" + marker("r5"))
     assert got == [("r3", "raw-3\n"), ("r4", "raw-4\n"), ("r5", "raw-5\n"), ("r5", "more-5\n")]
 
 

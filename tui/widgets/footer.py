@@ -51,8 +51,6 @@ class KeyFooter(Footer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._shown: tuple[Any, ...] | None = None
-        self.rebuilds = 0
-        """How many times the keys were rebuilt (tests read it)."""
 
     def _width(self) -> int:
         return self.size.width or self.app.size.width
@@ -108,5 +106,4 @@ class KeyFooter(Footer):
         if keys == self._shown:
             return
         self._shown = keys
-        self.rebuilds += 1
         await self.recompose()

@@ -81,7 +81,7 @@ class InspectorPanel(Vertical, can_focus=True):
         self._inflight_key: tuple[str, str] | None = None
         self._wanted: tuple[str, str, dict[str, Any]] | None = None
         self._refresh_timer: Timer | None = None
-        self._stale = False
+        self.stale = False
         """Cells ran while the panel was hidden: ask again when it shows."""
         self._status = ""
 
@@ -223,21 +223,28 @@ class InspectorPanel(Vertical, can_focus=True):
 
     def _refresh_now(self) -> None:
         """Ask now, unless nobody can see the answer or more cells are queued (then ask when that changes)."""
+        self._refresh_timer = None
         if not self.display:
-            self._stale = True
+            self.stale = True
             return
         if getattr(self.screen, "run_queue", None):  # "run all": one request at the end, not one per cell
             self.refresh_soon()
             return
         self.request()
 
+    @property
+    def settled(self) -> bool:
+        """Nothing in flight, wanted or due: what the panel shows answers the kernel's latest state."""
+        idle = self.inflight is None and self._wanted is None and self._refresh_timer is None
+        return idle and not (self.display and self.stale)
+
     def on_show(self) -> None:
         self.ask_if_stale()
 
     def ask_if_stale(self) -> None:
         """Shown again: ask for what changed while hidden (called by the screen too, not only on Show)."""
-        if self._stale and self.display:
-            self._stale = False
+        if self.stale and self.display:
+            self.stale = False
             self.request()
 
     # -- kernel events -----------------------------------------------------------------------
@@ -269,6 +276,7 @@ class InspectorPanel(Vertical, can_focus=True):
         self.inflight, self._wanted, self.selected = None, None, None
         if self._refresh_timer is not None:
             self._refresh_timer.stop()
+            self._refresh_timer = None
         self.query_one(VariablesPanel).show(protocol.Variables("", self.namespace, []))
         self._message(t(self.lang, "inspect_hint"))
 
