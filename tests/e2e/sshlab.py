@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +66,6 @@ class LabProcess:
             code = self.proc.wait()
         self._log.close()
         return code
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 class Terminal:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from llm_tutor.engine.remote.users import descendants
-from tests.e2e.sshlab import LabProcess, Terminal, make_key, wait_until
+from tests.e2e.sshlab import LabProcess, Terminal, make_key
+from tests.waiting import wait_until
 from tests.e2e.test_tmux import Tmux
 
 asyncssh = pytest.importorskip("asyncssh")

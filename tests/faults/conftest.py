@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.sshlab import wait_until
+from tests.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 

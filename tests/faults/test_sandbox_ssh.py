@@ -25,7 +25,8 @@ import pytest
 
 from llm_tutor.engine.remote.users import descendants
 from llm_tutor.engine.sandbox.probe import LANDLOCK_FS, LANDLOCK_SCOPES, MEMORY, PIDS, probe
-from tests.e2e.sshlab import LabProcess, Terminal, make_key, wait_until
+from tests.e2e.sshlab import LabProcess, Terminal, make_key
+from tests.waiting import wait_until
 from tests.e2e.test_tmux import Tmux
 
 pytest.importorskip("asyncssh")

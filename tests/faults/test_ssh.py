@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from llm_tutor.engine.remote.ssh import MAX_WAITING_LOGINS, MAX_WAITING_PER_ADDRESS
-from tests.e2e.sshlab import LabProcess, Terminal, make_key, wait_until
+from tests.e2e.sshlab import LabProcess, Terminal, make_key
+from tests.waiting import wait_until
 
 asyncssh = pytest.importorskip("asyncssh")
 

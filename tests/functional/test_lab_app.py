@@ -83,9 +83,9 @@ async def test_play_pause_step_and_stop_update_the_loss_panel() -> None:
         assert "running" in status_text(screen)
         await pilot.press("space")
         assert await wait_for(pilot, lambda: screen.monitor.state == "paused")
-        await pilot.pause(0.3)
+        # every step's loss reaches the UI (the last ones may still be on their way when the pause is shown)
+        assert await wait_for(pilot, lambda: len(screen.monitor.loss) == screen.monitor.step)
         paused_at = screen.monitor.step
-        assert len(screen.monitor.loss) == paused_at  # every step's loss reached the UI
         await pilot.press("n")
         assert await wait_for(pilot, lambda: screen.monitor.step == paused_at + 1)
         assert await wait_for(pilot, lambda: f"step {paused_at + 1:,}" in status_text(screen))
@@ -272,8 +272,7 @@ async def test_an_open_lab_shows_track_from_lesson_cells_as_its_lesson_curve() -
         for step in range(40):
             app.post_message(KernelEvent(protocol.Metric("r1", step, {"loss": 2.0 / (step + 1)})))
         app.post_message(KernelEvent(protocol.Metric("r1", 40, {"loss": None})))  # type: ignore[dict-item]
-        await pilot.pause(0.3)
-        assert len(screen.lesson_series) == 40
+        assert await wait_for(pilot, lambda: len(screen.lesson_series) == 40)
         chart = screen.query_one("#lab-chart", LossChart)
         assert await wait_for(pilot, lambda: "lesson 0.050" in next(chart.text_lines()))
 

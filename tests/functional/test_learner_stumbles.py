@@ -152,22 +152,27 @@ async def test_help_and_quit_stay_in_the_footer_at_80_columns(fixtures: Path, la
     were cut off (in Turkish even at 120 columns). The lab's four tabs were cut to `C` too."""
     help_key, quit_key = f"? {t(lang, 'help')}", f"q {t(lang, 'quit')}"
     app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False, lang=lang)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        assert help_key in screen_text(app)[-1] and quit_key in screen_text(app)[-1]
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:  # a notice is drawn, as for a person
+
+        def footer_has_help_and_quit() -> bool:
+            return help_key in screen_text(app)[-1] and quit_key in screen_text(app)[-1]
+
+        assert await wait_for(pilot, footer_has_help_and_quit, 30, step=0.1), screen_text(app)[-1]
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        footer = screen_text(app)[-1]
-        assert help_key in footer and quit_key in footer, footer
+        assert await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and t(lang, "kernel") in screen_text(app)[-2])
+        assert await wait_for(pilot, footer_has_help_and_quit, 30, step=0.1), screen_text(app)[-1]
         app.notify("a notice long enough to reach the right edge of the screen")
-        await pilot.pause(0.3)
+        assert await wait_for(pilot, lambda: "notice" in "\n".join(screen_text(app)), 30, step=0.1)  # the toast is up
         rows = screen_text(app)
         assert t(lang, "kernel") in rows[-2] and "notice" not in rows[-2] + rows[-1], rows[-3:]  # not over the status
         await pilot.press("T")
-        assert await wait_for(pilot, lambda: isinstance(app.screen, LabScreen))
-        await pilot.pause(0.3)
+
+        def lab_drawn() -> bool:
+            return isinstance(app.screen, LabScreen) and any(lt(lang, "tab_settings") in row for row in screen_text(app))
+
+        assert await wait_for(pilot, lab_drawn, 60, step=0.1)
+        assert await wait_for(pilot, footer_has_help_and_quit, 30, step=0.1), screen_text(app)[-1]
         rows = screen_text(app)
-        assert help_key in rows[-1] and quit_key in rows[-1], rows[-1]
         tabs = next(row for row in rows if lt(lang, "tab_settings") in row)
         assert tabs.rstrip().endswith(lt(lang, "tab_card")), tabs
         app.screen.stop_process()

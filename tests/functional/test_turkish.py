@@ -58,7 +58,7 @@ def test_grade_says_the_diagnoses_in_the_words_of_the_app() -> None:
 
 async def look(pilot: Pilot[Any], where: str) -> None:
     """The screen now holds none of the UI's English words."""
-    await pilot.pause(0.1)
+    await pilot.pause()  # what is waiting to be handled is handled, and drawn
     found = find_english("\n".join(screen_text(pilot.app)))
     assert not found, f"{where}: English on the Turkish screen: {found}\n" + "\n".join(screen_text(pilot.app))
 
@@ -98,7 +98,7 @@ async def test_every_screen_in_turkish_shows_no_english_ui_words() -> None:
         await pilot.press("v")
         for key in ("enter", "d", "g", "m"):
             await pilot.press(key)
-            await pilot.pause(0.3)
+            assert await wait_for(pilot, lambda: panel.settled, timeout=30)  # the kernel's answer is shown
             if key != "m":
                 await look(pilot, f"inspector after {key}")
         await pilot.press("escape")
