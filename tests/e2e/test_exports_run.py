@@ -26,7 +26,8 @@ from llm_tutor.engine.course.export import file_name
 from llm_tutor.engine.course.lesson import Cell, Exercise, Lesson
 from tests.conftest import llm_tutor_cmd
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first test waits for every run (module fixture)
+# the first test waits for every run (module fixture), built once on one xdist worker
+pytestmark = [pytest.mark.xdist_group("exports"), pytest.mark.slow, pytest.mark.timeout(900)]
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 

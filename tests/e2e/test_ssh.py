@@ -23,7 +23,7 @@ from tests.e2e.test_tmux import Tmux
 
 asyncssh = pytest.importorskip("asyncssh")
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("e2e-ssh-lab"), pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

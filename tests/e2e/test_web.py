@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import FIXTURES, llm_tutor_cmd
 from tests.e2e.browser import Browser, chromium, free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("web-server"), pytest.mark.e2e, pytest.mark.slow]
 
 
 class WebServer:

@@ -24,6 +24,10 @@ MEMORY_MB = 1536
 """The kernel's memory limit here: room for a 10^9-element int8 tensor, not for a float32 one."""
 
 
+# the module-scoped fixture below is built once: these tests stay on one xdist worker
+pytestmark = pytest.mark.xdist_group("faults-kernel")
+
+
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[BlockingKernel]:
     k = BlockingKernel(device="cpu", memory_limit_mb=MEMORY_MB, interrupt_grace=1.0)

@@ -41,6 +41,7 @@ def _missing(*names: str) -> list[str]:
 _NO_LANDLOCK = _missing(LANDLOCK_FS, LANDLOCK_SCOPES)
 _NO_CGROUPS = _missing(MEMORY, PIDS)
 pytestmark = [
+    pytest.mark.xdist_group("sandbox-ssh-lab"),
     pytest.mark.slow,
     pytest.mark.skipif(bool(_NO_LANDLOCK), reason="; ".join(_NO_LANDLOCK) or "-"),
     pytest.mark.skipif(shutil.which("ssh") is None or shutil.which("tmux") is None, reason="needs ssh and tmux"),

@@ -28,7 +28,7 @@ from tests.waiting import wait_until
 
 asyncssh = pytest.importorskip("asyncssh")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults-ssh-lab")]
 
 LOGIN_TIMEOUT = 3
 

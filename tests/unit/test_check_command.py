@@ -24,6 +24,10 @@ def test_good_lesson_passes(fixtures: Path) -> None:
     assert "0 lessons failing" in proc.stdout
 
 
+# the module-scoped fixture below is built once: these tests stay on one xdist worker
+pytestmark = pytest.mark.xdist_group("checker-report")
+
+
 @pytest.fixture(scope="module")
 def checker_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict, Path]:
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "checker"

@@ -13,6 +13,10 @@ from llm_tutor.engine.course.lesson import Cell, Lesson, Predict
 from llm_tutor.engine.kernel.protocol import CheckResult
 
 
+# the module-scoped fixture below is built once: these tests stay on one xdist worker
+pytestmark = pytest.mark.xdist_group("course-exercises-kernel")
+
+
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[BlockingKernel]:
     k = BlockingKernel(device="cpu", threads=1)

@@ -23,6 +23,10 @@ from llm_tutor.engine.procs.forkserver import ForkedKernel, spawn_kernel, start_
 from tests.unit import test_kernel as base
 
 
+# the module-scoped fixture below is built once: these tests stay on one xdist worker
+pytestmark = pytest.mark.xdist_group("fork-server")
+
+
 @pytest.fixture(scope="module")
 def fork_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("forkserver")

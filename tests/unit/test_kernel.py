@@ -12,6 +12,10 @@ from llm_tutor.engine.kernel import BlockingKernel, KernelManager, describe_exit
 from tests.waiting import wait_until
 
 
+# the module-scoped fixture below is built once: these tests stay on one xdist worker
+pytestmark = pytest.mark.xdist_group("unit-kernel")
+
+
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[BlockingKernel]:
     k = BlockingKernel(device="cpu")
