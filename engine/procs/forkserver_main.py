@@ -25,7 +25,7 @@ def _preload() -> None:
     import torch
 
     from llm_tutor.engine.kernel.child import runtime
-    runtime._warm_optimizer()
+    runtime.warm_optimizer()
     for name in ("llm_tutor.engine.kernel.child.inspect", "llm_tutor.engine.kernel.child.checks"):
         try:
             __import__(name)

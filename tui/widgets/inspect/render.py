@@ -134,7 +134,7 @@ def shown_indices(count: int, size: int, elided_at: int | None) -> list[int | No
     """The indices of `count` shown positions out of `size`, one of them (`elided_at`) the elision marker.
 
     The kernel shows a head and a tail with one elided position between them (see
-    ``engine/kernel/child/inspect/tensor.py``); this recovers their indices for the grid's labels.
+    ``engine/kernel/child/inspect/values.py``); this recovers their indices for the grid's labels.
     """
     if elided_at is None:
         return list(range(count))
