@@ -18,6 +18,7 @@ import torch
 from llm_tutor.engine.kernel.child.inspect.paths import is_learner_name
 from llm_tutor.engine.kernel.child.inspect.tensor import readable
 from llm_tutor.engine.kernel.child.inspect.values import host_values
+from llm_tutor.engine.kernel.format import format_number
 from llm_tutor.engine.kernel.protocol import VariableSummary
 
 PREVIEW_NUMEL = 6
@@ -107,11 +108,10 @@ def _tensor_preview(t: torch.Tensor, shape: list[int] | None) -> str:
 
 
 def _format(value: Any) -> str:
+    """Each value as a single number reads (`format.format_number`): ``[-0.08983]``."""
     if isinstance(value, list):
         return "[" + ", ".join(_format(v) for v in value) + "]"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return format_number(value)
 
 
 def _module_row(name: str, module: torch.nn.Module) -> VariableSummary:
