@@ -241,7 +241,8 @@ def _discard_files(workspace: Any, lesson_id: str, exercise_id: str | None) -> l
 
 def _run_all(args: argparse.Namespace) -> int:
     from llm_tutor.engine.settings import data_dir
-    from llm_tutor.engine.learner.store import ProgressStore, student_databases
+    from llm_tutor.engine.learner.paths import student_databases
+    from llm_tutor.engine.learner.store import ProgressStore
 
     root = data_dir(args.data_dir)
     lessons = _course(args)
