@@ -183,7 +183,7 @@ def test_remote_modules_import_nothing_heavy() -> None:
     code = ("import sys, json\n"
             "import llm_tutor.engine.remote.ssh.server, llm_tutor.engine.remote.web, llm_tutor.engine.remote.users\n"
             "import llm_tutor.engine.cli.serve, llm_tutor.engine.cli.doctor, llm_tutor.engine.procs.forkserver\n"
-            "import llm_tutor.tui.cli\n"
+            "import llm_tutor.tui.launch\n"
             "print(json.dumps(sorted(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
