@@ -1,6 +1,6 @@
 """Provides `llm-tutor run LESSON --plain`: a headless transcript of a lesson (code, output, panels as text).
 
-A cell that calls `track(...)` gets its curves as a plotext chart after its output (see `engine.charts`).
+A cell that calls `track(...)` gets its curves as a plotext chart after its output (see `engine.cli.charts`).
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ PROCESS_LIMIT: int | None = None
 
 
 def _explain(exc: BaseException) -> tuple[str, str, dict[str, str]]:
-    """A short note for errors learners meet in these lessons: English text, id and arguments (`engine.hints`)."""
+    """A short note for errors learners meet in these lessons: English text, id and arguments (`engine.grading.hints`)."""
     from llm_tutor.engine.grading.hints import classify, english
     from llm_tutor.engine.sandbox.explain import explain as sandbox_note
 
