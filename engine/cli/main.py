@@ -47,6 +47,19 @@ class _CommandOrLesson(argparse._SubParsersAction):  # type: ignore[type-arg]
             self.after_lesson.parse_args(rest, namespace)
 
 
+class _Help(argparse.Action):
+    """`-h` after a lesson prints the whole command's help, as before the lesson."""
+
+    def __init__(self, option_strings: list[str], dest: str, parser: argparse.ArgumentParser) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0,
+                         help=argparse.SUPPRESS)
+        self.parser = parser
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.parser.print_help()
+        self.parser.exit()
+
+
 def _commands() -> list[ModuleType]:
     found = []
     for name in COMMAND_MODULES:
@@ -76,7 +89,8 @@ def build_parser() -> Parser:
         epilog="Run 'llm-tutor COMMAND --help' for each command.",
     )
     add_app_options(parser)
-    parser.add_argument("--version", action="version", version="llm-tutor " + _version())
+    version = "llm-tutor " + _version()
+    parser.add_argument("--version", action="version", version=version)
     parser.set_defaults(lesson=None, func=open_lesson)
     subparsers = parser.add_subparsers(
         action=_CommandOrLesson, prog="llm-tutor", dest="command", metavar="COMMAND | LESSON", parser_class=Parser,
@@ -85,6 +99,8 @@ def build_parser() -> Parser:
     )
     after_lesson = Parser(prog="llm-tutor", add_help=False)
     add_app_options(after_lesson, default=argparse.SUPPRESS)
+    after_lesson.add_argument("-h", "--help", action=_Help, parser=parser)
+    after_lesson.add_argument("--version", action="version", version=version)
     subparsers.after_lesson = after_lesson  # type: ignore[attr-defined]
     for module in _commands():
         module.register(subparsers)

@@ -66,7 +66,7 @@ def test_checks_before_the_app_are_one_line_and_exit_2(terminal: None, capsys: p
     assert capsys.readouterr().err.strip() == "llm-tutor: error: lessons folder not found: /nonexistent/lessons"
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["check", "--help"], ["train", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["tensors", "--help"], ["check", "--help"], ["train", "--help"]])
 def test_help_and_version_load_neither_textual_nor_torch(argv: list[str]) -> None:
     code = (
         "import contextlib, io, json, sys\n"
