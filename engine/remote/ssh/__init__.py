@@ -19,6 +19,6 @@ processes and CPU share, and a disk cap bounds its files. What this machine offe
 
 Where each part lives: `keys` (the host key, who may log in), `lab` (the server's settings and state:
 login limits, sessions, each app's environment, the warm pools), `server` (asyncssh's server class,
-start, stop, run), `session` (one session: bytes both ways, idle timeout, the end), `spawn` (a
-session's app on its pty).
+start, stop, run), `session` (one session: bytes both ways, the end), `limits` (the idle timeout and
+the disk cap that end a session), `spawn` (a session's app on its pty).
 """

@@ -1,4 +1,4 @@
-"""Provides `TutorSession`: one SSH session, its app's pty and the client's channel joined byte for byte, the idle timeout, the end."""
+"""Provides `TutorSession`: one SSH session, its app's pty and the client's channel joined byte for byte, and its end."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llm_tutor.engine.remote.ssh.limits import SessionLimits
 from llm_tutor.engine.remote.ssh.spawn import set_winsize, start_app
 from llm_tutor.engine.remote.users import descendants, kill_tree, signal_group, user_dir
 
@@ -20,8 +21,6 @@ log = logging.getLogger("llm_tutor.remote.ssh")
 
 HANGUP_GRACE_S = 1.0
 """After SIGHUP, how long a session's app may take to exit before SIGKILL."""
-DISK_CHECK_S = 5.0
-"""How often a session's folders are measured against the disk cap."""
 RESTORE_TERMINAL = (b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l"  # mouse, paste off
                     b"\x1b[0m\x1b[?1049l\x1b[?25h\r\n")  # plain text, the normal screen, the cursor shown
 """What the client's terminal needs when the server ends a session under a running app (which then
@@ -54,16 +53,13 @@ class TutorSession:
         """The app: a `subprocess.Popen`, or a `ForkedProcess` from the app pool."""
         self.master: int | None = None
         self.started = time.monotonic()
-        self.last_input = time.monotonic()
-        self.warned = False
         self.admitted = False
         self._pending = bytearray()
         self._reading_paused = False
         self._ending: asyncio.Future[None] | None = None
         self._farewell_sent = False
-        self._idle_handle: asyncio.TimerHandle | None = None
-        self._disk_handle: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_event_loop()
+        self.limits = SessionLimits(self, self._loop)
         self.box: Any = None
         """The session's `confine.SessionBox` (scratch folder, group, policy, kernel channel)."""
         self.channel_fd: int | None = None
@@ -124,13 +120,10 @@ class TutorSession:
             return
         log.info("connect user=%s from=%s term=%s size=%dx%d pid=%d sessions=%d/%d", self.user, self.peer, self.term_type,
                  self.size[0], self.size[1], self.proc.pid if self.proc else -1, len(self.lab.sessions), self.lab.config.max_sessions)
-        self._schedule_idle_check()
+        self.limits.start_idle()
 
     def data_received(self, data: bytes, datatype: Any) -> None:
-        self.last_input = time.monotonic()
-        if self.warned:
-            self.warned = False
-            self._repaint()
+        self.limits.key_pressed()
         if self.master is None:
             return
         self._pending += data
@@ -178,26 +171,7 @@ class TutorSession:
         os.set_blocking(master, False)
         self._loop.add_reader(master, self._on_output)
         if self.lab.confinement.disk_cap_mb:
-            self._disk_handle = self._loop.call_later(DISK_CHECK_S, self._check_disk)
-
-    def _check_disk(self) -> None:
-        """End the session, with a message, once its folders hold more than the disk cap."""
-        if self._ending is not None or self.home is None:
-            return
-        task = self._loop.run_in_executor(None, self.lab.confinement.over_disk_cap, self.box, self.home)
-
-        def done(future: asyncio.Future[int]) -> None:
-            used = future.result() if not future.cancelled() and future.exception() is None else 0
-            if used and self._ending is None:
-                cap = self.lab.confinement.disk_cap_mb
-                log.info("disk cap user=%s from=%s: %d MB used, cap %s MB", self.user, self.peer, used, cap)
-                self.farewell(f"llm-tutor: your folders hold {used} MB, more than this lab's cap of {cap} MB (disk cap), "
-                              "so the session was closed. Ask your instructor to free space.", 1)
-                self.end("disk cap")
-            elif self._ending is None:
-                self._disk_handle = self._loop.call_later(DISK_CHECK_S, self._check_disk)
-
-        task.add_done_callback(done)
+            self.limits.start_disk()
 
     def _on_output(self) -> None:
         assert self.master is not None
@@ -256,48 +230,6 @@ class TutorSession:
         except Exception:  # noqa: BLE001
             pass
 
-    # -- idle timeout ------------------------------------------------------------------------
-
-    def _schedule_idle_check(self) -> None:
-        timeout = self.lab.config.idle_timeout
-        if timeout > 0 and self._ending is None:
-            self._idle_handle = self._loop.call_later(min(5.0, timeout / 4), self._check_idle)
-
-    def _check_idle(self) -> None:
-        cfg = self.lab.config
-        idle = time.monotonic() - self.last_input
-        if idle >= cfg.idle_timeout:
-            log.info("idle timeout user=%s from=%s after %.0f s", self.user, self.peer, idle)
-            self.farewell(f"llm-tutor: closed after {cfg.idle_timeout:.0f} s without a key press; your progress is saved.")
-            self.end("idle timeout")
-            return
-        warn_at = cfg.idle_timeout - min(cfg.idle_warning, cfg.idle_timeout / 2)
-        if idle >= warn_at and not self.warned:
-            self.warned = True
-            left = cfg.idle_timeout - idle
-            self._overlay(f" No key pressed for a while: this session closes in {left:.0f} s. Press any key to stay. ")
-        self._schedule_idle_check()
-
-    def _overlay(self, text: str) -> None:
-        """Write a line over the bottom row (cursor saved and restored), with a bell; the app repaints it later."""
-        cols, rows = self.size[0], self.size[1]
-        line = text[:cols].ljust(cols)
-        try:
-            self.chan.write(b"\x07\x1b7\x1b[%d;1H\x1b[0;7m" % rows + line.encode() + b"\x1b[0m\x1b8")
-        except (BrokenPipeError, ConnectionError):  # the client has gone
-            pass
-
-    def _repaint(self) -> None:
-        """Make the app repaint everything (over the warning): a resize there and back."""
-        if self.master is None:
-            return
-        cols, rows, xpix, ypix = self.size
-        try:
-            set_winsize(self.master, cols, max(rows - 1, 1), xpix, ypix)
-            self._loop.call_later(0.05, lambda: self.master is not None and set_winsize(self.master, *self.size))
-        except OSError:
-            pass
-
     # -- the end -----------------------------------------------------------------------------
 
     def farewell(self, text: str, status: int = 0) -> None:
@@ -309,6 +241,11 @@ class TutorSession:
         self._stop_output()
         self._close_with(RESTORE_TERMINAL + text.encode() + b"\r\n", status)
 
+    @property
+    def ending(self) -> bool:
+        """Whether the session is ending (its app is being ended, or has been)."""
+        return self._ending is not None
+
     def end(self, reason: str) -> None:
         """End the session's app and everything it started (kernel included); safe to call twice."""
         if self._ending is not None:
@@ -316,10 +253,7 @@ class TutorSession:
         self._ending = self._loop.create_task(self._end(reason))
 
     async def _end(self, reason: str) -> None:
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-        if self._disk_handle is not None:
-            self._disk_handle.cancel()
+        self.limits.stop()
         proc = self.proc
         if proc is not None:
             tree = descendants(proc.pid)
