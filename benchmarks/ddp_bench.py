@@ -45,7 +45,7 @@ def cli(steps: int, processes: int, baseline: float | None = None) -> dict[str, 
     """The final JSON line of one headless run."""
     quiet = {"eval_interval_s": 0, "sample_interval_s": 0}
     sets = [arg for key, value in {**MODEL, **quiet}.items() for arg in ("--set", f"{key}={value}")]
-    cmd = [sys.executable, "-m", "llm_tutor.tui.cli", "train", "gpt", "--headless", "--json", "--device", "cpu",
+    cmd = [sys.executable, "-m", "llm_tutor.tui", "train", "gpt", "--headless", "--json", "--device", "cpu",
            "--steps", str(steps), "--batch-size", str(BATCH), "--report-interval", "0.5",
            "--nproc-per-node", str(processes), *sets]
     if baseline:

@@ -19,8 +19,8 @@ then adds `world_size` and `backend` (also inside `config`), the final line `per
 and, given `--baseline` (one process's tokens/s), `scaling_efficiency`. A rank that fails ends the
 run: exit status 1 and one line naming the rank and why.
 
-Without `--headless` the lab screen belongs to the TUI (`llm_tutor.tui.cli` opens it); this
-engine command never imports the UI, so it asks for `--headless`.
+Without `--headless` the command opens the lab screen instead (`llm_tutor.engine.cli.lab` checks the
+settings, the app opens through the UI's hook); this module is the headless run.
 """
 
 from __future__ import annotations

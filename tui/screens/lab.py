@@ -52,8 +52,7 @@ from llm_tutor.tui.widgets.train.chart import ChartSource, LossChart
 from llm_tutor.tui.widgets.train.counts import ParamCounts
 from llm_tutor.tui.widgets.train.form import ConfigForm
 from llm_tutor.tui.widgets.train.grads import GradNorms
-from llm_tutor.tui.widgets.train.labels import lt, translate_lab_bindings
-from llm_tutor.tui.i18n import exit_reason, format_count, sentence_case
+from llm_tutor.tui.i18n import exit_reason, format_count, sentence_case, t, translate_bindings
 from llm_tutor.tui.widgets.train.messages import TrainerExited, TrainerUpdated
 from llm_tutor.tui.widgets.train.sample import SamplePanel
 from llm_tutor.tui.widgets.train.status import RunStatus
@@ -143,7 +142,7 @@ class LabScreen(Screen[None]):
             "lang": lang, "device": device, "resume": None, "text": text, "play": False, "checkpoint": checkpoint,
             "threads": threads, "data_dir": data_dir, "start_trainer": start_trainer, "processes": processes,
         }
-        translate_lab_bindings(self, lang)
+        translate_bindings(self, lang)
         self.model_config, self.train_config = default_configs(model)
         self.train_config.device = device
         self.settings_error = ""
@@ -185,49 +184,49 @@ class LabScreen(Screen[None]):
                 with Horizontal(id="lab-plots"):
                     yield LossChart(
                         [
-                            ChartSource(lt(lang, "train"), self.monitor.loss, "loss-chart--train"),
-                            ChartSource(lt(lang, "val"), self.monitor.val, "loss-chart--val", points=True),
-                            ChartSource(lt(lang, "lesson_series"), self.lesson_series, "loss-chart--lesson"),
+                            ChartSource(t(lang, "train"), self.monitor.loss, "loss-chart--train"),
+                            ChartSource(t(lang, "val"), self.monitor.val, "loss-chart--val", points=True),
+                            ChartSource(t(lang, "lesson_series"), self.lesson_series, "loss-chart--lesson"),
                         ],
-                        title=lt(lang, "loss"),
-                        empty_text=lt(lang, "press_play"),
+                        title=t(lang, "loss"),
+                        empty_text=t(lang, "press_play"),
                         lock=lambda: self.monitor.lock,
                         id="lab-chart",
                     )
                     if self.model == "mlp":
-                        yield BoundaryView(lt(lang, "boundary_empty"), id="lab-boundary")
+                        yield BoundaryView(t(lang, "boundary_empty"), id="lab-boundary")
                 if self.model == "gpt":
                     yield SamplePanel(lang, id="lab-sample")
                 if self.model == "neuron":
                     yield Static("", id="lab-neuron")
                 yield Static("", id="lab-hint")
             with TabbedContent(id="lab-side"):
-                with TabPane(lt(lang, "tab_settings"), id="tab-settings"):
+                with TabPane(t(lang, "tab_settings"), id="tab-settings"):
                     with VerticalScroll(can_focus=False):  # Tab goes from the tabs straight to the first setting
                         yield ConfigForm(
                             _ModelChoice(self.model), ["model"], choices={"model": list(MODELS)},
-                            labels={"model": lt(lang, "model_choice")}, id="form-choice",
+                            labels={"model": t(lang, "model_choice")}, id="form-choice",
                         )
-                        yield ConfigForm(self._live_template(), self._live_keys(), title=lt(lang, "live_section"),
+                        yield ConfigForm(self._live_template(), self._live_keys(), title=t(lang, "live_section"),
                                          id="form-live")
                         yield ConfigForm(
-                            self.train_config, list(RESET_KEYS), title=lt(lang, "reset_section"),
+                            self.train_config, list(RESET_KEYS), title=t(lang, "reset_section"),
                             choices={"optimizer": list(OPTIMIZERS), "device": self.devices}, id="form-reset",
                         )
                         if self.model == "gpt":
                             yield ConfigForm(ScaleSetting(self.processes), ["processes"],
-                                             labels={"processes": lt(lang, "processes")}, id="form-scale")
-                with TabPane(lt(lang, "tab_model"), id="tab-model"):
+                                             labels={"processes": t(lang, "processes")}, id="form-scale")
+                with TabPane(t(lang, "tab_model"), id="tab-model"):
                     with VerticalScroll(can_focus=False):
                         yield ConfigForm(
-                            self.model_config, list(MODEL_KEYS[self.model]), title=lt(lang, "model_section"),
+                            self.model_config, list(MODEL_KEYS[self.model]), title=t(lang, "model_section"),
                             choices={"dataset": list(DATASETS), "activation": list(ACTIVATIONS)}, id="form-model",
                         )
                         yield ParamCounts(lang, id="lab-counts")
-                with TabPane(lt(lang, "tab_grads"), id="tab-grads"):
+                with TabPane(t(lang, "tab_grads"), id="tab-grads"):
                     with VerticalScroll(can_focus=False):
                         yield GradNorms(lang, id="lab-grads")
-                with TabPane(lt(lang, "tab_card"), id="tab-card"):
+                with TabPane(t(lang, "tab_card"), id="tab-card"):
                     with VerticalScroll(can_focus=False):
                         yield ReproCard(lang, id="lab-card")
         yield KeyFooter()
@@ -250,10 +249,10 @@ class LabScreen(Screen[None]):
         )
 
     def _title_text(self) -> Text:
-        text = Text(f"{lt(self.lang, 'lab_title')} · {self.model}", style="bold")
+        text = Text(f"{t(self.lang, 'lab_title')} · {self.model}", style="bold")
         started = self.monitor.started
         if started is not None:
-            text.append(f" · {format_count(self.lang, started.params)} {lt(self.lang, 'params')}")
+            text.append(f" · {format_count(self.lang, started.params)} {t(self.lang, 'params')}")
         return text
 
     def on_mount(self) -> None:
@@ -261,7 +260,7 @@ class LabScreen(Screen[None]):
         self.query_one("#lab-counts", ParamCounts).show(self.model, self.model_config)
         self.query_one(RunStatus).show(state="starting", device=self.train_config.device)
         if self.settings_error:
-            self.query_one(FaultBanner).show_fault("config", lt(self.lang, "config_error", message=self.settings_error))
+            self.query_one(FaultBanner).show_fault("config", t(self.lang, "config_error", message=self.settings_error))
         elif self.start_trainer:
             self.start_process(resume=self.resume, play=self.play_at_start)
         self._update_hint()
@@ -324,16 +323,16 @@ class LabScreen(Screen[None]):
         self.monitor.take()
         banner = self.query_one(FaultBanner)
         if fault is not None and fault.kind == "config":
-            banner.show_fault("config", lt(self.lang, "config_error", message=fault.message))
+            banner.show_fault("config", t(self.lang, "config_error", message=fault.message))
         else:
             reason = sentence_case(self.lang, message.reason)
-            banner.show_fault("dead", lt(self.lang, "dead", reason=reason))
+            banner.show_fault("dead", t(self.lang, "trainer_dead", reason=reason))
         self._show_state()
 
     def _notice(self, notice: Any) -> None:
         if isinstance(notice, events.TrainCheckpointSaved):
             key = "loaded" if notice.loaded else "saved"
-            self.app.notify(lt(self.lang, key, step=format_count(self.lang, notice.step), path=notice.path))
+            self.app.notify(t(self.lang, key, step=format_count(self.lang, notice.step), path=notice.path))
         elif isinstance(notice, events.TrainError) and notice.kind not in ("nan", "oom"):
             self.app.notify(notice.message, severity="error", timeout=8)
 
@@ -399,7 +398,7 @@ class LabScreen(Screen[None]):
 
     def _show_neuron(self, extras: dict[str, float]) -> None:
         parts = "   ".join(f"{k} = {v:.4f}" for k, v in extras.items())
-        self.query_one("#lab-neuron", Static).update(Text(f"{lt(self.lang, 'neuron_title')}   {parts}"))
+        self.query_one("#lab-neuron", Static).update(Text(f"{t(self.lang, 'neuron_title')}   {parts}"))
 
     def _show_state(self) -> None:
         monitor = self.monitor
@@ -412,12 +411,12 @@ class LabScreen(Screen[None]):
             pass  # the exit handler wrote the banner
         elif fault is not None:
             hint = {"nan": "nan_hint", "oom": "oom_hint"}.get(fault.kind)
-            message = fault.message if fault.kind != "config" else lt(self.lang, "config_error", message=fault.message)
-            banner.show_fault(fault.kind, message, lt(self.lang, hint) if hint else "")
+            message = fault.message if fault.kind != "config" else t(self.lang, "config_error", message=fault.message)
+            banner.show_fault(fault.kind, message, t(self.lang, hint) if hint else "")
         else:
             banner.hide()
         chart = self.query_one("#lab-chart", LossChart)
-        chart.set_empty_text(lt(self.lang, "press_play") if state in ("paused", "starting") else lt(self.lang, "waiting"))
+        chart.set_empty_text(t(self.lang, "press_play") if state in ("paused", "starting") else t(self.lang, "waiting"))
         self._update_hint()
 
     def _sync_started(self) -> None:
@@ -486,7 +485,7 @@ class LabScreen(Screen[None]):
         hint = self.query_one("#lab-hint", Static)
         pending = self.pending_changes()
         if pending:
-            hint.update(Text(lt(self.lang, "pending", keys=", ".join(pending)), style="bold"))
+            hint.update(Text(t(self.lang, "pending", keys=", ".join(pending)), style="bold"))
         else:
             hint.update("")
         hint.display = bool(pending)
@@ -579,7 +578,7 @@ class LabScreen(Screen[None]):
         if state == "running":
             self.process.send("pause")
         elif state == "failed":
-            self.app.notify(lt(self.lang, "nan_hint"), severity="warning")
+            self.app.notify(t(self.lang, "nan_hint"), severity="warning")
         else:
             self.process.send("play")
 
@@ -638,7 +637,7 @@ class LabScreen(Screen[None]):
     def action_load(self) -> None:
         path = self.checkpoint_path()
         if not path.is_file():
-            self.app.notify(lt(self.lang, "no_checkpoint", path=str(path)), severity="warning")
+            self.app.notify(t(self.lang, "no_checkpoint", path=str(path)), severity="warning")
             return
         if not self.process.is_alive() or self.monitor.state in ("dead", "stopped"):
             self.start_process(resume=str(path))
