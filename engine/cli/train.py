@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -455,10 +456,17 @@ def _isatty(out: TextIO) -> bool:
 
 
 def _finite(value: Any) -> Any:
-    """Strict JSON: NaN and infinities become null (the trainer's own wire rule)."""
-    from llm_tutor.engine.train.events import _finite as finite
+    """Strict JSON for the printed lines (read by jq and other tools): NaN and infinities become null.
 
-    return finite(value)
+    Between processes the trainer's events keep them (`llm_tutor.engine.kernel.protocol.encode`);
+    this is the command's output, not the wire."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 if __name__ == "__main__":
