@@ -3,17 +3,18 @@
 Training runs in a trainer child process (`TrainerProcess`); the UI process never imports torch
 and never steps a model on its own thread. The child's events are folded into a `RunMonitor` by
 the reader thread, which then posts one coalescing `TrainerUpdated`; the screen looks at what
-changed and repaints only those widgets, at most `max_redraw_hz` times a second (10 Hz, 2 Hz over
-a slow link; `tui.rendering`). State changes and faults show at once; curves, figures and pictures wait for the
-next frame. Settings that a running trainer can change in place (learning rate, batch size,
+changed and repaints only those widgets, at most `max_redraw_hz` times a second (`tui.rendering`:
+10 Hz, 2 Hz over a slow link). State changes and faults show at once; curves, figures and pictures
+wait for the next frame. Settings that a running trainer can change in place (learning rate, batch size,
 dropout, budget) are sent as soon as they are entered; those that need new weights (the model's
 shape, optimizer, seed, device) wait for a reset (`r`), and the calculator shows their parameter
 count before anything trains. The gpt's `processes` setting, applied at reset too, restarts the
 trainer as a data-parallel run of that many processes (torch.distributed.run); the controls reach
 every process through rank 0, and a process that dies ends the run with its rank and reason.
 
-This module holds the screen, its layout and its wiring to the trainer process and the forms; the
-drawing is `lab_view.LabView`, the keys `lab_keys.LabKeys`, the settings' tables `lab_settings`.
+This module holds the screen, its layout, and its handling of the trainer's messages and the forms; the
+trainer process is `lab_run.LabRun`, the drawing `lab_view.LabView`, the keys `lab_keys.LabKeys`, the
+settings' tables `lab_settings`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from llm_tutor.engine.kernel import protocol
 from llm_tutor.engine.train.series import Series
-from llm_tutor.engine.train import events
 from llm_tutor.engine.train.config import (
     ACTIVATIONS,
     DATASETS,
@@ -44,6 +44,7 @@ from llm_tutor.engine.train.monitor import RunMonitor
 from llm_tutor.engine.train.process import TrainerProcess
 from llm_tutor.tui.rendering import Throttle
 from llm_tutor.tui.screens.lab_keys import LAB_BINDINGS, LabKeys
+from llm_tutor.tui.screens.lab_run import LabRun
 from llm_tutor.tui.screens.lab_settings import (
     CONTROL_FOR,
     MAX_PROCESSES,
@@ -64,14 +65,14 @@ from llm_tutor.tui.widgets.train.counts import ParamCounts
 from llm_tutor.tui.widgets.train.form import ConfigForm
 from llm_tutor.tui.widgets.train.grads import GradNorms
 from llm_tutor.tui.widgets.train.labels import lt, translate_lab_bindings
-from llm_tutor.tui.i18n import exit_reason, format_count, sentence_case
+from llm_tutor.tui.i18n import sentence_case
 from llm_tutor.tui.widgets.train.messages import TrainerExited, TrainerUpdated
 from llm_tutor.tui.widgets.train.sample import SamplePanel
 from llm_tutor.tui.widgets.train.status import RunStatus
 from llm_tutor.tui.widgets.footer import KeyFooter
 
 
-class LabScreen(LabKeys, LabView, Screen[None]):
+class LabScreen(LabRun, LabKeys, LabView, Screen[None]):
     """The training lab for one model; switching the model opens a fresh lab screen in its place."""
 
     CSS_PATH = "lab.tcss"
@@ -217,39 +218,7 @@ class LabScreen(LabKeys, LabView, Screen[None]):
     def on_unmount(self) -> None:
         self.stop_process(wait=False)
 
-    # -- the trainer process ---------------------------------------------------------------------
-
-    def start_process(self, resume: str | None = None, play: bool = False) -> None:
-        """Start (or restart) the trainer with the settings shown; it starts paused unless `play`."""
-        self.monitor.reset_view()
-        config = dataclasses.asdict(self.model_config)
-        train = dataclasses.asdict(self.train_config)
-        self.query_one(FaultBanner).hide()
-        self.process.start(
-            self.model, config, train, resume=resume, text=self.text_path, play=play, processes=self.processes
-        )
-        self._frame(force=True)
-
-    def stop_process(self, wait: bool = True) -> None:
-        """Stop the trainer (between two steps); without `wait` the UI does not wait for it to exit."""
-        if wait:
-            self.process.stop()
-            return
-        import threading
-
-        threading.Thread(target=self.process.stop, name="llm-tutor-lab-stop", daemon=True).start()
-
-    def _trainer_event(self, event: Any) -> None:
-        """Reader thread: fold the event into the monitor, then nudge the UI (coalesced)."""
-        self.monitor.apply(event)
-        self.post_message(TrainerUpdated(self.monitor.version))
-
-    def _trainer_exit(self, code: int | None, reason: str) -> None:
-        """Reader thread: the trainer ended; say why in the learner's language (the engine's English reason
-        is kept for the log)."""
-        last = [line for line in self.process.stderr_tail().splitlines() if line.strip()]
-        local = exit_reason(self.lang, "trainer", code, last[-1] if last else "")
-        self.post_message(TrainerExited(code, local))
+    # -- the trainer process's messages (the reader thread posts them) --------------------------
 
     @on(TrainerUpdated)
     def _updated(self, message: TrainerUpdated) -> None:
@@ -275,21 +244,6 @@ class LabScreen(LabKeys, LabView, Screen[None]):
             reason = sentence_case(self.lang, message.reason)
             banner.show_fault("dead", lt(self.lang, "dead", reason=reason))
         self._show_state()
-
-    def _notice(self, notice: Any) -> None:
-        if isinstance(notice, events.TrainCheckpointSaved):
-            key = "loaded" if notice.loaded else "saved"
-            self.app.notify(lt(self.lang, key, step=format_count(self.lang, notice.step), path=notice.path))
-        elif isinstance(notice, events.TrainError) and notice.kind not in ("nan", "oom"):
-            self.app.notify(notice.message, severity="error", timeout=8)
-
-
-
-
-
-
-
-
 
     # -- lesson metrics (routed by the app) ---------------------------------------------------------
 
