@@ -2,7 +2,7 @@
 
 On a terminal it prints a Rich table; piped, plain lines; with `--json`, one JSON document.
 The text forms end with a small bar chart of attempts per lesson over time (plotext, see
-`engine.charts`): on a terminal, or with `--plot`; `--no-plot` leaves it out.
+`engine.cli.charts`): on a terminal, or with `--plot`; `--no-plot` leaves it out.
 `--all` reads every student's database under a lab server's data root, read-only.
 """
 

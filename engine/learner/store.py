@@ -736,7 +736,7 @@ class ProgressStore:
     def _keep_pending_in_file(self) -> None:
         """Append the queued writes to the side file (replayed at the next open) and forget them here.
 
-        With the disk full, the reserve kept beside it is freed to make room (`engine.pending`).
+        With the disk full, the reserve kept beside it is freed to make room (`engine.learner.sidefile`).
         """
         file = self._pending_file()
         count = len(self._pending)

@@ -42,7 +42,7 @@ class TrackPlot(LossChart):
             self.sources.clear()
         for name, value in event.values.items():
             if not isinstance(value, (int, float)):
-                continue  # a value JSON could not carry (null for NaN): nothing to draw
+                continue  # not a number (None, a string): nothing to draw; NaN and inf arrive as floats and the series counts them
             series = self.by_name.get(name)
             if series is None:
                 series = self.by_name[name] = Series(name)
