@@ -190,9 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         rank_job(args.slice, args.rank_pairs, args.model)
         return 0
     if args.launch_pairs:
-        from llm_tutor.engine.train import launch
+        from llm_tutor.engine.train.child import ranks
+        from llm_tutor.engine.train.launch import Scale
 
-        result = launch.launch(launch.Scale(nproc_per_node=2), "benchmarks.ddp_bench",
+        result = ranks.launch(Scale(nproc_per_node=2), "benchmarks.ddp_bench",
                                ["--rank-pairs", str(args.launch_pairs), "--slice", str(args.slice),
                                 "--model", args.model])
         if result.code:
