@@ -45,7 +45,7 @@ class ProgressRefreshed(Message):
     """A fresh summary of the course's progress, computed after every queued write landed."""
 
     summary: Any
-    """A `llm_tutor.engine.learner.store.CourseProgress`."""
+    """A `llm_tutor.engine.learner.records.CourseProgress`."""
 
 
 @dataclass

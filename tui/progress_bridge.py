@@ -26,7 +26,8 @@ from typing import Any
 from llm_tutor.engine.course.catalog import BrokenLesson
 from llm_tutor.engine.learner.drafts import DraftSaver
 from llm_tutor.engine.course.lesson import Exercise, Lesson
-from llm_tutor.engine.learner.store import CourseProgress, Position, ProgressStore, StoreNotice
+from llm_tutor.engine.learner.records import CourseProgress, Position, StoreNotice
+from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.engine.learner.watch import Watcher
 from llm_tutor.engine.learner.workspace import Workspace, WorkspaceError, latest_code
 from llm_tutor.tui.messages import ProgressRefreshed, StoreNoticed, WorkspaceFileChanged

@@ -12,7 +12,6 @@ from textual.widgets import DataTable, Input, Select, Static
 from llm_tutor.engine.grading.feedback import REVEAL_AFTER_ATTEMPTS
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.i18n import t
-from llm_tutor.tui.widgets.train.labels import lt
 from llm_tutor.tui.screens.lab import LabScreen
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
@@ -168,13 +167,13 @@ async def test_help_and_quit_stay_in_the_footer_at_80_columns(fixtures: Path, la
         await pilot.press("T")
 
         def lab_drawn() -> bool:
-            return isinstance(app.screen, LabScreen) and any(lt(lang, "tab_settings") in row for row in screen_text(app))
+            return isinstance(app.screen, LabScreen) and any(t(lang, "tab_settings") in row for row in screen_text(app))
 
         assert await wait_for(pilot, lab_drawn, 60, step=0.1)
         assert await wait_for(pilot, footer_has_help_and_quit, 30, step=0.1), screen_text(app)[-1]
         rows = screen_text(app)
-        tabs = next(row for row in rows if lt(lang, "tab_settings") in row)
-        assert tabs.rstrip().endswith(lt(lang, "tab_card")), tabs
+        tabs = next(row for row in rows if t(lang, "tab_settings") in row)
+        assert tabs.rstrip().endswith(t(lang, "tab_card")), tabs
         app.screen.stop_process()
 
 
