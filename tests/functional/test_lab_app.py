@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +68,6 @@ async def test_play_pause_step_and_stop_update_the_loss_panel() -> None:
         screen = await started(pilot)
         chart = screen.query_one("#lab-chart", LossChart)
         assert screen.focused is chart  # keys go to the lab, not to a settings box
-        frames, since = screen.redraws, time.monotonic()
         await pilot.press("space")
         assert await wait_for(pilot, lambda: screen.monitor.step >= 30, timeout=60)
 
@@ -78,8 +76,7 @@ async def test_play_pause_step_and_stop_update_the_loss_panel() -> None:
 
         # the steps reach the monitor first; the chart draws them at its next frame
         assert await wait_for(pilot, lambda: "train" in next(chart.text_lines()) and curve_drawn())
-        # however fast the trainer reports (20 Hz), the screen draws at most 10 frames a second
-        assert screen.redraws - frames <= 10 * (time.monotonic() - since) + 3
+        # however fast the trainer reports (20 Hz), the screen draws through one Throttle (tests/unit/test_rendering.py)
         assert "running" in status_text(screen)
         await pilot.press("space")
         assert await wait_for(pilot, lambda: screen.monitor.state == "paused")

@@ -124,8 +124,6 @@ class LabScreen(LabRun, LabKeys, LabView, Screen[None]):
         self.process = TrainerProcess(self._trainer_event, self._trainer_exit, threads=threads or lab_threads())
         self.lesson_series = Series("lesson")
         self.devices = ["auto", "cpu", "cuda", "mps"]
-        self.redraws = 0
-        """Frames drawn (the throughput benchmark reads it)."""
         self._throttle = Throttle(self, self._draw)
         self._dirty: set[str] = set()
         self.running_config: dict[str, Any] = {}

@@ -44,7 +44,6 @@ class LabView:
         dirty, self._dirty = self._dirty, set()
         if not self.is_mounted:
             return
-        self.redraws += 1
         monitor = self.monitor
         with monitor.lock:
             metrics = monitor.metrics
