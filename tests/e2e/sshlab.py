@@ -43,10 +43,11 @@ class LabProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_log(self, pattern: str, timeout: float = 120.0) -> re.Match[str]:
+    def wait_log(self, pattern: str, timeout: float = 120.0, after: int = 0) -> re.Match[str]:
+        """The first match of `pattern` in the log from character `after` on (`len(log())` earlier: only what is new)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = re.search(pattern, self.log())
+            found = re.search(pattern, self.log()[after:])
             if found:
                 return found
             if self.proc.poll() is not None or time.monotonic() > deadline:

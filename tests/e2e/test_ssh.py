@@ -68,12 +68,13 @@ def test_openssh_client_opens_a_lesson_runs_a_cell_and_quits(lab: LabProcess, ke
     command = ["ssh", "-tt", "-p", str(lab.port), "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
                "alice@127.0.0.1"]
+    since = len(lab.log())  # the module's lab: alice may have connected in an earlier test (that app is gone)
     tmux = Tmux(command, env={"TERM": "xterm-256color"})
     try:
         tmux.wait_for("A first tensor")
         tmux.wait_for("kernel: idle")
         # the app was forked by the app pool, its kernel by the kernel pool
-        app = int(lab.wait_log(r"connect user=alice .* pid=(\d+)").group(1))
+        app = int(lab.wait_log(r"connect user=alice .* pid=(\d+)", after=since).group(1))
         app_pool = int(lab.wait_log(r"app pool ready in .* pid (\d+)").group(1))
         kernel_pool = int(lab.wait_log(r"kernel pool ready in .* pid (\d+)").group(1))
         assert _ppid(app) == app_pool
@@ -95,7 +96,7 @@ def test_openssh_client_opens_a_lesson_runs_a_cell_and_quits(lab: LabProcess, ke
         assert wait_until(lambda: not tmux.alive(), 15), "the ssh session did not end when the app quit"
     finally:
         tmux.close()
-    lab.wait_log(r"disconnect user=alice .*app exited \(0\)")
+    lab.wait_log(r"disconnect user=alice .*app exited \(0\)", after=since)
     assert (lab.root / "users" / "alice").is_dir()
     assert wait_until(lambda: not app_pids(lab), 15), app_pids(lab)
 
