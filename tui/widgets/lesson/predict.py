@@ -30,9 +30,12 @@ class PredictView(CellView):
             self.view = view
             self.answer = answer
 
-    def __init__(self, cell_id: str, code: str, lang: str = "en", fixed_answer: str = "", **kwargs: object) -> None:
+    def __init__(self, cell_id: str, code: str, lang: str = "en", fixed_answer: str = "", earlier_answer: str = "",
+                 **kwargs: object) -> None:
         super().__init__(cell_id, code, lang, **kwargs)  # type: ignore[arg-type]
         self.fixed_answer = fixed_answer
+        self.earlier_answer = earlier_answer
+        """The learner's answer in an earlier session: the answer box starts with it."""
         self.answer = ""
         self.correct: bool | None = None
         self.revealed = False
@@ -42,7 +45,8 @@ class PredictView(CellView):
     def compose(self) -> ComposeResult:
         yield Static(self._header_text(), classes="cell-header")
         yield Static(code_view(self.code), classes="cell-code")
-        yield Input(placeholder=t(self.lang, "predict_prompt"), classes="predict-input", select_on_focus=False)
+        yield Input(self.earlier_answer, placeholder=t(self.lang, "predict_prompt"), classes="predict-input",
+                    select_on_focus=False)
         yield OutputView(self.lang, classes="cell-output")
         yield Static("", classes="cell-result")
         yield Static("", classes="cell-error")
