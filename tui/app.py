@@ -18,6 +18,7 @@ from typing import Any
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from llm_tutor.engine.course.catalog import BrokenLesson, find_lesson, load_course
@@ -30,7 +31,7 @@ from llm_tutor.tui.screens.lesson_list import LessonListScreen
 from llm_tutor.tui.widgets.status import KernelStatus
 
 
-SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
+SEVERITY: dict[str, SeverityLevel] = {"info": "information", "warning": "warning", "error": "error"}
 NOTICE_TIMEOUT = {"info": 6.0, "warning": 12.0, "error": 20.0}
 
 

@@ -13,7 +13,6 @@ status, attempts and hints are shared by the languages.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,10 +26,10 @@ from llm_tutor.engine.learner.filesync import FileSaved, FileSync, editor_text
 from llm_tutor.engine.learner.store import CourseProgress, Position, ProgressStore, StoreNotice
 from llm_tutor.engine.learner.watch import Watcher
 from llm_tutor.engine.learner.workspace import Workspace, latest_code
+from llm_tutor.engine.learner.writer import Writer
 
 Report = Union[StoreNotice, CourseProgress, FileSaved]
 """What the session hands back to the UI."""
-_Task = Callable[[], None]
 
 
 def status_after_check(status: str, passed: bool) -> str:
@@ -114,10 +113,8 @@ class LearnerSession:
         self._draft_delay = draft_delay
         self._draft_max_delay = draft_max_delay
         self.saver: DraftSaver | None = None
-        self._queue: queue.Queue[_Task | None] = queue.Queue()
-        self._outstanding = 0
-        self._count_lock = threading.Lock()
-        self._writer: threading.Thread | None = None
+        self._writer = Writer(lambda exc: self._report("error", f"progress not saved: {type(exc).__name__}: {exc}"))
+        self._submit = self._writer.submit
         self._lessons: dict[tuple[str, str], _LessonCache] = {}
         """UI thread only: the exercise state of lessons opened in this session, by (lang, lesson id)."""
         self._position: tuple[str, str | None] | None = None
@@ -138,7 +135,6 @@ class LearnerSession:
         if self.workspace is not None:
             self.files = FileSync(self.workspace, self.store, self.report, self._warn, writable=not self.workspace_problem)
         self.summary = self.store.summary(_lessons(course))
-        self._writer = threading.Thread(target=self._run_writer, name="llm-tutor-progress", daemon=True)
         self._writer.start()
         self.saver = DraftSaver(_QueuedDrafts(self), delay=self._draft_delay, max_delay=self._draft_max_delay)
         if self.watch and self.workspace is not None and not self.workspace_problem:
@@ -157,9 +153,7 @@ class LearnerSession:
             self.watcher.stop()
         if self.saver is not None:
             self.saver.close()
-        if self._writer is not None:
-            self._queue.put(None)
-            self._writer.join(timeout=60)
+        self._writer.stop()
         if self.store is not None:
             self.store.close()
 
@@ -167,34 +161,10 @@ class LearnerSession:
     def persistent(self) -> bool:
         return self.store is not None and self.store.persistent
 
-    # -- the writer thread -----------------------------------------------------------------------
-
-    def _submit(self, task: _Task) -> None:
-        """Run `task` on the writer thread, after every task submitted before it (any thread)."""
-        with self._count_lock:
-            self._outstanding += 1
-        self._queue.put(task)
-
     @property
     def busy(self) -> bool:
         """Whether writes are waiting: the database may not show them yet."""
-        with self._count_lock:
-            if self._outstanding:
-                return True
-        return bool(self.saver is not None and self.saver.dirty)
-
-    def _run_writer(self) -> None:
-        while True:
-            task = self._queue.get()
-            if task is None:
-                return
-            try:
-                task()
-            except Exception as exc:  # noqa: BLE001 - the store reports its own faults; this is a bug
-                self._report("error", f"progress not saved: {type(exc).__name__}: {exc}")
-            finally:
-                with self._count_lock:
-                    self._outstanding -= 1
+        return self._writer.busy or bool(self.saver is not None and self.saver.dirty)
 
     def _report(self, level: str, message: str) -> None:
         """Tell the learner once about a problem of ours (not the store's)."""

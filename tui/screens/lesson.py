@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -18,6 +18,7 @@ from llm_tutor.engine.kernel import KernelDied
 from llm_tutor.engine.course.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
 from llm_tutor.tui import messages as msg
 from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
+from llm_tutor.tui.host import host
 from llm_tutor.tui.progress import LearnerProgress
 from llm_tutor.tui.screens.lesson_blocks import block_id, explanation, find_block, scroll_to
 from llm_tutor.tui.screens.confirm import ConfirmScreen
@@ -120,7 +121,7 @@ class LessonScreen(Screen[None]):
         blocks = self.blocks()
         if blocks:
             blocks[0].focus(scroll_visible=False)
-        self.app.sync_status(self)  # type: ignore[attr-defined]
+        host(self).sync_status(self)
         self._restore()
         self.post_message(msg.LessonMounted(self.lesson))
 
@@ -217,9 +218,8 @@ class LessonScreen(Screen[None]):
             return
         view = self.run_queue.pop(0)
         self._queue_changed()
-        app: Any = self.app
         try:
-            rid = app.client.execute(view.code, view.cell_id, self.namespace)
+            rid = host(self).client.execute(view.code, view.cell_id, self.namespace)
         except OSError:
             view.show_died(t(self.lang, "kernel_died", reason=t(self.lang, "dead"), key="K"))
             self._cancel_queue()
@@ -235,7 +235,7 @@ class LessonScreen(Screen[None]):
 
     def action_interrupt(self) -> None:
         self._cancel_queue()
-        self.app.interrupt_kernel()  # type: ignore[attr-defined]
+        host(self).interrupt_kernel()
 
     def action_restart_kernel(self) -> None:
         self._cancel_queue()
@@ -244,10 +244,10 @@ class LessonScreen(Screen[None]):
                 widget.state = "interrupted"
         self.pending.clear()
         self.query_one(InspectorPanel).clear()  # the old namespace dies with the kernel
-        self.app.restart_kernel()  # type: ignore[attr-defined]
+        host(self).restart_kernel()
 
     def _ensure_kernel(self) -> None:
-        app: Any = self.app
+        app = host(self)
         if app.kernel.state in ("dead", "stopped"):
             app.restart_kernel()
 
@@ -337,10 +337,10 @@ class LessonScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_open_lab(self) -> None:
-        self.app.open_lab("gpt")  # type: ignore[attr-defined]
+        host(self).open_lab("gpt")
 
     def action_open_lab_here(self) -> None:
-        self.app.open_lab("gpt")  # type: ignore[attr-defined]
+        host(self).open_lab("gpt")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """T opens the lab from any lesson; its footer entry shows in the lesson that trains a GPT."""
@@ -349,7 +349,7 @@ class LessonScreen(Screen[None]):
         return True
 
     def action_switch_language(self) -> None:
-        self.app.switch_language()  # type: ignore[attr-defined]
+        host(self).switch_language()
 
     # -- messages from widgets -----------------------------------------------------------------
 
@@ -378,9 +378,8 @@ class LessonScreen(Screen[None]):
                 above.append(block)
         if above:
             self.run_cells(above)
-        app: Any = self.app
         code = view.code
-        rid = app.client.check_exercise(code, view.exercise.checks, view.exercise.id, self.namespace)
+        rid = host(self).client.check_exercise(code, view.exercise.checks, view.exercise.id, self.namespace)
         self.pending[rid] = view
         view.start(rid, code)
 
@@ -395,7 +394,7 @@ class LessonScreen(Screen[None]):
             self.app.notify(t(self.lang, "file_changed", name=name), timeout=3, markup=False)
             self.check_exercise(view)
 
-    def on_descendant_focus(self, event: Any) -> None:
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         found = block_id(event.widget)
         if found is not None:
             self.post_message(msg.PositionChanged(self.lesson, found))
@@ -445,9 +444,9 @@ class LessonScreen(Screen[None]):
         if isinstance(event, KernelDied):
             died = exit_reason(self.lang, "kernel", event.exitcode) + (f": {event.limit}" if event.limit else "")
             reason = t(self.lang, "kernel_died", reason=died, key="K")
-            for widget in self.pending.values():
-                if isinstance(widget, (CellView, ExerciseView)) and widget.state == "running":
-                    widget.show_died(reason)
+            for running in self.pending.values():
+                if isinstance(running, (CellView, ExerciseView)) and running.state == "running":
+                    running.show_died(reason)
             self.pending.clear()
             self._cancel_queue()
             return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -15,6 +13,7 @@ from llm_tutor.engine.course.catalog import BrokenLesson
 from llm_tutor.engine.course.lesson import Lesson
 from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.messages import LessonListResumed, ProgressRefreshed
+from llm_tutor.tui.host import host
 from llm_tutor.tui.progress import LearnerProgress
 from llm_tutor.tui.widgets.status import KernelStatus
 from llm_tutor.tui.widgets.footer import KeyFooter
@@ -65,12 +64,11 @@ class LessonListScreen(Screen[None]):
     def on_mount(self) -> None:
         self.fill(cursor_key=self.progress.last_lesson_id())
         self.query_one(DataTable).focus()
-        self.app.sync_status(self)  # type: ignore[attr-defined]
+        host(self).sync_status(self)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Back from a lesson: the app recounts the progress and posts `ProgressRefreshed` here."""
-        app: Any = self.app
-        app.sync_status(self)
+        host(self).sync_status(self)
         self.post_message(LessonListResumed())
 
     def on_progress_refreshed(self, message: ProgressRefreshed) -> None:
@@ -133,7 +131,7 @@ class LessonListScreen(Screen[None]):
             self._open(str(key.value))
 
     def _open(self, key: str) -> None:
-        self.app.open_lesson_key(key)  # type: ignore[attr-defined]
+        host(self).open_lesson_key(key)
 
     def action_move(self, step: int) -> None:
         """j and k move through the lessons as they move through a lesson's cells."""
@@ -141,10 +139,10 @@ class LessonListScreen(Screen[None]):
         table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
     def action_open_lab(self) -> None:
-        self.app.open_lab()  # type: ignore[attr-defined]
+        host(self).open_lab()
 
     def action_switch_language(self) -> None:
-        self.app.switch_language()  # type: ignore[attr-defined]
+        host(self).switch_language()
 
 
 def _bar(solved: int, total: int, width: int = 6) -> Text:
