@@ -126,9 +126,8 @@ def open_app(args: argparse.Namespace) -> int:
         low_bandwidth=args.low_bandwidth,
     )
     _run_ending_on_hangup(app)
-    store = getattr(getattr(app, "progress", None), "store", None)
-    if store is not None and store.closing_line:  # the terminal is the person's again: say where progress went
-        print(store.closing_line, file=sys.stderr)
+    if app.progress.closing_line:  # the terminal is the person's again: say where progress went
+        print(app.progress.closing_line, file=sys.stderr)
     return app.return_code or 0
 
 

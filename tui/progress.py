@@ -102,6 +102,12 @@ class LearnerProgress:
         else:
             self.post(ProgressRefreshed(report))
 
+    @property
+    def closing_line(self) -> str:
+        """What the store has to tell once the app has closed (where unsaved changes were kept), or ''."""
+        store = self.session.store if self.session is not None else None
+        return (store.closing_line or "") if store is not None else ""
+
     # -- reads for the screens ---------------------------------------------------------------------
 
     @property
