@@ -384,7 +384,7 @@ def format_count(lang: str, n: int | float, decimals: int = 0) -> str:
 
 
 def error_hint(lang: str, error: object) -> str:
-    """A kernel error's note (`engine.hints`) in `lang`; the kernel's English words where there is no translation."""
+    """A kernel error's note (`engine.grading.hints`) in `lang`; the kernel's English words where there is no translation."""
     hint_id = getattr(error, "hint_id", "")
     english = str(getattr(error, "hint", "") or "")
     template = LABELS.get(lang, {}).get(f"hint_{hint_id}") if hint_id else None

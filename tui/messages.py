@@ -45,7 +45,7 @@ class ProgressRefreshed(Message, bubble=False):
     """A fresh summary of the course's progress, computed after every queued write landed."""
 
     summary: Any
-    """A `llm_tutor.engine.learner.store.CourseProgress` (None: the list only redraws)."""
+    """A `llm_tutor.engine.learner.records.CourseProgress` (None: the list only redraws)."""
     cursor_key: str | None = None
     """The lesson the list's cursor moves to (the last one opened, when the progress was first read)."""
 

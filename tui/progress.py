@@ -91,7 +91,7 @@ class LearnerProgress:
     def _report(self, report: Report) -> None:
         """From any thread: the session's plain reports, as messages to the app."""
         from llm_tutor.engine.learner.filesync import FileSaved
-        from llm_tutor.engine.learner.store import StoreNotice
+        from llm_tutor.engine.learner.records import StoreNotice
 
         if isinstance(report, StoreNotice):
             self.post(StoreNoticed(report.level, report.message))

@@ -75,7 +75,7 @@ def _read_code(args: argparse.Namespace, lesson_id: str, exercise_id: str, lang:
 
 
 def _failed_line(e: Any, attempts: int, lang: str) -> str:
-    """What is wrong and what the code gave; the expected value after several attempts (`engine.feedback`)."""
+    """What is wrong and what the code gave; the expected value after several attempts (`engine.grading.feedback`)."""
     from llm_tutor.engine.grading.feedback import REVEAL_AFTER_ATTEMPTS, describe, reveals_answer
     from llm_tutor.engine.grading.words import TEXT, say
 

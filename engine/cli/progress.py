@@ -2,7 +2,7 @@
 
 On a terminal it prints a Rich table; piped, plain lines; with `--json`, one JSON document.
 The text forms end with a small bar chart of attempts per lesson over time (plotext, see
-`engine.charts`): on a terminal, or with `--plot`; `--no-plot` leaves it out.
+`engine.cli.charts`): on a terminal, or with `--plot`; `--no-plot` leaves it out.
 `--all` reads every student's database under a lab server's data root, read-only.
 """
 
@@ -241,7 +241,8 @@ def _discard_files(workspace: Any, lesson_id: str, exercise_id: str | None) -> l
 
 def _run_all(args: argparse.Namespace) -> int:
     from llm_tutor.engine.settings import data_dir
-    from llm_tutor.engine.learner.store import ProgressStore, student_databases
+    from llm_tutor.engine.learner.paths import student_databases
+    from llm_tutor.engine.learner.store import ProgressStore
 
     root = data_dir(args.data_dir)
     lessons = _course(args)

@@ -1,6 +1,6 @@
 """Provides `llm-tutor run LESSON --plain`: a headless transcript of a lesson (code, output, panels as text).
 
-A cell that calls `track(...)` gets its curves as a plotext chart after its output (see `engine.charts`).
+A cell that calls `track(...)` gets its curves as a plotext chart after its output (see `engine.cli.charts`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown lesson {args.lesson!r} (see `llm-tutor lessons`)") from None
     except LessonError as exc:
         raise UsageError(str(exc)) from None
-    from llm_tutor.engine.kernel import format as textview
+    from llm_tutor.engine.kernel.panels import render_panels
     out = sys.stdout
     failed = 0
     kernel = BlockingKernel(device=resolve_device(args.device))
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                     failed += 1
                 variables = reply.first(protocol.Variables)
                 if variables is not None and not args.no_panels:
-                    panel = textview.render_panels(variables, kernel)
+                    panel = render_panels(variables, kernel)
                     if panel:
                         print(_rule("panels"), file=out)
                         print(panel, file=out)

@@ -431,7 +431,7 @@ class Printer:
 
 
 def plot_losses(trainer: Any, out: TextIO, plot: bool | None, log_scale: bool) -> None:
-    """The train and validation loss as a plotext chart, sized to the terminal (see `engine.charts`).
+    """The train and validation loss as a plotext chart, sized to the terminal (see `engine.cli.charts`).
 
     `plot` None draws only when `out` is a terminal; True always, False never.
     """

@@ -2,7 +2,7 @@
 
 Prose becomes Markdown, cells become code, exercises hold the learner's draft (or the starter);
 solutions and checks are never exported. A setup cell at the top defines what the tutor's kernel
-gives every cell (`device`, `track`: `runtime.TUTOR_NAMES`), so the file runs anywhere. Whatever is
+gives every cell (`device`, `track`: `kernel.child.namespace.TUTOR_NAMES`), so the file runs anywhere. Whatever is
 meant to raise (a cell marked `raises=`, or an exercise's starter marked so when the learner has no
 code of their own) does not stop "Run All" or the script: in a notebook it carries Jupyter's
 `raises-exception` tag and a Markdown line saying so; in a script it is wrapped so the error is printed

@@ -34,7 +34,7 @@ def check_exercise(
     """
     from llm_tutor.engine.kernel.child.checks import run_checks
     from llm_tutor.engine.course.catalog import find_lesson
-    from llm_tutor.engine.kernel.child.runtime import isolated
+    from llm_tutor.engine.kernel.child.namespace import isolated
     from llm_tutor.engine.course.lesson import LessonError
 
     try:

@@ -91,7 +91,7 @@ def say(lang: str, key: str, /, **kwargs: object) -> str:
 
 
 def error_note(lang: str, error: object) -> str:
-    """A kernel error's note (`engine.hints`) in `lang`; the kernel's own words in English or where there is no
+    """A kernel error's note (`engine.grading.hints`) in `lang`; the kernel's own words in English or where there is no
     translation."""
     hint_id = getattr(error, "hint_id", "")
     template = TEXT.get(lang, {}).get(f"hint_{hint_id}") if hint_id and lang != "en" else None

@@ -2,7 +2,7 @@
 
 `KernelManager` owns the process (start, interrupt, restart, shutdown); `KernelClient` sends
 requests and returns their ids; `BlockingKernel` waits for replies (CLI, tests). The child's
-side is `llm_tutor.engine.kernel.child.runtime`, the only module here that imports torch.
+side is `llm_tutor.engine.kernel.child` (entry: `child.runtime`), the only package here that imports torch.
 """
 
 from llm_tutor.engine.kernel.client import BlockingKernel, KernelClient, Reply, new_id

@@ -1,29 +1,44 @@
-"""Provides plain-text renderings of the inspectors' payloads, for ``llm-tutor run --plain``, logs and screen readers.
+"""Provides the one rule for how numbers, shapes, dtypes and statistics read, and plain-text renderings of the inspectors' payloads.
+
+The rule (used by ``llm-tutor run --plain``, logs and screen readers here, and by the app's panels,
+which only add Rich styling: `tui/widgets/inspect/render.py`) follows torch's own printing, so a tensor
+reads the same in the panels as in what ``print(t)`` showed in the cell just above them:
+
+- a grid of values gets one format for every cell, chosen as ``torch._tensor_str._Formatter`` chooses it
+  with the default print options (precision 4): e-notation (``1.0000e-05``) when the nonzero finite
+  magnitudes span more than 1000x, exceed 1e8 or go below 1e-4; else whole numbers as ``2.`` and the rest
+  as ``0.0898``. So ``123456.0`` reads ``123456.``, as torch prints it, not ``1.2346e+05``;
+- a shape reads as ``torch.Size`` prints it and torch's own errors name it: ``[2, 3]``, ``[3]``, ``[]``;
+  strides as ``Tensor.stride()`` returns them: ``(3, 1)``; a dtype without its ``torch.`` prefix;
+- a single number (a statistic, a norm, a node's value) has four significant digits (``0.08983``,
+  ``1.5e-08``), a 0-D tensor's value six (``0.0898263``); ``-0.0`` (a dead ReLU's gradient) reads ``0``.
 
 Torch-free: it reads only `llm_tutor.engine.kernel.protocol` payloads, so the UI process may import it.
-The output is plain ASCII text (no colour codes, no box drawing), identical with or without
+The plain output is ASCII text (no colour codes, no box drawing), identical with or without
 ``NO_COLOR``, and stable enough for tests to compare.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from llm_tutor.engine.kernel.protocol import Graph, GraphNode, InspectResult, TensorSummary, VariableSummary, Variables
+from llm_tutor.engine.kernel.protocol import Graph, GraphNode, InspectResult, TensorSummary, VariableSummary
 
 ELLIPSIS = "..."
+PRECISION = 4
+"""Digits after the point in a grid, as torch's default print options."""
+STATS_ORDER = ("min", "max", "mean", "std", "norm", "true", "nan", "inf")
 
 
 # --------------------------------------------------------------------------------------------
-# Numbers
+# Numbers, shapes, dtypes: the one rule
 # --------------------------------------------------------------------------------------------
 
 
 def format_number(value: Any, digits: int = 4) -> str:
-    """A number as the panels show it: ``0.08983``, ``2.2``, ``1.5e-08``, ``nan``; None as ``-``."""
+    """A single number: ``0.08983``, ``2.2``, ``1.5e-08``, ``nan``; None as ``-``."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -35,43 +50,81 @@ def format_number(value: Any, digits: int = 4) -> str:
             return "nan"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        return f"{value:.{digits}g}"
+        return f"{value + 0.0:.{digits}g}"
     return str(value)
 
 
-def _grid_formatter(values: list[Any]) -> Any:
-    """One format for every cell of a grid, chosen like torch's printer: fixed unless magnitudes need e-notation."""
-    floats = [v for v in values if isinstance(v, float) and math.isfinite(v) and v != 0]
-    if not floats:
-        return lambda v: ELLIPSIS if v is None else format_number(v)
-    big, small = max(abs(v) for v in floats), min(abs(v) for v in floats)
-    scientific = big >= 1e5 or small < 1e-4
-    integral = all(v == int(v) for v in floats) and big < 1e5
+def format_scalar(value: Any) -> str:
+    """A 0-D tensor's value: one number, with more digits than a grid cell (``0.0898263``)."""
+    return format_number(value, 6) if isinstance(value, float) else format_number(value)
+
+
+def _finite_float(v: Any) -> bool:
+    return isinstance(v, float) and math.isfinite(v)
+
+
+def value_formatter(values: Iterable[Any], ellipsis: str = ELLIPSIS) -> Callable[[Any], str]:
+    """One format for every cell of a grid, chosen as torch's printer does (see the module docstring).
+
+    None (an elided position) reads as `ellipsis`; ints and bools as Python prints them.
+    """
+    nonzero = [abs(v) for v in values if _finite_float(v) and v != 0]
+    integral = all(v == math.floor(v) for v in nonzero)
+    scientific = bool(nonzero) and (max(nonzero) / min(nonzero) > 1000.0 or max(nonzero) > 1.0e8 or min(nonzero) < 1.0e-4)
 
     def fmt(v: Any) -> str:
         if v is None:
-            return ELLIPSIS
-        if not isinstance(v, float) or not math.isfinite(v):
+            return ellipsis
+        if not _finite_float(v):
             return format_number(v)
         v += 0.0  # -0.0 (a dead ReLU's gradient) reads as 0
         if scientific:
-            return f"{v:.4e}"
-        return f"{v:.0f}." if integral else f"{v:.4f}"
+            return f"{v:.{PRECISION}e}"
+        return f"{v:.0f}." if integral else f"{v:.{PRECISION}f}"
 
     return fmt
 
 
-def _flat(values: Any) -> list[Any]:
+def flat_values(values: Any) -> list[Any]:
+    """Every value of a 0-, 1- or 2-D value list, elided ones (None) included."""
     if isinstance(values, list):
-        return [x for v in values for x in _flat(v)]
+        return [x for v in values for x in flat_values(v)]
     return [values]
+
+
+def format_shape(shape: Sequence[int] | None) -> str:
+    """A shape as ``torch.Size`` prints it: ``[2, 3]``, ``[3]``, ``[]`` (unknown: ``[?]``)."""
+    if shape is None:
+        return "[?]"
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def format_strides(strides: Sequence[int]) -> str:
+    """Strides as ``Tensor.stride()`` returns them, a tuple: ``(3, 1)``, ``(1,)``."""
+    return str(tuple(strides))
+
+
+def format_dtype(dtype: str) -> str:
+    """A dtype's name without the ``torch.`` prefix: ``float32``."""
+    return str(dtype).removeprefix("torch.")
+
+
+def format_slice(index: Sequence[int]) -> str:
+    """The 2-D slice shown of a tensor of rank > 2: ``[1, :, :]``."""
+    return "[" + ", ".join(str(i) for i in index) + ", :, :]"
+
+
+def stats_fields(stats: dict[str, Any]) -> list[tuple[str, str]]:
+    """The statistics in reading order (`STATS_ORDER`, then any others), each with its value as text."""
+    keys = [k for k in STATS_ORDER if k in stats] + [k for k in stats if k not in STATS_ORDER]
+    return [(k, format_number(stats[k])) for k in keys]
 
 
 def render_values(values: Any, indent: str = "") -> str:
     """A 0-D value, a 1-D list or a 2-D grid, right-aligned, elided parts as ``...``."""
-    fmt = _grid_formatter(_flat(values))
     if not isinstance(values, list):
-        return indent + str(fmt(values))
+        return indent + format_scalar(values)
+    fmt = value_formatter(flat_values(values))
     if not any(isinstance(v, list) for v in values):
         return indent + "[" + ", ".join(fmt(v) for v in values) + "]"
     rows = [[fmt(v) for v in row] if isinstance(row, list) else [fmt(row)] for row in values]
@@ -100,11 +153,11 @@ def render_tensor(s: TensorSummary, indent: str = "") -> str:
     if s.grad_fn:
         flags.append(f"grad_fn={s.grad_fn}")
     title = s.name or "tensor"
-    lines = [f"{indent}{title}: {_shape(s.shape)} {s.dtype} on {s.device}  ({', '.join(flags)})"]
+    lines = [f"{indent}{title}: {format_shape(s.shape)} {format_dtype(s.dtype)} on {s.device}  ({', '.join(flags)})"]
     layout = [s.layout] if s.layout != "strided" else []
     layout.append("contiguous" if s.contiguous else "not contiguous")
     if s.strides:
-        layout.append(f"strides {tuple(s.strides)}")
+        layout.append(f"strides {format_strides(s.strides)}")
     layout.append(f"{s.numel} element{'s' if s.numel != 1 else ''}")
     lines.append(f"{indent}  {', '.join(layout)}")
     if s.label:
@@ -112,7 +165,7 @@ def render_tensor(s: TensorSummary, indent: str = "") -> str:
     if s.stats:
         lines.append(f"{indent}  {render_stats(s.stats)}")
     if s.slice_index:
-        lines.append(f"{indent}  slice [{', '.join(str(i) for i in s.slice_index)}, :, :]")
+        lines.append(f"{indent}  slice {format_slice(s.slice_index)}")
     if s.values != [] or s.numel == 0 and not s.label:
         lines.append(render_values(s.values, indent + "  "))
     if s.elided:
@@ -124,15 +177,7 @@ def render_tensor(s: TensorSummary, indent: str = "") -> str:
 
 def render_stats(stats: dict[str, Any]) -> str:
     """``min 0  max 1  mean 0.5  std 0.7071  nan 0  inf 0`` (plus ``true`` and ``norm`` when present)."""
-    order = ["min", "max", "mean", "std", "norm", "true", "nan", "inf"]
-    keys = [k for k in order if k in stats] + [k for k in stats if k not in order]
-    return "  ".join(f"{k} {format_number(stats[k])}" for k in keys)
-
-
-def _shape(shape: Sequence[int] | None) -> str:
-    if shape is None:
-        return "[?]"
-    return "[" + ", ".join(str(s) for s in shape) + "]"
+    return "  ".join(f"{k} {text}" for k, text in stats_fields(stats))
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,8 +207,8 @@ def render_variables(variables: Sequence[VariableSummary]) -> str:
         rows.append([
             v.name,
             v.type_name if v.kind in ("module", "optimizer", "other") else v.kind if v.kind != "tensor" else v.type_name,
-            _shape(v.shape) if v.shape is not None else "",
-            v.dtype,
+            format_shape(v.shape) if v.shape is not None else "",
+            format_dtype(v.dtype),
             v.device,
             grad,
             f"{v.params:,}" if v.params is not None else "",
@@ -180,7 +225,7 @@ def render_module(data: dict[str, Any], name: str = "") -> str:
     total, trainable = data.get("total", 0), data.get("trainable", 0)
     head = f"{name + ': ' if name else ''}{data.get('type_name', 'module')} with {total:,} parameters ({trainable:,} trainable)"
     rows = [
-        [p["name"], _shape(p["shape"]), f"{p['count']:,}", "yes" if p["trainable"] else "no"]
+        [p["name"], format_shape(p["shape"]), f"{p['count']:,}", "yes" if p["trainable"] else "no"]
         for p in data.get("params", [])
     ]
     parts = [head]
@@ -208,7 +253,7 @@ def render_grads(data: dict[str, Any]) -> str:
     rows = []
     for r in data.get("rows", []):
         rows.append([
-            r["name"], _shape(r["shape"]), format_number(r.get("value")), format_number(r.get("grad")),
+            r["name"], format_shape(r["shape"]), format_number(r.get("value")), format_number(r.get("grad")),
             format_number(r.get("grad_norm")), format_number(r.get("grad_nan")) if r.get("has_grad") else "",
         ])
     table = render_table(["parameter", "shape", "value", "grad", "grad norm", "nan/inf"], rows,
@@ -248,7 +293,7 @@ def node_label(node: GraphNode) -> str:
     if node.value is not None:
         parts.append(f"value {format_number(node.value)}")
     if node.shape is not None:
-        parts.append(_shape(node.shape))
+        parts.append(format_shape(node.shape))
     if node.grad is not None:
         parts.append(f"grad {format_number(node.grad)}")
     elif node.grad_norm is not None:
@@ -316,93 +361,3 @@ def render_inspect(result: InspectResult) -> str:
             parts.append(render_grads(result.data))
     return "\n".join(parts)
 
-
-# --------------------------------------------------------------------------------------------
-# Panels after a cell (llm-tutor run --plain)
-# --------------------------------------------------------------------------------------------
-
-MAX_DETAIL_PANELS = 4
-"""Most detail panels (tensor, graph, gradients, module) printed after one cell."""
-GRAPH_NODES = 40
-
-
-class _Reply(Protocol):
-    def first(self, kind: type) -> Any: ...
-
-
-class _Inspecting(Protocol):
-    """What `render_panels` needs of a kernel: `BlockingKernel.inspect`."""
-
-    def inspect(self, name: str, what: str = ..., namespace: str = ..., options: dict[str, Any] | None = ...) -> _Reply: ...
-
-
-_SEEN: weakref.WeakKeyDictionary[Any, dict[str, dict[str, VariableSummary]]] = weakref.WeakKeyDictionary()
-
-
-def render_panels(variables: Variables, kernel: _Inspecting, max_panels: int = MAX_DETAIL_PANELS) -> str:
-    """What the panels would show after a cell: the variables it created or changed, then details.
-
-    Remembers, per kernel and namespace, the variables seen after the previous cell, so a transcript
-    shows only what each cell changed. Details, at most `max_panels`, are asked of the kernel, most
-    telling first: the autograd graph of the last single-element result (a loss, with every node's
-    value and gradient), a gradient check the cell kept, gradients once they appear (after
-    ``backward()``), a new module's parameter table, else a changed tensor's values. Returns "" when
-    nothing changed.
-    """
-    seen = _SEEN.setdefault(kernel, {})
-    previous = seen.get(variables.namespace, {})
-    seen[variables.namespace] = {v.name: v for v in variables.variables}
-    changed = [v for v in variables.variables if previous.get(v.name) != v]
-    if not changed:
-        return ""
-    parts = ["variables (new or changed):\n" + render_variables(changed)]
-    for v, (what, options) in _detail_requests(changed, previous):
-        if len(parts) > max_panels:
-            break
-        try:
-            result = kernel.inspect(v.name, what, variables.namespace, options).first(InspectResult)
-        except Exception:  # noqa: BLE001 - a transcript must not fail on a panel
-            continue
-        if isinstance(result, InspectResult) and not result.error:
-            parts.append(render_inspect(result))
-    return "\n\n".join(parts)
-
-
-_PRIORITY = {"graph": 0, "triangulate": 0, "grad": 1, "module": 2, "tensor": 3}
-
-
-def _detail_requests(
-    changed: Sequence[VariableSummary], previous: dict[str, VariableSummary]
-) -> list[tuple[VariableSummary, tuple[str, dict[str, Any]]]]:
-    """What to ask for, most telling first: one graph (the last single-element result defined, usually
-    the loss, whose graph holds the earlier ones), gradient checks, gradients, modules, then values."""
-    requests = []
-    for v in changed:
-        request = _detail_request(v, previous.get(v.name))
-        if request is not None:
-            requests.append((v, request))
-    graphs = [v.name for v, (what, _) in requests if what == "graph"]
-    for i, (v, (what, _)) in enumerate(requests):
-        if what == "graph" and v.name != graphs[-1]:
-            before = previous.get(v.name)
-            requests[i] = (v, _detail_request(v, before, graph=False) or ("tensor", {}))
-    return sorted(requests, key=lambda item: _PRIORITY.get(item[1][0], 9))
-
-
-def _detail_request(
-    v: VariableSummary, before: VariableSummary | None, graph: bool = True
-) -> tuple[str, dict[str, Any]] | None:
-    if v.kind == "tensor":
-        if graph and v.info.get("grad_fn") and v.shape is not None and math.prod(v.shape) == 1:
-            return "graph", {"max_nodes": GRAPH_NODES}
-        if v.has_grad and (before is None or not before.has_grad or before.text != v.text):
-            return "grad", {}
-        return "tensor", {}
-    if v.type_name == "Triangulation":  # `check = triangulate(...)` in a cell
-        return "triangulate", {}
-    if v.kind == "module":
-        if v.has_grad and (before is None or not before.has_grad):
-            return "grad", {}
-        if before is None or before.params != v.params or before.type_name != v.type_name:
-            return "module", {}
-    return None

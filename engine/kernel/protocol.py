@@ -127,7 +127,7 @@ class Error:
     hint: str = ""
     """A short explanation for well-known errors (for example a `.view` on a non-contiguous tensor)."""
     hint_id: str = ""
-    """The explanation's id (`engine.hints`), so the UI can word it in the learner's language."""
+    """The explanation's id (`engine.grading.hints`), so the UI can word it in the learner's language."""
     hint_args: dict[str, str] = field(default_factory=dict)
 
 
@@ -150,7 +150,7 @@ class Expectation:
     got: str = ""
     detail: str = ""
     diagnosis: str = ""
-    """What is wrong, as a code the UI words (`engine.feedback`): "sign", "factor", "close", "shape"..."""
+    """What is wrong, as a code the UI words (`engine.grading.feedback`): "sign", "factor", "close", "shape"..."""
     args: dict[str, str] = field(default_factory=dict)
     """The diagnosis's arguments (a factor, a tolerance, a name), already written as text."""
 

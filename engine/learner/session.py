@@ -23,7 +23,9 @@ from llm_tutor.engine.course.catalog import BrokenLesson
 from llm_tutor.engine.course.lesson import Exercise, Lesson
 from llm_tutor.engine.learner.drafts import DraftSaver
 from llm_tutor.engine.learner.filesync import FileSaved, FileSync, editor_text
-from llm_tutor.engine.learner.store import CourseProgress, Position, ProgressStore, StoreNotice
+from llm_tutor.engine.learner.records import CourseProgress, Position, StoreNotice
+from llm_tutor.engine.learner.status import NOT_STARTED, SOLVED, status_after_attempt
+from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.engine.learner.watch import Watcher
 from llm_tutor.engine.learner.workspace import Workspace, latest_code
 from llm_tutor.engine.learner.writer import Writer
@@ -32,20 +34,11 @@ Report = Union[StoreNotice, CourseProgress, FileSaved]
 """What the session hands back to the UI."""
 
 
-def status_after_check(status: str, passed: bool) -> str:
-    """An exercise's status after one check: the session's "solved" rule, in one place.
-
-    Solved stays solved (a later failing check does not take it back); any other check makes it
-    "attempted". The store decides the same for what it keeps.
-    """
-    return "solved" if passed or status == "solved" else "attempted"
-
-
 @dataclass
 class ExerciseState:
     """What the app knows about one exercise: enough to rebuild its view after a restart."""
 
-    status: str = "not_started"
+    status: str = NOT_STARTED
     attempts: int = 0
     hints: int = 0
     code: str | None = None
@@ -53,7 +46,7 @@ class ExerciseState:
 
     @property
     def solved(self) -> bool:
-        return self.status == "solved"
+        return self.status == SOLVED
 
 
 @dataclass
@@ -228,7 +221,7 @@ class LearnerSession:
         for lp in self.summary.lessons if self.summary else []:
             if lp.lesson_id == lesson_id:
                 return lp.status
-        return "not_started"
+        return NOT_STARTED
 
     def solved(self, lesson_id: str) -> int:
         for lp in self.summary.lessons if self.summary else []:
@@ -268,7 +261,7 @@ class LearnerSession:
         draft = code if draft is None else draft
         state = self.exercise(lesson, exercise_id)
         state.attempts += 1
-        state.status = status_after_check(state.status, passed)
+        state.status = status_after_attempt(state.status, passed)  # the one solved rule (engine.learner.status)
         state.code = draft
         self.flush_drafts()
         if self.store is not None:

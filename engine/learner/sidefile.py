@@ -10,9 +10,14 @@ cut back to where the file ended.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+QueuedWrite = tuple[str, dict[str, Any]]
+"""A write the database could not take: the name of its function in `writes.OPS`, and its arguments."""
 
 RESERVE_NAME = "progress.reserve"
 RESERVE_BYTES = 256 * 1024
@@ -85,3 +90,35 @@ def keep(file: Path, lines: Sequence[str]) -> None:
             raise
     spare.unlink()
     append_whole(file, lines)
+
+
+def as_lines(queued: Sequence[QueuedWrite]) -> list[str]:
+    """The side file's lines for `queued`: one JSON object a line."""
+    return [json.dumps({"op": name, "args": kwargs}) + "\n" for name, kwargs in queued]
+
+
+def take(file: Path) -> tuple[Path, list[QueuedWrite]] | None:
+    """Claim the side file and read its writes; None when there is none (or it cannot be read).
+
+    The file is first renamed to a name of this process's own, so two processes opening at once
+    never both replay it. Returns that name (delete it once its writes are saved or kept again)
+    and the writes; a line cut short by a full disk is skipped.
+    """
+    if not file.is_file():
+        return None
+    claimed = file.with_name(f"{file.name}.{os.getpid()}")
+    try:
+        os.replace(file, claimed)
+        lines = claimed.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    queued: list[QueuedWrite] = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            name, kwargs = entry["op"], entry["args"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(name, str) and isinstance(kwargs, dict):
+            queued.append((name, kwargs))
+    return claimed, queued

@@ -1,8 +1,13 @@
 """Provides `Watcher`, which reports changed files under a folder (the exercise workspace) to a callback.
 
-It uses `watchfiles` (inotify/FSEvents) when installed and otherwise polls modification times
-every 0.25 s, which alone reports a saved file well within a second. Either way the callback runs
-on the watcher's own thread: a UI should only post a message from it. Torch-free and Textual-free.
+It uses the system's file notifications through `watchfiles` (inotify, FSEvents). Where those miss
+changes it polls instead, every 0.25 s: on a network filesystem (NFS, CIFS/SMB, sshfs...: a change
+made on another machine sends no notification here), or when asked (``WATCHFILES_FORCE_POLLING=1``,
+or ``backend="poll"``). The polling is this module's own, not watchfiles': watchfiles' compares
+modification times in whole seconds and never contents, so a second save within the same second
+(an editor's format-on-save) would never be reported; this one compares times in nanoseconds, and
+the contents of files changed in the last two seconds. Either way the callback runs on the
+watcher's own thread: a UI should only post a message from it. Torch-free and Textual-free.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 POLL_INTERVAL = 0.25
+"""Seconds between two looks at the folder when polling."""
+
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "drvfs", "afs", "ceph", "fuse.ceph",
+    "glusterfs", "fuse.glusterfs", "lustre", "gpfs", "beegfs", "davfs", "fuse.rclone", "fuse.s3fs",
+})
+"""Filesystem types whose files may change on another machine, which sends no notification here."""
 
 OnChange = Callable[[set[Path]], None]
 """Called with the set of files that changed, appeared or disappeared."""
@@ -25,24 +37,16 @@ _RACY_NS = 2_000_000_000
 mtime or size moving, so its content is compared too (as git does for "racily clean" files)."""
 
 
-def watchfiles_available() -> bool:
-    """Whether the optional `watchfiles` package can be used."""
-    try:
-        import watchfiles  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 class Watcher:
     """Watch a folder (recursively) for changed files with the given suffixes.
 
     Args:
-        root: the folder; it need not exist yet (polling picks it up once made).
+        root: the folder; it need not exist yet (watchfiles makes it, polling picks it up once made).
         on_change: called with a set of changed paths, from the watcher thread.
         suffixes: which files count (``(".py",)``); editors' swap and temp files are ignored.
         interval: the polling period.
-        backend: "auto" (watchfiles if installed), "watchfiles" or "poll".
+        backend: "auto" (polling on a network filesystem or with ``WATCHFILES_FORCE_POLLING`` set,
+            watchfiles' notifications otherwise), "watchfiles" or "poll".
     """
 
     def __init__(
@@ -56,9 +60,10 @@ class Watcher:
     ) -> None:
         if backend not in ("auto", "watchfiles", "poll"):
             raise ValueError(f"unknown watcher backend {backend!r}: expected auto, watchfiles or poll")
-        if backend == "auto":
-            backend = "watchfiles" if watchfiles_available() else "poll"
         self.root = Path(root)
+        if backend == "auto":
+            polled = os.environ.get("WATCHFILES_FORCE_POLLING") or on_network_fs(self.root)
+            backend = "poll" if polled else "watchfiles"
         self.on_change = on_change
         self.suffixes = tuple(suffixes)
         self.interval = interval
@@ -131,8 +136,9 @@ class Watcher:
                     continue
         return found
 
-    def _run_poll(self) -> None:
-        before = self.snapshot()
+    def _run_poll(self, before: dict[Path, _Stamp] | None = None) -> None:
+        if before is None:
+            before = self.snapshot()
         self._ready.set()
         while not self._stop.wait(self.interval):
             after = self.snapshot()
@@ -145,10 +151,15 @@ class Watcher:
     def _run_watchfiles(self) -> None:
         import watchfiles
 
+        root_names = {str(self.root), os.path.abspath(self.root)}
+
         def keep(change: watchfiles.Change, path: str) -> bool:
+            if change == watchfiles.Change.deleted and path in root_names:
+                return True  # the root itself: its watch goes with it
             return self._wanted(path) or (change == watchfiles.Change.added and os.path.isdir(path))
 
-        # watch() yields once changes go quiet for `step` ms, and at most `debounce` ms after the first.
+        # watch() yields once changes go quiet for `step` ms, and at most `debounce` ms after the first,
+        # and an empty set every `rust_timeout` ms while nothing changes.
         changes = watchfiles.watch(
             self.root,
             watch_filter=keep,
@@ -158,29 +169,44 @@ class Watcher:
             rust_timeout=200,
             yield_on_timeout=True,
             raise_interrupt=False,
+            force_polling=False,
         )
+        before: dict[Path, _Stamp] | None = None
         try:
-            first = True
+            root = _identity(self.root)
             for batch in changes:
-                if first:
-                    self._ready.set()
-                    first = False
+                self._ready.set()
                 paths: set[Path] = set()
+                gone = _identity(self.root) != root
                 for _, path in batch:
-                    if os.path.isdir(path):
+                    if path in root_names:
+                        gone = True
+                    elif os.path.isdir(path):
                         # a file written right after its folder was made can beat the folder's new
                         # inotify watch: look inside the new folder ourselves
                         paths.update(Watcher(path, self.on_change, suffixes=self.suffixes, backend="poll").snapshot())
                     else:
                         paths.add(Path(path))
                 self._emit(paths)
-        except Exception:  # noqa: BLE001 - e.g. the folder was removed: carry on by polling
-            if not self._stop.is_set():
-                self._ready.set()
-                self.backend = "poll"
-                self._run_poll()
+                if gone:  # removed (and perhaps made again): its watch went with it
+                    before = {}  # so that what a new folder holds is reported
+                    break
+        except Exception:  # noqa: BLE001 - e.g. the folder was removed while its watch was set up
+            pass
         finally:
+            changes.close()
             self._ready.set()
+        if not self._stop.is_set():  # carry on by polling
+            self.backend = "poll"
+            self._run_poll(before)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _digest(path: str) -> bytes | None:
@@ -197,6 +223,26 @@ def _differs(a: _Stamp | None, b: _Stamp | None) -> bool:
     if a[:3] != b[:3]:
         return True
     return a[3] is not None and b[3] is not None and a[3] != b[3]
+
+
+def on_network_fs(path: Path) -> bool:
+    """Whether `path` (or the folder it will be made in) is on a network filesystem (Linux; False elsewhere)."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as f:
+            mounts = [fields[1:3] for fields in map(str.split, f) if len(fields) >= 3]
+    except OSError:
+        return False
+    here = path.absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    real = os.path.realpath(here)
+    best, fstype = "", ""
+    for point, kind in mounts:
+        point = point.replace("\\040", " ")
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, fstype = point, kind
+    return fstype in NETWORK_FILESYSTEMS
 
 
 def watch(root: str | Path, on_change: OnChange, **kwargs: object) -> Watcher:

@@ -24,13 +24,10 @@ def _preload() -> None:
     os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
     import torch
 
+    import llm_tutor.engine.kernel.child.checks  # noqa: F401 - imported once, before any fork
+    import llm_tutor.engine.kernel.child.inspect  # noqa: F401
     from llm_tutor.engine.kernel.child import runtime
-    runtime._warm_optimizer()
-    for name in ("llm_tutor.engine.kernel.child.inspect", "llm_tutor.engine.kernel.child.checks"):
-        try:
-            __import__(name)
-        except ImportError:
-            pass
+    runtime.warm_optimizer()
     if torch.cuda.is_initialized():
         raise RuntimeError("CUDA was initialised while preloading; forked kernels could not use the GPU")
 

@@ -8,7 +8,7 @@ and workspace live under ``<data-root>/users/<name>/``. Exec requests, subsystem
 (direct and reverse), agent forwarding and X11 are refused; sessions are capped; an idle session
 is warned, then closed; every child (and its kernel) ends when the client drops.
 
-Apps and kernels come from two fork servers (`engine.kernel.forkserver`): one with Textual and
+Apps and kernels come from two fork servers (`engine.procs.forkserver`): one with Textual and
 the app imported, one with torch imported, so a session's first screen does not wait for Python
 and Textual to start, nor its first cell for a fresh ``import torch``.
 

@@ -11,8 +11,7 @@ import re
 import signal
 from pathlib import Path
 
-USERS_DIR = "users"
-"""Same as `llm_tutor.engine.learner.store.USERS_DIR` (not imported: that module is large)."""
+from llm_tutor.engine.learner.paths import USERS_DIR
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
 

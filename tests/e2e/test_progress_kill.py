@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.learner.store import DB_NAME, ProgressStore
+from llm_tutor.engine.learner.paths import DB_NAME
+from llm_tutor.engine.learner.store import ProgressStore
 from tests.conftest import llm_tutor_cmd
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -17,7 +17,7 @@ import pytest
 
 from llm_tutor.engine.kernel import protocol
 from llm_tutor.engine.kernel import BlockingKernel
-from llm_tutor.engine.kernel.child.runtime import OUTPUT_CAP_BYTES
+from llm_tutor.engine.kernel.child.output import OUTPUT_CAP_BYTES
 from tests.faults.conftest import alive, descendants, eventually
 
 MEMORY_MB = 1536

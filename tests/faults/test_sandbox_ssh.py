@@ -60,7 +60,7 @@ order: 0
 ```python cell id=attacks
 import json, os, signal, socket
 from pathlib import Path
-from llm_tutor.engine.kernel.child.runtime import _explain
+from llm_tutor.engine.kernel.child.errors import explain
 home = Path(os.environ["HOME"])
 t = json.loads((home / "targets.json").read_text())
 results = {}
@@ -69,7 +69,7 @@ def attempt(name, action):
         action()
         results[name] = "ALLOWED"
     except Exception as exc:
-        results[name] = f"{type(exc).__name__}: {exc} -- {_explain(exc)}"
+        results[name] = f"{type(exc).__name__}: {exc} -- {explain(exc)}"
 attempt("read bob's file", lambda: open(t["bob_file"]).read())
 attempt("list bob's folder", lambda: os.listdir(t["bob_dir"]))
 attempt("write into bob's folder", lambda: open(t["bob_dir"] + "/pwned.txt", "w").write("x"))
@@ -86,7 +86,7 @@ print("attacks done")
 ```python cell id=forks
 import json, os, signal, time
 from pathlib import Path
-from llm_tutor.engine.kernel.child.runtime import _explain
+from llm_tutor.engine.kernel.child.errors import explain
 home = Path(os.environ["HOME"])
 kids, error = [], ""
 try:
@@ -97,7 +97,7 @@ try:
             os._exit(0)
         kids.append(pid)
 except OSError as exc:
-    error = f"{type(exc).__name__}: {exc} -- {_explain(exc)}"
+    error = f"{type(exc).__name__}: {exc} -- {explain(exc)}"
 (home / "forks.json").write_text(json.dumps({"forked": len(kids), "error": error}))
 deadline = time.monotonic() + 60
 while not (home / "release").exists() and time.monotonic() < deadline:

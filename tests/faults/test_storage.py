@@ -21,7 +21,8 @@ import pytest
 from textual.message import Message
 from textual.notifications import Notify
 
-from llm_tutor.engine.learner.store import DB_NAME, PENDING_NAME, ProgressStore
+from llm_tutor.engine.learner.paths import DB_NAME, PENDING_NAME
+from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.tui.app import TutorApp, make_app
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView

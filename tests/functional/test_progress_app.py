@@ -17,7 +17,8 @@ from textual.notifications import Notify
 from textual.widgets import DataTable, Static
 
 from llm_tutor.engine.learner.sidefile import RESERVE_NAME
-from llm_tutor.engine.learner.store import DB_NAME, ProgressStore
+from llm_tutor.engine.learner.paths import DB_NAME
+from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.tui.app import TutorApp, make_app
 from llm_tutor.tui.screens.confirm import ConfirmScreen
 from llm_tutor.tui.screens.lesson import LessonScreen

@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 from textual.message import Message
 
-from llm_tutor.engine.learner.store import Position, ProgressStore
+from llm_tutor.engine.learner.records import Position
+from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.tui.app import TutorApp, make_app
 from llm_tutor.tui.messages import (
     AttemptChecked,

@@ -16,7 +16,7 @@ NAMESPACE = "en:inspect-demo"
 
 
 def _spans(n: int, most: int) -> list[tuple[int, int]]:
-    """The kernel's head-and-tail split (engine/kernel/child/inspect/tensor.py)."""
+    """The kernel's head-and-tail split (engine/kernel/child/inspect/values.py)."""
     if n <= most:
         return [(0, n)]
     head = (most + 1) // 2

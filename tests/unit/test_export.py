@@ -182,23 +182,25 @@ def test_the_learners_own_code_is_exported_as_it_is(crashy: Lesson, tmp_path: Pa
 
 
 def test_the_setup_cell_gives_every_name_the_kernel_gives_with_the_same_signature() -> None:
-    """The names a fresh kernel namespace holds (runtime.TUTOR_NAMES) are defined by the export's setup cell."""
+    """The names a fresh kernel namespace holds (TUTOR_NAMES) are defined by the export's setup cell."""
     import inspect
     import os
 
     from llm_tutor.engine.course.export import SETUP_CODE
-    from llm_tutor.engine.kernel.child import runtime
+    from llm_tutor.engine.kernel.child.kernel import Kernel
+    from llm_tutor.engine.kernel.child.namespace import TUTOR_NAMES
+    from llm_tutor.engine.kernel.child.output import Channel
     read, write = os.pipe()
     try:
-        kernel = runtime.Kernel(runtime.Channel(write), "cpu")
+        kernel = Kernel(Channel(write), "cpu")
         injected = {name for name in kernel.namespace("lesson") if not name.startswith("__")}
     finally:
         os.close(read)
         os.close(write)
-    assert injected == set(runtime.TUTOR_NAMES)
+    assert injected == set(TUTOR_NAMES)
     exported: dict[str, object] = {}
     exec(compile(SETUP_CODE, "<setup>", "exec"), exported)  # noqa: S102 - the export's own code
-    assert set(runtime.TUTOR_NAMES) <= set(exported) and exported["device"] == "cpu"  # no GPU here
+    assert set(TUTOR_NAMES) <= set(exported) and exported["device"] == "cpu"  # no GPU here
     tutor_track = kernel.namespace("lesson")["track"]
     def params(fn: object) -> list[tuple[str, object, object]]:
         return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]  # type: ignore[arg-type]

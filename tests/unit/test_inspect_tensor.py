@@ -14,7 +14,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from llm_tutor.engine.kernel.child.inspect import inspect_object, summarize_tensor, tensor_stats
-from llm_tutor.engine.kernel.child.inspect.tensor import CHUNK_CPU
+from llm_tutor.engine.kernel.child.inspect.stats import CHUNK_CPU
 
 
 def test_small_tensors_show_every_value_and_exact_stats() -> None:
@@ -227,9 +227,9 @@ def test_views_of_freed_storage_are_labelled_not_read() -> None:
 
 def test_chunked_stats_cover_every_element_of_any_view(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny chunks force every chunking path: flat, permuted, sliced, expanded, per-row recursion."""
-    import llm_tutor.engine.kernel.child.inspect.tensor as tensor_mod
+    import llm_tutor.engine.kernel.child.inspect.stats as stats_mod
 
-    monkeypatch.setattr(tensor_mod, "CHUNK_CPU", 7)
+    monkeypatch.setattr(stats_mod, "CHUNK_CPU", 7)
     g = torch.Generator().manual_seed(3)
     base = torch.randn(6, 5, 4, generator=g, dtype=torch.float64)
     views = {

@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from llm_tutor.engine.kernel import format as textview
+from llm_tutor.engine.kernel.panels import render_panels
 from llm_tutor.engine.kernel.child.inspect import inspect_object, summarize_tensor, summarize_variables
 from llm_tutor.engine.kernel.protocol import Graph, GraphNode, InspectResult
 
@@ -87,6 +89,39 @@ def test_elided_grids_and_notes_read_plainly() -> None:
     assert ints == "[[1., 2.],\n [3., 0.]]"
 
 
+@pytest.mark.parametrize("values", [
+    [1e-5], [0.0001234], [123456.0], [123456.5], [0.0898263, -0.0816603], [1.0, 2.0], [0.001, 2.0],
+    [1e9, 1.0], [3e8, 2e8], [0.0, 0.0], [1.5, float("nan"), float("-inf")], [1, -2],
+])
+def test_grid_cells_read_as_torch_prints_them(values: list[float]) -> None:
+    """One rule for the app and ``run --plain``: the cells of ``print(t)`` (torch's default precision)."""
+    printed = repr(torch.tensor(values))
+    cells = [c.strip() for c in printed[printed.index("[") + 1:printed.index("]")].split(",")]
+    fmt = textview.value_formatter(values)
+    assert [fmt(v) for v in values] == cells
+
+
+def test_single_numbers_shapes_and_dtypes() -> None:
+    assert [textview.format_number(v) for v in (1e-5, 0.0001234, 123456.0, -0.0, None)] == \
+        ["1e-05", "0.0001234", "1.235e+05", "0", "-"]
+    assert textview.format_scalar(0.08982631) == "0.0898263" and textview.render_values(0.08982631) == "0.0898263"
+    assert [textview.format_shape(s) for s in ([2, 3], [3], [], None)] == ["[2, 3]", "[3]", "[]", "[?]"]
+    assert textview.format_strides([3, 1]) == "(3, 1)" and textview.format_strides([1]) == "(1,)"
+    assert textview.format_dtype("torch.bfloat16") == "bfloat16" and textview.format_slice([1, 0]) == "[1, 0, :, :]"
+
+
+def test_the_app_draws_a_tensor_with_the_plain_texts_numbers_and_shape() -> None:
+    from llm_tutor.tui.widgets.inspect.render import TensorGrid, header_text, stats_text
+
+    s = summarize_tensor(torch.tensor([[1e-5, 2.0], [3.0, -4.0]]), "m")
+    plain = textview.render_tensor(s).splitlines()
+    grid = [line.plain for line in TensorGrid(s.values, s.shape, indices=False).lines()]
+    assert plain[-2:] == ["  [[ 1.0000e-05,  2.0000e+00],", "   [ 3.0000e+00, -4.0000e+00]]"]
+    assert grid == [" 1.0000e-05  2.0000e+00", " 3.0000e+00 -4.0000e+00"]
+    assert plain[0].startswith("m: [2, 2] float32") and header_text(s).plain.startswith("m  [2, 2]  float32")
+    assert stats_text(s.stats).plain.replace("  ", " ") in plain[2].replace("  ", " ")
+
+
 def test_variables_module_and_optimizer_tables() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(10, 5), nn.ReLU(), nn.Linear(5, 1))
@@ -145,7 +180,7 @@ def test_panels_after_each_cell_through_a_real_kernel() -> None:
             assert reply.status == "ok", reply.error
             variables = reply.first(Variables)
             assert isinstance(variables, Variables)
-            return textview.render_panels(variables, kernel)
+            return render_panels(variables, kernel)
 
         first = cell(
             "import torch\nimport torch.nn.functional as F\n"

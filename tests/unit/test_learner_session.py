@@ -13,8 +13,9 @@ import pytest
 from llm_tutor.engine.course.catalog import load_course
 from llm_tutor.engine.course.lesson import Lesson
 from llm_tutor.engine.learner.filesync import FileSaved
-from llm_tutor.engine.learner.session import LearnerSession, Report, status_after_check
-from llm_tutor.engine.learner.store import CourseProgress, ProgressStore
+from llm_tutor.engine.learner.records import CourseProgress
+from llm_tutor.engine.learner.session import LearnerSession, Report
+from llm_tutor.engine.learner.store import ProgressStore
 
 COURSE = Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "progress"
 
@@ -47,14 +48,6 @@ def until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
 @pytest.fixture
 def course() -> list[Lesson]:
     return [item for item in load_course(COURSE, "en") if isinstance(item, Lesson)]
-
-
-@pytest.mark.parametrize(
-    ("status", "passed", "after"),
-    [("not_started", False, "attempted"), ("attempted", True, "solved"), ("solved", False, "solved")],
-)
-def test_a_check_solves_and_a_later_failure_does_not_unsolve(status: str, passed: bool, after: str) -> None:
-    assert status_after_check(status, passed) == after
 
 
 def test_attempts_reach_the_store_and_a_refresh_reports_the_summary(tmp_path: Path, course: list[Lesson]) -> None:

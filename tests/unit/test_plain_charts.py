@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from llm_tutor.engine.cli import train as train_command
-from llm_tutor.engine.learner.store import DB_NAME, ProgressStore, migrate
+from llm_tutor.engine.learner.paths import DB_NAME
+from llm_tutor.engine.learner.schema import migrate
+from llm_tutor.engine.learner.store import ProgressStore
 from tests.conftest import FIXTURES, llm_tutor_cmd
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -9,14 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.learner.store import (
-    DB_NAME,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    ProgressStore,
-    migrate,
-    student_databases,
-)
+from llm_tutor.engine.learner.paths import DB_NAME, student_databases
+from llm_tutor.engine.learner.schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from llm_tutor.engine.learner.status import EXERCISE_STATUSES, STATUS_AFTER_ATTEMPT_SQL, status_after_attempt
+from llm_tutor.engine.learner.store import ProgressStore
 
 
 @pytest.fixture
@@ -52,6 +48,17 @@ def test_attempts_move_status_from_not_started_to_solved_and_stay_solved(store: 
     third = store.record_attempt("tensors", "ones", passed=False, code="x = 0")
     assert (third.status, third.attempts, third.solved_at) == ("solved", 3, second.solved_at)
     assert store.load_draft("tensors", "ones") == "x = 0"
+
+
+@pytest.mark.parametrize("passed", [False, True])
+@pytest.mark.parametrize("before", EXERCISE_STATUSES)
+def test_the_solved_rule_is_the_same_in_sql_and_in_python(before: str, passed: bool) -> None:
+    conn = sqlite3.connect(":memory:")
+    (after,) = conn.execute(
+        f"SELECT {STATUS_AFTER_ATTEMPT_SQL} FROM (SELECT :status AS status)", {"passed": passed, "status": before}
+    ).fetchone()
+    assert after == status_after_attempt(before, passed)
+    assert after == ("solved" if passed or before == "solved" else "attempted")
 
 
 def test_hints_are_counted_and_capped_at_the_number_of_hints(store: ProgressStore) -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from llm_tutor.engine.course.lesson import parse_file
 from llm_tutor.engine.learner.sidefile import RESERVE_NAME
-from llm_tutor.engine.learner.store import DB_NAME, ProgressStore
+from llm_tutor.engine.learner.paths import DB_NAME
+from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.engine.learner.workspace import Workspace
 from tests.conftest import FIXTURES, llm_tutor_cmd
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.learner.store import DB_NAME, PENDING_NAME, ProgressStore
+from llm_tutor.engine.learner.paths import DB_NAME, PENDING_NAME
+from llm_tutor.engine.learner.store import ProgressStore
 
 
 def _python(code: str, data_dir: Path, **kwargs: object) -> subprocess.Popen[str]:

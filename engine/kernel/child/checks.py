@@ -2,7 +2,7 @@
 
 Runs inside the kernel. Every statement of a check block runs even when an earlier one failed, so
 the learner sees every failed expectation, each as expected vs got with a diagnosis of what is wrong
-(`engine.feedback`: the UI shows the diagnosis first and the expected value only later). Errors in a
+(`engine.grading.feedback`: the UI shows the diagnosis first and the expected value only later). Errors in a
 check statement (a name the learner never defined, say) become failed expectations, never a bare
 traceback.
 """

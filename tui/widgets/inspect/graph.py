@@ -20,9 +20,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from llm_tutor.engine.kernel.protocol import Graph, GraphNode
-from llm_tutor.engine.kernel.format import format_number
+from llm_tutor.engine.kernel.format import format_number, format_shape
 from llm_tutor.tui.i18n import t
-from llm_tutor.tui.widgets.inspect.render import shape_text
 
 COLLAPSE_AT = 40
 """Graphs with more nodes than this start with their module groups collapsed."""
@@ -160,7 +159,7 @@ class GraphView(Tree[GraphItem]):
                 text.append(" = ")
             text.append(node.op, style=self._style("graph--op"))
         if node.shape is not None:
-            text.append(f"  {shape_text(node.shape)}", style=dim)
+            text.append(f"  {format_shape(node.shape)}", style=dim)
         if node.value is not None:
             text.append(f"  {format_number(node.value)}")
         if node.grad is not None:

@@ -22,9 +22,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from llm_tutor.engine.kernel.protocol import InspectResult
-from llm_tutor.engine.kernel.format import format_number
+from llm_tutor.engine.kernel.format import format_number, format_shape
 from llm_tutor.tui.i18n import format_count, t
-from llm_tutor.tui.widgets.inspect.render import shape_text
 from llm_tutor.tui.widgets.inspect.variables import RowTable
 
 OPTIMIZER_KEYS = ("lr", "momentum", "weight_decay", "betas", "eps", "nesterov", "param_groups", "params", "elements")
@@ -127,7 +126,7 @@ class ModuleView(_ParamRows):
             trains = bool(p.get("trainable"))
             count = Text(format_count(self.lang, int(p.get("count", 0))), justify="right")
             rows.append((str(p.get("path") or p.get("name")), [
-                str(p.get("name", "")), shape_text(p.get("shape")), count, t(self.lang, "insp_yes") if trains else Text(t(self.lang, "insp_no"), style="dim"),
+                str(p.get("name", "")), format_shape(p.get("shape")), count, t(self.lang, "insp_yes") if trains else Text(t(self.lang, "insp_no"), style="dim"),
             ]))
         footer = Text()
         footer.append(t(self.lang, "insp_total", total=format_count(self.lang, total)), style="bold")
@@ -156,7 +155,7 @@ class ParamGradView(_ParamRows):
         rows = []
         for r in rows_in:
             has = bool(r.get("has_grad"))
-            cells: list[Any] = [Text(str(r.get("name", "")), style="" if has else "dim"), shape_text(r.get("shape"))]
+            cells: list[Any] = [Text(str(r.get("name", "")), style="" if has else "dim"), format_shape(r.get("shape"))]
             if has:
                 bad = r.get("grad_nan") or 0
                 cells.append(Text(format_number(r.get("grad_norm")), style=alarm if bad else "", justify="right"))

@@ -1,7 +1,9 @@
 """Provides the Rich renderables and text helpers the inspect panels draw with.
 
 Textual-free and torch-free: everything here reads only `llm_tutor.engine.kernel.protocol` payloads and
-returns Rich `Text` or renderables, so the pictures are easy to test and to reuse. Colours come in
+returns Rich `Text` or renderables, so the pictures are easy to test and to reuse. How numbers, shapes
+and dtypes read is the engine's one rule (`llm_tutor.engine.kernel.format`, shared with ``run --plain``);
+this module adds only the styling. Colours come in
 through `GridStyles`, which the widgets fill from their component classes (theme variables); the
 magnitude of a value is carried by intensity (dim, normal, bold), which survives ``NO_COLOR``,
 monochrome and 16-colour terminals.
@@ -19,8 +21,17 @@ from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
 
+from llm_tutor.engine.kernel.format import (
+    flat_values,
+    format_dtype,
+    format_scalar,
+    format_shape,
+    format_slice,
+    format_strides,
+    stats_fields,
+    value_formatter,
+)
 from llm_tutor.engine.kernel.protocol import TensorSummary
-from llm_tutor.engine.kernel.format import format_number
 from llm_tutor.tui.i18n import format_count, t
 
 ELLIPSIS = "…"
@@ -40,55 +51,12 @@ class GridStyles:
 
 
 # --------------------------------------------------------------------------------------------
-# Numbers
+# Styling numbers
 # --------------------------------------------------------------------------------------------
-
-
-def shape_text(shape: Sequence[int] | None) -> str:
-    """A shape as Python prints a tuple: ``(3,)``, ``(2, 3)``, ``()``."""
-    if shape is None:
-        return "(?)"
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def flat_values(values: Any) -> list[Any]:
-    """Every value of a 0-, 1- or 2-D value list, elided ones (None) included."""
-    if isinstance(values, list):
-        return [x for v in values for x in flat_values(v)]
-    return [values]
 
 
 def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def cell_formatter(values: Iterable[Any]) -> Any:
-    """One number format for a whole grid, chosen as torch's printer does (fixed, integral or e-notation)."""
-    nums = [v for v in values if _finite(v)]
-    floats = [v for v in nums if isinstance(v, float)]
-    nonzero = [abs(v) for v in floats if v != 0]
-    integral = all(v == int(v) for v in floats) and (not nonzero or max(nonzero) < 1e6)
-    scientific = bool(nonzero) and (max(nonzero) >= 1e5 or min(nonzero) < 1e-3) and not integral
-
-    def fmt(v: Any) -> str:
-        if v is None:
-            return ELLIPSIS
-        if isinstance(v, bool):
-            return "True" if v else "False"
-        if isinstance(v, int):
-            return str(v)
-        if isinstance(v, float):
-            if not math.isfinite(v):
-                return format_number(v)
-            v += 0.0  # -0.0 (a dead ReLU's gradient) reads as 0
-            if scientific:
-                return f"{v:.3e}"
-            if integral:
-                return f"{v:.0f}."
-            return f"{v:.4f}"
-        return str(v)
-
-    return fmt
 
 
 def magnitude_scale(values: Iterable[Any], stats: dict[str, Any] | None = None) -> float:
@@ -134,7 +102,7 @@ def shown_indices(count: int, size: int, elided_at: int | None) -> list[int | No
     """The indices of `count` shown positions out of `size`, one of them (`elided_at`) the elision marker.
 
     The kernel shows a head and a tail with one elided position between them (see
-    ``engine/kernel/child/inspect/tensor.py``); this recovers their indices for the grid's labels.
+    ``engine/kernel/child/inspect/values.py``); this recovers their indices for the grid's labels.
     """
     if elided_at is None:
         return list(range(count))
@@ -173,7 +141,7 @@ class TensorGrid:
         self.styles = styles or GridStyles()
         flat = flat_values(values)
         self.scale = magnitude_scale(flat) if scale is None else scale
-        self.fmt = cell_formatter(flat)
+        self.fmt = value_formatter(flat, ELLIPSIS)
         self.indices = indices
         self._lines: list[Text] | None = None
 
@@ -190,7 +158,7 @@ class TensorGrid:
     def _build(self) -> list[Text]:
         values, st = self.values, self.styles
         if not isinstance(values, list):  # a 0-D tensor: one number, with more digits than a grid cell
-            text = format_number(values, 6) if isinstance(values, float) else self.fmt(values)
+            text = format_scalar(values)
             return [Text(text, style=value_style(values, self.scale, st))]
         rows: list[list[Any]]
         one_d = not (values and all(isinstance(r, list) for r in values))
@@ -264,7 +232,7 @@ def grid_cell_width(dtype: str) -> int:
 
 
 def header_text(s: TensorSummary, title_style: Style | None = None, name: bool = True, lang: str = "en") -> Text:
-    """``name  (2, 3)  float32  cpu`` then the autograd facts, then the memory layout.
+    """``name  [2, 3]  float32  cpu`` then the autograd facts, then the memory layout.
 
     `name` False leaves the name out, for panels whose title already says it.
     """
@@ -272,8 +240,8 @@ def header_text(s: TensorSummary, title_style: Style | None = None, name: bool =
     if name:
         text.append(s.name or "tensor", style=title_style or Style(bold=True))
         text.append("  ")
-    text.append(shape_text(s.shape), style=title_style or Style(bold=True))
-    text.append(f"  {s.dtype}  {s.device}\n")
+    text.append(format_shape(s.shape), style=title_style or Style(bold=True))
+    text.append(f"  {format_dtype(s.dtype)}  {s.device}\n")
     facts = ["requires_grad" if s.requires_grad else t(lang, "insp_no_grad"), t(lang, "insp_leaf" if s.is_leaf else "insp_non_leaf")]
     if s.grad_fn:
         facts.append(f"grad_fn={s.grad_fn}")
@@ -281,7 +249,7 @@ def header_text(s: TensorSummary, title_style: Style | None = None, name: bool =
     layout = [] if s.layout == "strided" else [s.layout]
     layout.append(t(lang, "insp_contiguous" if s.contiguous else "insp_not_contiguous"))
     if s.strides:
-        layout.append(t(lang, "insp_strides", strides=shape_text(s.strides)))
+        layout.append(t(lang, "insp_strides", strides=format_strides(s.strides)))
     layout.append(t(lang, "insp_elements", n=format_count(lang, s.numel)) if s.numel != 1 else t(lang, "insp_element"))
     text.append(" · ".join(layout), style="dim")
     return text
@@ -290,33 +258,27 @@ def header_text(s: TensorSummary, title_style: Style | None = None, name: bool =
 def stats_text(stats: dict[str, Any], bad: Style | None = None) -> Text:
     """``min … max … mean … std …`` then NaN and inf counts, highlighted when not zero."""
     text = Text()
-    for key in ("min", "max", "mean", "std", "norm", "true"):
-        if key in stats:
-            if text:
-                text.append("  ")
-            text.append(f"{key} ", style="dim")
-            text.append(format_number(stats[key]))
-    for key in ("nan", "inf"):
-        if key not in stats:
-            continue
-        count = stats[key]
+    for key, value in stats_fields(stats):
         if text:
             text.append("  ")
-        if isinstance(count, (int, float)) and count:
-            text.append(f" {format_number(count)} {key} ", style=bad or GridStyles().bad)
+        count = stats[key]
+        if key in ("nan", "inf") and isinstance(count, (int, float)) and count:
+            text.append(f" {value} {key} ", style=bad or GridStyles().bad)
+        elif key in ("nan", "inf"):
+            text.append(f"{key} {value}", style="dim")
         else:
-            text.append(f"{key} {format_number(count)}", style="dim")
+            text.append(f"{key} ", style="dim")
+            text.append(value)
     return text
 
 
 def slice_text(s: TensorSummary) -> Text:
-    """``slice [1, :, :] of (4, 3, 5)  ([ ] next/previous)`` for tensors of rank > 2, else empty."""
+    """``slice [1, :, :] of [4, 3, 5]  ([ ] next/previous)`` for tensors of rank > 2, else empty."""
     if len(s.shape) <= 2 or not s.slice_index:
         return Text()
-    index = ", ".join(str(i) for i in s.slice_index)
     text = Text()
-    text.append(f"slice [{index}, :, :]", style="bold")
-    text.append(f" of {shape_text(s.shape)}   [ ] step  {{ }} outer", style="dim")
+    text.append(f"slice {format_slice(s.slice_index)}", style="bold")
+    text.append(f" of {format_shape(s.shape)}   [ ] step  {{ }} outer", style="dim")
     return text
 
 

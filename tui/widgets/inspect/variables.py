@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from llm_tutor.engine.kernel import protocol
+from llm_tutor.engine.kernel.format import format_dtype, format_shape
 from llm_tutor.tui.i18n import format_count, t
 
 
@@ -19,7 +20,7 @@ VALUE_WIDTH = 16
 
 def _shape(v: protocol.VariableSummary, lang: str = "en") -> str:
     if v.shape is not None:
-        return "(" + ", ".join(str(s) for s in v.shape) + ("," if len(v.shape) == 1 else "") + ")"
+        return format_shape(v.shape)
     if v.params is not None:
         return t(lang, "n_params", n=format_count(lang, v.params))
     return ""
@@ -28,7 +29,7 @@ def _shape(v: protocol.VariableSummary, lang: str = "en") -> str:
 def _kind(v: protocol.VariableSummary) -> Text:
     """dtype for tensors (with ∇ when a gradient is stored, ∂ when one is required but not there yet), else the type."""
     if v.kind == "tensor" or (v.kind == "module" and v.dtype):
-        text = Text(v.dtype.replace("torch.", "") if v.kind == "tensor" else v.type_name)
+        text = Text(format_dtype(v.dtype) if v.kind == "tensor" else v.type_name)
         if v.requires_grad:
             text.append(" ∇" if v.has_grad else " ∂", style="bold" if v.has_grad else "dim")
         return text

@@ -55,7 +55,7 @@ def expectation_line(e: protocol.Expectation, lang: str, reveal: bool) -> Text:
 
 
 def diagnosis_text(lang: str, diagnosis: str, args: dict[str, str]) -> str:
-    """A check's diagnosis (`engine.feedback`) in the learner's language."""
+    """A check's diagnosis (`engine.grading.feedback`) in the learner's language."""
     from llm_tutor.engine.grading.feedback import describe
 
     name = f"diag_{diagnosis}"

@@ -19,7 +19,8 @@ from llm_tutor.engine.kernel.child.inspect.gradcheck import Triangulation, numer
 from llm_tutor.engine.kernel.child.inspect.graph import build_graph, op_name, record_forward
 from llm_tutor.engine.kernel.child.inspect.modules import grad_note, grad_row, module_table
 from llm_tutor.engine.kernel.child.inspect.paths import PathError, resolve, tensor_names
-from llm_tutor.engine.kernel.child.inspect.tensor import MAX_COLS, MAX_ROWS, summarize_tensor, tensor_stats
+from llm_tutor.engine.kernel.child.inspect.stats import tensor_stats
+from llm_tutor.engine.kernel.child.inspect.tensor import MAX_COLS, MAX_ROWS, summarize_tensor
 from llm_tutor.engine.kernel.child.inspect.variables import optimizer_info, summarize_variables
 from llm_tutor.engine.kernel.protocol import InspectResult
 

@@ -16,7 +16,9 @@ from typing import Any
 import torch
 
 from llm_tutor.engine.kernel.child.inspect.paths import is_learner_name
-from llm_tutor.engine.kernel.child.inspect.tensor import _host, _readability
+from llm_tutor.engine.kernel.child.inspect.tensor import readable
+from llm_tutor.engine.kernel.child.inspect.values import host_values
+from llm_tutor.engine.kernel.format import format_number
 from llm_tutor.engine.kernel.protocol import VariableSummary
 
 PREVIEW_NUMEL = 6
@@ -98,19 +100,18 @@ def _tensor_preview(t: torch.Tensor, shape: list[int] | None) -> str:
     """The values of a tiny tensor (``[-0.0898]``), else nothing; reading is guarded like the tensor panel."""
     if shape is None or t.layout != torch.strided or t.numel() > PREVIEW_NUMEL:
         return ""
-    if not _readability(t, []):
+    if not readable(t, []):
         return "(no data)" if t.device.type == "meta" else "(unreadable)"
     with torch.no_grad():
-        values = _host(t)
+        values = host_values(t)
     return _clip(_format(values))
 
 
 def _format(value: Any) -> str:
+    """Each value as a single number reads (`format.format_number`): ``[-0.08983]``."""
     if isinstance(value, list):
         return "[" + ", ".join(_format(v) for v in value) + "]"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return format_number(value)
 
 
 def _module_row(name: str, module: torch.nn.Module) -> VariableSummary:
