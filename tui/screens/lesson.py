@@ -20,7 +20,7 @@ from llm_tutor.tui import messages as msg
 from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
 from llm_tutor.tui.host import host
 from llm_tutor.tui.progress import LearnerProgress
-from llm_tutor.tui.screens.lesson_blocks import block_id, explanation, find_block, scroll_to
+from llm_tutor.tui.screens.lesson_blocks import block_id, explanation, find_block, meant_exercise, scroll_to
 from llm_tutor.tui.screens.confirm import ConfirmScreen
 from llm_tutor.tui.widgets.inspect.inspector import INSPECT_BINDINGS, InspectorPanel
 from llm_tutor.tui.widgets.lesson.cell import CellView, code_view
@@ -264,8 +264,15 @@ class LessonScreen(Screen[None]):
     def action_hint(self) -> None:
         block = self.focused_block()
         if isinstance(block, ExerciseView):
-            shown = block.reveal_hint()
-            self.post_message(msg.HintShown(self.lesson, block.exercise.id, shown))
+            block.reveal_hint()
+
+    @on(ExerciseView.HintRevealed)
+    def _hint_revealed(self, message: ExerciseView.HintRevealed) -> None:
+        self.post_message(msg.HintShown(self.lesson, message.view.exercise.id, message.shown))
+
+    @on(PredictView.Revealed)
+    def _predict_revealed(self, message: PredictView.Revealed) -> None:
+        self.reveal_explanation(message.view.cell_id)
 
     def action_solution(self) -> None:
         block = self.focused_block()
@@ -339,8 +346,7 @@ class LessonScreen(Screen[None]):
     def action_open_lab(self) -> None:
         host(self).open_lab("gpt")
 
-    def action_open_lab_here(self) -> None:
-        host(self).open_lab("gpt")
+    action_open_lab_here = action_open_lab
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """T opens the lab from any lesson; its footer entry shows in the lesson that trains a GPT."""
@@ -401,7 +407,7 @@ class LessonScreen(Screen[None]):
 
     def action_copy_exercise_path(self) -> None:
         """Copy the exercise file's path to the clipboard (and show it)."""
-        view = self._current_exercise()
+        view = meant_exercise(self)
         if view is None or self.progress.session is None:
             return
         path, problem = self.progress.exercise_file(self.lesson, view.exercise.id)
@@ -413,7 +419,7 @@ class LessonScreen(Screen[None]):
 
     def action_check_exercise_file(self) -> None:
         """Load the exercise's file and check it (where the file watcher cannot see saves)."""
-        view = self._current_exercise()
+        view = meant_exercise(self)
         if view is None or self.progress.session is None:
             return
         path = self.progress.session.workspace_path(self.lesson.id, view.exercise.id, self.lesson.lang)
@@ -421,16 +427,6 @@ class LessonScreen(Screen[None]):
             self.app.notify(t(self.lang, "no_file", path=str(path or "")), severity="warning", markup=False)
             return
         self.post_message(msg.ExerciseFileAsked(self.lesson, view.exercise.id))
-
-    def _current_exercise(self) -> ExerciseView | None:
-        block = self.focused_block()
-        if isinstance(block, ExerciseView):
-            return block
-        views = list(self.query(ExerciseView))
-        if len(views) == 1:
-            return views[0]
-        self.app.notify(t(self.lang, "pick_exercise"), markup=False)
-        return None
 
     # -- kernel events (posted on by the app) --------------------------------------------------
 

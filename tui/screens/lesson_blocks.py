@@ -1,5 +1,6 @@
-"""Provides the lesson screen's helpers for its blocks: which block holds a widget, bringing the learner's
-last block into view, and the explanation a predict question holds back until it is answered."""
+"""Provides the lesson screen's helpers for its blocks: which block holds a widget, which exercise a key
+means, bringing the learner's last block into view, and the explanation a predict question holds back
+until it is answered."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.widget import Widget
 
+from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.lesson.cell import CellView
 from llm_tutor.tui.widgets.lesson.exercise import ExerciseView
 
@@ -23,6 +25,18 @@ def block_id(widget: Widget | None) -> str | None:
         if isinstance(node, ExerciseView):
             return node.exercise.id
         node = node.parent
+    return None
+
+
+def meant_exercise(screen: LessonScreen) -> ExerciseView | None:
+    """The exercise a key for "the exercise" means: the focused one, or the lesson's only one (else it asks)."""
+    block = screen.focused_block()
+    if isinstance(block, ExerciseView):
+        return block
+    views = list(screen.query(ExerciseView))
+    if len(views) == 1:
+        return views[0]
+    screen.app.notify(t(screen.lang, "pick_exercise"), markup=False)
     return None
 
 

@@ -30,6 +30,14 @@ class PredictView(CellView):
             self.view = view
             self.answer = answer
 
+    class Revealed(Message):
+        """The output is shown (a right answer, or the learner asked for it): the screen shows the prose
+        that explains it."""
+
+        def __init__(self, view: PredictView) -> None:
+            super().__init__()
+            self.view = view
+
     def __init__(self, cell_id: str, code: str, lang: str = "en", fixed_answer: str = "", earlier_answer: str = "",
                  **kwargs: object) -> None:
         super().__init__(cell_id, code, lang, **kwargs)  # type: ignore[arg-type]
@@ -117,6 +125,4 @@ class PredictView(CellView):
         widget.update(output_view(result))
         widget.display = True
         self.focus()  # answered: the lesson's keys act again (r runs the next cell, not the box)
-        reveal = getattr(self.screen, "reveal_explanation", None)
-        if reveal is not None:
-            reveal(self.cell_id)
+        self.post_message(PredictView.Revealed(self))
