@@ -25,7 +25,8 @@ import torch
 
 from llm_tutor.engine.train import events
 from llm_tutor.engine.train.config import default_configs
-from llm_tutor.engine.train.child.trainer import Trainer, build_task, make_optimizer
+from llm_tutor.engine.train.child.build import build_task, make_optimizer
+from llm_tutor.engine.train.child.trainer import Trainer
 
 WARMUP_STEPS = 5
 

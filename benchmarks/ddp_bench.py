@@ -45,7 +45,7 @@ def cli(steps: int, processes: int, baseline: float | None = None) -> dict[str, 
     """The final JSON line of one headless run."""
     quiet = {"eval_interval_s": 0, "sample_interval_s": 0}
     sets = [arg for key, value in {**MODEL, **quiet}.items() for arg in ("--set", f"{key}={value}")]
-    cmd = [sys.executable, "-m", "llm_tutor.tui.cli", "train", "gpt", "--headless", "--json", "--device", "cpu",
+    cmd = [sys.executable, "-m", "llm_tutor.tui", "train", "gpt", "--headless", "--json", "--device", "cpu",
            "--steps", str(steps), "--batch-size", str(BATCH), "--report-interval", "0.5",
            "--nproc-per-node", str(processes), *sets]
     if baseline:
@@ -190,9 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         rank_job(args.slice, args.rank_pairs, args.model)
         return 0
     if args.launch_pairs:
-        from llm_tutor.engine.train import launch
+        from llm_tutor.engine.train.child import ranks
+        from llm_tutor.engine.train.launch import Scale
 
-        result = launch.launch(launch.Scale(nproc_per_node=2), "benchmarks.ddp_bench",
+        result = ranks.launch(Scale(nproc_per_node=2), "benchmarks.ddp_bench",
                                ["--rank-pairs", str(args.launch_pairs), "--slice", str(args.slice),
                                 "--model", args.model])
         if result.code:

@@ -51,7 +51,7 @@ STEP = re.compile(r"(?:running|paused)\s+step ([\d,]+)")
 def lab_threads() -> int:
     """The trainer's torch threads as the lab picks them (every core but one)."""
     sys.path.insert(0, str(ROOT))
-    from llm_tutor.tui.screens.lab import lab_threads as pick
+    from llm_tutor.tui.screens.lab_settings import lab_threads as pick
 
     return pick()
 

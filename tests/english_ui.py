@@ -12,7 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from llm_tutor.tui.i18n import LABELS
-from llm_tutor.tui.widgets.train.labels import LAB_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,14 +27,14 @@ LEAKED = (
 def english_fragments() -> tuple[str, ...]:
     lesson_text = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "lessons" / "tr").glob("*.md"))
     fragments: set[str] = set(LEAKED)
-    for en, tr in ((LABELS["en"], LABELS["tr"]), (LAB_LABELS["en"], LAB_LABELS["tr"])):
-        for key, text in en.items():
-            if tr.get(key) == text:
-                continue
-            for piece in re.split(r"\{[^}]*\}", text):
-                piece = piece.strip(" .,:;()·\n")
-                if len(piece) >= 6 and " " in piece or len(piece) >= 9:
-                    fragments.add(piece)
+    en, tr = LABELS["en"], LABELS["tr"]
+    for key, text in en.items():
+        if tr.get(key) == text:
+            continue
+        for piece in re.split(r"\{[^}]*\}", text):
+            piece = piece.strip(" .,:;()·\n")
+            if len(piece) >= 6 and " " in piece or len(piece) >= 9:
+                fragments.add(piece)
     return tuple(sorted(f for f in fragments if f not in lesson_text))
 
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from llm_tutor.tui.cli import main
+from llm_tutor.tui.launch import main
 
 sys.exit(main())

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from llm_tutor.engine.course.catalog import BrokenLesson, find_lesson, load_course
 from llm_tutor.engine.course.lesson import Lesson, LessonError
 from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
-from llm_tutor.tui.rendering import is_remote, max_redraw_hz
+from llm_tutor.tui.rendering import is_remote
 from llm_tutor.tui import messages as msg
 from llm_tutor.tui.progress import LearnerProgress
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
@@ -66,7 +66,7 @@ class TutorApp(App[int]):
         self.lessons_dir = lessons_dir
         self.data_dir = data_dir
         self.low_bandwidth = low_bandwidth
-        """True over SSH or with --low-bandwidth: no animation, plots at most `max_redraw_hz()` times a second."""
+        """True over SSH or with --low-bandwidth: no animation, plots at most `rendering.max_redraw_hz(app)` times a second."""
         if low_bandwidth:
             self.animation_level = "none"
         self.autostart_kernel = autostart_kernel
@@ -285,10 +285,6 @@ class TutorApp(App[int]):
                 status.detail = f"torch {ready.torch_version}"
             else:
                 status.device = self.device if self.device != "auto" else ""
-
-    def max_redraw_hz(self) -> float:
-        """How often live plots may redraw here (twice a second over a remote link)."""
-        return max_redraw_hz(self)
 
     INTERRUPT_NOTICE_S = 3.0
     """After an interrupt, how long a cell may take to stop before the learner is told it did not."""

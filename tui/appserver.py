@@ -19,16 +19,19 @@ from llm_tutor.engine.procs.forkserver_loop import serve
 
 
 def _preload() -> None:
-    """Import what every session's app imports, so a forked app starts at its first paint."""
+    """Import what every session's app imports (the command line's parser too), so a forked app starts at its first paint."""
+    from llm_tutor.engine.cli import COMMAND_MODULES
+
     for name in (
         "textual.app",
-        "llm_tutor.tui.cli",
+        "llm_tutor.tui.launch",
         "llm_tutor.tui.app",
         "llm_tutor.tui.screens.lesson",
         "llm_tutor.tui.screens.help",
         "llm_tutor.engine.kernel",
         "llm_tutor.engine.course.catalog",
         "llm_tutor.engine.learner.store",
+        *(f"llm_tutor.engine.cli.{command}" for command in COMMAND_MODULES),
     ):
         try:
             importlib.import_module(name)
@@ -42,7 +45,7 @@ def run_app(argv: list[str]) -> int:
     import textual.constants
 
     importlib.reload(textual.constants)  # Textual reads TEXTUAL_* when imported: read this session's values
-    from llm_tutor.tui.cli import main
+    from llm_tutor.tui.launch import main
 
     sys.argv = ["llm-tutor", *argv]
     return main(argv)

@@ -192,7 +192,7 @@ def check_data_dir(override: Path | None) -> Check:
 
 def check_lab(authorized_keys: Path | None, host_key: Path | None) -> list[Check]:
     checks: list[Check] = []
-    from llm_tutor.engine.remote.ssh import quiet_asyncssh_warnings
+    from llm_tutor.engine.remote.ssh.keys import quiet_asyncssh_warnings
 
     quiet_asyncssh_warnings()
     try:

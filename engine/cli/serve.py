@@ -175,10 +175,12 @@ def run_ssh(args: argparse.Namespace) -> int:
     extra_read = [str(args.lessons.resolve())] if args.lessons is not None and args.lessons.exists() else []
     _refuse_root(args)
 
-    from llm_tutor.engine.remote import ssh
+    from llm_tutor.engine.remote.ssh.keys import HostKeyError, quiet_asyncssh_warnings
+    from llm_tutor.engine.remote.ssh.lab import LabConfig
+    from llm_tutor.engine.remote.ssh.server import run as run_lab
 
-    ssh.quiet_asyncssh_warnings()
-    lab_config = ssh.LabConfig(
+    quiet_asyncssh_warnings()
+    lab_config = LabConfig(
         authorized_keys=keys.resolve(), host_key=host_key, data_root=root, host=args.host, port=args.port,
         max_sessions=args.max_sessions, idle_timeout=args.idle_timeout, login_timeout=args.login_timeout,
         threads=threads, memory_limit_mb=memory, gpu_memory_fraction=args.gpu_memory_fraction,
@@ -194,8 +196,8 @@ def run_ssh(args: argparse.Namespace) -> int:
     from llm_tutor.engine.remote.confine import ConfinementError
 
     try:
-        return ssh.run(lab_config)
-    except (ssh.HostKeyError, ConfinementError) as exc:
+        return run_lab(lab_config)
+    except (HostKeyError, ConfinementError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None

@@ -13,20 +13,21 @@ two steps (saving the checkpoint if one was asked for) and exits 130.
 
 `--nproc-per-node N` (and `--nnodes M --node-rank R --rdzv-endpoint HOST:PORT` for several
 machines) trains the gpt on N processes per node through `torch.distributed.run`: this process
-launches the ranks (`llm_tutor.engine.train.launch`), which run this same command; the global
+launches the ranks (`llm_tutor.engine.train.child.ranks`), which run this same command; the global
 `--batch-size` is split across them, rank 0 alone prints and writes the checkpoint. The first line
 then adds `world_size` and `backend` (also inside `config`), the final line `per_rank_tokens_per_s`
 and, given `--baseline` (one process's tokens/s), `scaling_efficiency`. A rank that fails ends the
 run: exit status 1 and one line naming the rank and why.
 
-Without `--headless` the lab screen belongs to the TUI (`llm_tutor.tui.cli` opens it); this
-engine command never imports the UI, so it asks for `--headless`.
+Without `--headless` the command opens the lab screen instead (`llm_tutor.engine.cli.lab` checks the
+settings, the app opens through the UI's hook); this module is the headless run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -35,9 +36,6 @@ from typing import Any, TextIO
 
 from llm_tutor.engine.cli.common import UsageError, add_device, fail
 from llm_tutor.engine.train import launch
-
-RANK_ARGS_ENV = "LLM_TUTOR_RANK_ARGS"
-"""The parsed arguments, as JSON, for the ranks the launcher starts (they run `python -m` this module)."""
 
 MODELS = ("neuron", "mlp", "gpt")
 
@@ -244,10 +242,12 @@ def _launch(args: argparse.Namespace, scale: launch.Scale, batch_size: int, out:
     for flag, path in (("--resume", args.resume), ("--text", args.text)):
         if path and not os.path.isfile(os.path.expanduser(path)):
             raise UsageError(f"{flag}: no file at {path}")
+    from llm_tutor.engine.train.child import ranks
+
     data = {k: v for k, v in vars(args).items() if k != "func"}
-    os.environ[RANK_ARGS_ENV] = json.dumps(data, default=str)
+    os.environ[launch.RANK_ARGS_ENV] = json.dumps(data, default=str)
     out.flush()
-    result = launch.launch(scale, "llm_tutor.engine.cli.train", [])
+    result = ranks.launch(scale)  # each rank runs this command again (`ranks.main`)
     if result.code == 0:
         return 0
     if result.interrupted:  # Ctrl-C: rank 0 stopped between two steps and printed its final line
@@ -258,14 +258,6 @@ def _launch(args: argparse.Namespace, scale: launch.Scale, batch_size: int, out:
         out.flush()
     print(f"llm-tutor: error: {result.message}", file=sys.stderr)
     return result.code
-
-
-def rank_main() -> int:
-    """A rank's entry point (`python -m llm_tutor.engine.cli.train`): the launcher's arguments, from the environment."""
-    from torch.distributed.elastic.multiprocessing.errors import record
-
-    args = argparse.Namespace(**json.loads(os.environ[RANK_ARGS_ENV]))
-    return int(record(run)(args) or 0)
 
 
 class Printer:
@@ -455,11 +447,14 @@ def _isatty(out: TextIO) -> bool:
 
 
 def _finite(value: Any) -> Any:
-    """Strict JSON: NaN and infinities become null (the trainer's own wire rule)."""
-    from llm_tutor.engine.train.events import _finite as finite
+    """Strict JSON for the printed lines (read by jq and other tools): NaN and infinities become null.
 
-    return finite(value)
-
-
-if __name__ == "__main__":
-    sys.exit(rank_main())
+    Between processes the trainer's events keep them (`llm_tutor.engine.kernel.protocol.encode`);
+    this is the command's output, not the wire."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -339,29 +339,38 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def from_dict(data: dict[str, Any]) -> Any:
-    """Rebuild a payload from `to_dict` output; unknown keys are ignored, nested payloads rebuilt."""
-    cls = MESSAGE_TYPES[data["type"]]
+def from_dict(data: dict[str, Any], types: dict[str, type] | None = None) -> Any:
+    """Rebuild a payload from `to_dict` output; unknown keys are ignored, nested payloads rebuilt.
+
+    `types` names the payload classes by their `type` (this module's `MESSAGE_TYPES` when None;
+    the training lab passes its own table)."""
+    table = MESSAGE_TYPES if types is None else types
+    cls = table[data["type"]]
     names = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {k: _rebuild(v) for k, v in data.items() if k in names}
+    kwargs = {k: _rebuild(v, table) for k, v in data.items() if k in names}
     return cls(**kwargs)
 
 
-def _rebuild(value: Any) -> Any:
+def _rebuild(value: Any, types: dict[str, type]) -> Any:
     if isinstance(value, dict):
-        if "type" in value and value["type"] in MESSAGE_TYPES:
-            return from_dict(value)
-        return {k: _rebuild(v) for k, v in value.items()}
+        if "type" in value and value["type"] in types:
+            return from_dict(value, types)
+        return {k: _rebuild(v, types) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rebuild(v) for v in value]
+        return [_rebuild(v, types) for v in value]
     return value
 
 
 def encode(message: Any) -> bytes:
-    """One message as one line of JSON (NaN and inf allowed, as Python's json writes them)."""
+    """One message as one line of JSON.
+
+    The one wire rule for non-finite numbers: NaN, inf and -inf travel as JSON's common extension
+    (`NaN`, `Infinity`, `-Infinity`, as Python's json writes and reads them), so a loss that blew
+    up arrives as the number it was, never as a null the receiver must guess about.
+    """
     return json.dumps(to_dict(message), separators=(",", ":")).encode() + b"\n"
 
 
-def decode(line: bytes | str) -> Any:
-    """The payload for one line written by `encode`."""
-    return from_dict(json.loads(line))
+def decode(line: bytes | str, types: dict[str, type] | None = None) -> Any:
+    """The payload for one line written by `encode` (`types` as in `from_dict`)."""
+    return from_dict(json.loads(line), types)

@@ -1,8 +1,8 @@
 """Provides the training lab's messages: controls going to a trainer and events coming back.
 
-Torch-free plain dataclasses, in the style of `llm_tutor.engine.kernel.protocol` (same `to_dict` wire
-form: one JSON object with a `type` key), so they can ride the kernel pipe or the stdio of
-`python -m llm_tutor.engine.train.child.worker`. Events carry `parent`, the id of the request that
+Torch-free plain dataclasses on the wire codec of `llm_tutor.engine.kernel.protocol` (one JSON object
+per line with a `type` key; NaN and inf travel as themselves), so they can ride the kernel pipe or the
+stdio of `python -m llm_tutor.engine.train.child.worker`. Events carry `parent`, the id of the request that
 started the run.
 
 Events, in the order a run produces them:
@@ -16,9 +16,6 @@ sends at most ~20 messages a second however fast it runs.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,37 +172,20 @@ TRAIN_MESSAGE_TYPES: dict[str, type] = {
 
 
 def to_dict(message: Any) -> dict[str, Any]:
-    """Plain data with a `type` key (the same form as `protocol.to_dict`)."""
+    """Plain data with a `type` key (`protocol.to_dict`)."""
     return protocol.to_dict(message)
 
 
 def from_dict(data: dict[str, Any]) -> Any:
     """Rebuild a training message from `to_dict` output; unknown keys are ignored."""
-    cls = TRAIN_MESSAGE_TYPES[data["type"]]
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    return protocol.from_dict(data, TRAIN_MESSAGE_TYPES)
 
 
 def encode(message: Any) -> bytes:
-    """One message as one line of strict JSON: NaN and infinities become null."""
-    data = to_dict(message)
-    try:  # nearly every message is finite: strict JSON at once, the walk only when it is not
-        text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        text = json.dumps(_finite(data), separators=(",", ":"))
-    return text.encode() + b"\n"
+    """One message as one line of JSON, by the kernel protocol's codec and its rule for NaN and inf."""
+    return protocol.encode(message)
 
 
 def decode(line: bytes | str) -> Any:
     """The message for one line written by `encode`."""
-    return from_dict(json.loads(line))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+    return protocol.decode(line, TRAIN_MESSAGE_TYPES)

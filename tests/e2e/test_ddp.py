@@ -36,7 +36,7 @@ LIMIT = 120.0  # seconds: each process imports torch, on a busy 2-core machine
 def tiny_args(steps: int, *extra: str, device: str = "cpu") -> list[str]:
     sets = [arg for key, value in {**TINY, **QUIET}.items() for arg in ("--set", f"{key}={value}")]
     return [
-        sys.executable, "-m", "llm_tutor.tui.cli", "train", "gpt", "--headless", "--json", "--device", device,
+        sys.executable, "-m", "llm_tutor.tui", "train", "gpt", "--headless", "--json", "--device", device,
         "--steps", str(steps), "--batch-size", str(BATCH), "--seed", str(SEED), "--report-every", "1", *sets, *extra,
     ]
 

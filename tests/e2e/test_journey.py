@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from llm_tutor.tui.i18n import t
-from llm_tutor.tui.widgets.train.labels import lt
 from tests.conftest import ROOT, llm_tutor_cmd
 from tests.e2e.test_tmux import Tmux, pytestmark  # noqa: F401  (same markers: e2e, slow, needs tmux)
 from tests.english_ui import find_english
@@ -105,9 +104,6 @@ class Learner:
 
     def t(self, name: str, **kwargs: object) -> str:
         return t(self.lang, name, **kwargs)
-
-    def lt(self, name: str, **kwargs: object) -> str:
-        return lt(self.lang, name, **kwargs)
 
     def see(self, text: str, timeout: float = 60.0, modal: bool = False) -> str:
         """Wait for `text`, then check the screen as a learner would see it."""
@@ -218,36 +214,36 @@ class Learner:
         """The lab from the list: every model's screen; with `full`, train, step, change lr, save, load and
         switch the model in the settings form."""
         self.keys("t")
-        self.see(f"{self.lt('lab_title')} · gpt")
-        self.see(self.lt("state_paused"), timeout=120)
+        self.see(f"{self.t('lab_title')} · gpt")
+        self.see(self.t("state_paused"), timeout=120)
         for tab, label in zip("1234", ("live_section", "total", "grads_empty", "card_title")):
             self.keys(tab)
-            self.see(" ".join(self.lt(label).split()[:2]))
+            self.see(" ".join(self.t(label).split()[:2]))
         if not full:
             self.help()
             self.back_to_list()
             return
         self.keys("1", "n")
-        self.see(f"{self.lt('step')} 1")
+        self.see(f"{self.t('step')} 1")
         self.keys("Space")
-        self.see(self.lt("state_running"), timeout=30)
+        self.see(self.t("state_running"), timeout=30)
         self.keys("Space")
-        self.see(self.lt("state_paused"))
+        self.see(self.t("state_paused"))
         self.keys("]")
-        self.see(f"{self.lt('lr')} 0.006")
+        self.see(f"{self.t('lr')} 0.006")
         self.keys("C-s")
-        self.see(self.lt("saved", step="", path="").split()[0])
+        self.see(self.t("saved", step="", path="").split()[0])
         self.keys("C-o")
-        self.see(self.lt("loaded", step="", path="").split()[0])
+        self.see(self.t("loaded", step="", path="").split()[0])
         for model in ("neuron", "mlp"):  # the choice lists neuron, mlp, gpt
             self.keys("Tab", "Tab")  # the chart, the tabs' bar, then the model choice
             self.keys("Enter")
             self.see("▲", modal=True)  # the choice is open
             self.keys("Down", "Enter")
-            self.see(f"{self.lt('lab_title')} · {model}")
-            self.see(self.lt("state_paused"), timeout=120)
+            self.see(f"{self.t('lab_title')} · {model}")
+            self.see(self.t("state_paused"), timeout=120)
             self.keys("n")
-            self.see(f"{self.lt('step')} 1")
+            self.see(f"{self.t('step')} 1")
         self.help()
         self.back_to_list()
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.engine.remote.ssh import MAX_WAITING_LOGINS, MAX_WAITING_PER_ADDRESS
+from llm_tutor.engine.remote.ssh.lab import MAX_WAITING_LOGINS, MAX_WAITING_PER_ADDRESS
 from tests.e2e.sshlab import LabProcess, Terminal, make_key, wait_until
 
 asyncssh = pytest.importorskip("asyncssh")
@@ -140,7 +140,7 @@ class OpenSSH:
     """The OpenSSH client on its own 100x30 pseudo-terminal, its output gathered by a thread."""
 
     def __init__(self, port: int, user: str, key: Path, source: str, env: dict[str, str]) -> None:
-        from llm_tutor.engine.remote.ssh import set_winsize
+        from llm_tutor.engine.remote.ssh.spawn import set_winsize
 
         self.master, slave = pty.openpty()
         set_winsize(slave, 100, 30)

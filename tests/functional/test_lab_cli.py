@@ -9,16 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from llm_tutor.tui.cli import main
-from llm_tutor.tui.lab_cli import wants_lab
+from llm_tutor.engine.cli.app import AppRequest
+from llm_tutor.tui.launch import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_train_without_headless_goes_to_the_lab() -> None:
-    assert wants_lab(["train", "gpt"]) and wants_lab(["train", "mlp", "--lr", "0.1"])
-    assert not wants_lab(["train", "gpt", "--headless"]) and not wants_lab(["train", "--help"])
-    assert not wants_lab(["check"]) and not wants_lab([])
+def test_train_without_headless_asks_for_the_lab(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_tutor.engine.cli.main import main as command_line
+
+    monkeypatch.setenv("LLM_TUTOR_FORCE_APP", "1")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    opened: list[AppRequest] = []
+    argv = ["train", "mlp", "--lr", "0.1", "--set", "hidden_width=8", "--device", "cpu"]
+    assert command_line(argv, open_app=lambda request: opened.append(request) or 0) == 0
+    (request,) = opened
+    assert request.lab is not None and request.lab["model"] == "mlp" and request.lab["play"]
+    assert request.lab["settings"] == {"lr": 0.1, "hidden_width": "8"} and request.device == "cpu"
 
 
 @pytest.mark.parametrize(

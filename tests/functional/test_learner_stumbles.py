@@ -13,7 +13,6 @@ from llm_tutor.engine.grading.feedback import REVEAL_AFTER_ATTEMPTS
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.messages import KernelEvent
-from llm_tutor.tui.widgets.train.labels import lt
 from llm_tutor.tui.screens.lab import LabScreen
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
@@ -170,8 +169,8 @@ async def test_help_and_quit_stay_in_the_footer_at_80_columns(fixtures: Path, la
         await pilot.pause(0.3)
         rows = screen_text(app)
         assert help_key in rows[-1] and quit_key in rows[-1], rows[-1]
-        tabs = next(row for row in rows if lt(lang, "tab_settings") in row)
-        assert tabs.rstrip().endswith(lt(lang, "tab_card")), tabs
+        tabs = next(row for row in rows if t(lang, "tab_settings") in row)
+        assert tabs.rstrip().endswith(t(lang, "tab_card")), tabs
         app.screen.stop_process()
 
 

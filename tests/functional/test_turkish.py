@@ -1,15 +1,10 @@
-"""The UI in Turkish: both label tables hold the same keys, and no screen shows the UI's English words."""
+"""The UI in Turkish: no screen shows the UI's English words (the tables' key parity: tests/unit/test_i18n.py)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from textual.pilot import Pilot
-
-from llm_tutor.engine.procs import exits
-
-from llm_tutor.engine.grading import feedback
 
 from llm_tutor.engine.grading import hints
 from llm_tutor.tui.app import make_app
@@ -19,30 +14,8 @@ from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
 from llm_tutor.tui.widgets.lesson.cell import CellView
 from llm_tutor.tui.widgets.lesson.exercise import ExerciseView
-from llm_tutor.tui.widgets.train.labels import LAB_LABELS
 from tests.english_ui import find_english
 from tests.functional.conftest import screen_text, wait_for
-
-
-def _fields(text: str) -> set[str]:
-    return set(re.findall(r"\{(\w*)", text))
-
-
-def test_the_english_and_turkish_tables_hold_the_same_keys_and_placeholders() -> None:
-    """Every English label has a Turkish one with the same placeholders; the words the engine keeps in English
-    (exit reasons, error notes, check diagnoses) have a Turkish entry each."""
-    en, tr = LABELS["en"], LABELS["tr"]
-    engine_words = {f"exit_{k}" for k in (*exits.ENGLISH, *exits.WHO)} | {f"hint_{k}" for k in hints.ENGLISH}
-    assert set(tr) == set(en) | engine_words
-    assert {f"diag_{k}" for k in feedback.ENGLISH} <= set(en)
-    for key, text in en.items():
-        assert _fields(text) == _fields(tr[key]), key
-    assert set(LAB_LABELS["tr"]) == set(LAB_LABELS["en"])
-    for key, text in LAB_LABELS["en"].items():
-        assert _fields(text) == _fields(LAB_LABELS["tr"][key]), key
-    for key, text in hints.ENGLISH.items():
-        assert _fields(tr[f"hint_{key}"]) <= _fields(text) | {"n"}, key
-
 
 
 def test_grade_says_the_diagnoses_in_the_words_of_the_app() -> None:

@@ -125,7 +125,7 @@ def test_lessons_json_lists_contract_fields(fixtures: Path) -> None:
 def test_check_never_loads_textual(fixtures: Path) -> None:
     code = (
         "import sys\n"
-        "from llm_tutor.tui.cli import main\n"
+        "from llm_tutor.tui.launch import main\n"
         f"rc = main(['check', {str(fixtures / 'good')!r}, '--device', 'cpu'])\n"
         "assert 'textual' not in sys.modules, 'check loaded textual'\n"
         "assert 'torch' not in sys.modules, 'check loaded torch in the CLI process'\n"

@@ -1,7 +1,8 @@
-"""The three rooms: engine never imports Textual; the UI process never imports torch."""
+"""The three rooms: engine never imports Textual; torch loads only in the kernel's and trainer's child code."""
 
 from __future__ import annotations
 
+import pkgutil
 import shutil
 import subprocess
 import sys
@@ -11,16 +12,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ENGINE_UI_SIDE = [
-    "llm_tutor.engine",
-    "llm_tutor.engine.course.lesson",
-    "llm_tutor.engine.course.catalog",
-    "llm_tutor.engine.kernel.protocol",
-    "llm_tutor.engine.kernel",
-    "llm_tutor.engine.course.checker",
-    "llm_tutor.engine.settings",
-    "llm_tutor.engine.course.predict",
-]
+
+
+def _torch_contract() -> dict[str, object]:
+    """The import-linter contract that keeps torch in the child code (pyproject.toml)."""
+    api = pytest.importorskip("importlinter.api")
+    contracts = api.read_configuration(str(ROOT / "pyproject.toml"))["contracts_options"]
+    return next(c for c in contracts if c.get("protected_modules") == ["torch"])
+
+
+def _torch_free_engine_modules() -> list[str]:
+    """Every engine module the contract keeps torch out of: all but the allowed importers' packages."""
+    import llm_tutor.engine
+
+    allowed = tuple(str(m) for m in _torch_contract()["allowed_importers"])  # type: ignore[attr-defined]
+    names = ["llm_tutor.engine"]
+    for info in pkgutil.walk_packages(llm_tutor.engine.__path__, "llm_tutor.engine."):
+        if not any(info.name == a or info.name.startswith(a + ".") for a in allowed):
+            names.append(info.name)
+    return names
 
 
 def _modules_after(code: str) -> set[str]:
@@ -32,8 +42,17 @@ def _modules_after(code: str) -> set[str]:
     return set(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def test_engine_never_imports_textual_or_torch() -> None:
-    mods = _modules_after("\n".join(f"import {m}" for m in ENGINE_UI_SIDE))
+def test_the_torch_contract_names_the_child_packages() -> None:
+    contract = _torch_contract()
+    assert contract["type"] == "protected"
+    assert contract["allowed_importers"] == ["llm_tutor.engine.kernel.child", "llm_tutor.engine.train.child"]
+
+
+def test_importing_every_engine_module_outside_the_child_code_loads_neither_textual_nor_torch() -> None:
+    modules = _torch_free_engine_modules()
+    assert "llm_tutor.engine.cli.train" in modules and "llm_tutor.engine.kernel.protocol" in modules
+    assert not any(".child" in m for m in modules)
+    mods = _modules_after("\n".join(f"import {m}" for m in modules))
     assert not any(m == "textual" or m.startswith("textual.") for m in mods)
     assert not any(m.startswith("llm_tutor.tui") for m in mods)
     assert "torch" not in mods

@@ -36,7 +36,7 @@ def test_user_dir_is_private_and_under_users(tmp_path: Path) -> None:
 
 
 def test_host_key_is_made_once_with_mode_0600_and_a_readable_one_is_refused(tmp_path: Path) -> None:
-    from llm_tutor.engine.remote.ssh import HostKeyError, load_or_create_host_key
+    from llm_tutor.engine.remote.ssh.keys import HostKeyError, load_or_create_host_key
 
     path = tmp_path / "etc" / "host_key"
     first = load_or_create_host_key(path)
@@ -52,7 +52,7 @@ def test_host_key_is_made_once_with_mode_0600_and_a_readable_one_is_refused(tmp_
 def test_key_folder_binds_keys_to_names_and_a_file_does_not(tmp_path: Path) -> None:
     import asyncssh
 
-    from llm_tutor.engine.remote.ssh import KeyStore
+    from llm_tutor.engine.remote.ssh.keys import KeyStore
 
     alice = asyncssh.generate_private_key("ssh-ed25519")
     folder = tmp_path / "keys"
@@ -83,7 +83,7 @@ def test_key_folder_binds_keys_to_names_and_a_file_does_not(tmp_path: Path) -> N
 
 
 def test_session_environment_keeps_only_what_the_app_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from llm_tutor.engine.remote.ssh import Lab, LabConfig
+    from llm_tutor.engine.remote.ssh.lab import Lab, LabConfig
 
     monkeypatch.setenv("SECRET_TOKEN", "server-only")
     lab = Lab(LabConfig(authorized_keys=tmp_path, host_key=tmp_path / "k", data_root=tmp_path, threads=1,
@@ -165,7 +165,7 @@ def test_serve_usage_errors_are_one_line(args: list[str], message: str) -> None:
 
 def test_serve_ssh_refuses_a_host_key_others_can_read(tmp_path: Path) -> None:
     key = tmp_path / "host_key"
-    from llm_tutor.engine.remote.ssh import load_or_create_host_key
+    from llm_tutor.engine.remote.ssh.keys import load_or_create_host_key
 
     load_or_create_host_key(key)
     key.chmod(0o640)
@@ -181,9 +181,9 @@ def test_remote_modules_import_nothing_heavy() -> None:
     import sys
 
     code = ("import sys, json\n"
-            "import llm_tutor.engine.remote.ssh, llm_tutor.engine.remote.web, llm_tutor.engine.remote.users\n"
+            "import llm_tutor.engine.remote.ssh.server, llm_tutor.engine.remote.web, llm_tutor.engine.remote.users\n"
             "import llm_tutor.engine.cli.serve, llm_tutor.engine.cli.doctor, llm_tutor.engine.procs.forkserver\n"
-            "import llm_tutor.tui.cli\n"
+            "import llm_tutor.tui.launch\n"
             "print(json.dumps(sorted(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

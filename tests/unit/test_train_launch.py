@@ -12,6 +12,7 @@ import pytest
 
 from llm_tutor.engine.cli import train as train_command
 from llm_tutor.engine.train import launch
+from llm_tutor.engine.train.child import ranks
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -94,7 +95,7 @@ def test_a_killed_rank_is_the_cause_not_the_peer_that_lost_it(tmp_path: Path) ->
         0: failure(tmp_path, 0, -signal.SIGTERM, "RuntimeError: [pair.cc:553] Connection closed by peer", timestamp=1),
         1: failure(tmp_path, 1, -signal.SIGKILL),
     }
-    rank, text = launch.first_failure(failures)
+    rank, text = ranks.first_failure(failures)
     assert rank == 1
     assert text == "rank 1 (pid 1001) was killed by SIGKILL; the other ranks were stopped"
 
@@ -104,6 +105,6 @@ def test_a_rank_that_raised_is_named_with_its_error(tmp_path: Path) -> None:
         0: failure(tmp_path, 0, -signal.SIGTERM),  # stopped by its agent afterwards
         1: failure(tmp_path, 1, 1, "ValueError: the batch is empty"),
     }
-    assert launch.first_failure(failures) == (
+    assert ranks.first_failure(failures) == (
         1, "rank 1 (pid 1001) exited with status 1: ValueError: the batch is empty; the other ranks were stopped"
     )

@@ -11,7 +11,7 @@ stdin stops it. Arguments:
 A configuration that cannot work gives one `TrainError` line and exit status 2.
 
 With `--nproc-per-node N` above 1 this process becomes the launcher: it starts N ranks of this same
-command through `torch.distributed.run` (`llm_tutor.engine.train.launch`). The ranks inherit its
+command through `torch.distributed.run` (`llm_tutor.engine.train.child.ranks`). The ranks inherit its
 stdin and stdout; rank 0 reads the controls and broadcasts them to the others, and alone writes
 events. When a rank fails, the others are stopped and the launcher's last stderr line names the
 rank and why; it exits 1.
@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
         return fail(str(err))
 
     if scale.distributed and not launch.is_rank_process():
-        result = launch.launch(scale, "llm_tutor.engine.train.child.worker", argv)
+        from llm_tutor.engine.train.child import ranks
+
+        result = ranks.launch(scale, "llm_tutor.engine.train.child.worker", argv)
         if result.code:
             sys.stderr.write(f"{result.message}\n")  # the last line: what the lab shows
             sys.stderr.flush()

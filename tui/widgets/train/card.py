@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from llm_tutor.tui.widgets.train.labels import lt
+from llm_tutor.tui.i18n import t
 
 FIELDS = ("seed", "device", "device_name", "world_size", "backend", "per_rank_tokens_per_s", "torch", "cuda", "python",
           "platform", "deterministic", "threads", "dtype")
@@ -38,11 +38,11 @@ class ReproCard(Widget):
 
     def render(self) -> Table | Text:
         if not self.card:
-            return Text(lt(self.lang, "card_empty"), style="dim")
+            return Text(t(self.lang, "card_empty"), style="dim")
         table = Table.grid(padding=(0, 1))
         table.add_column(style="dim", no_wrap=True)
         table.add_column()
-        table.title = lt(self.lang, "card_title")
+        table.title = t(self.lang, "card_title")
         table.title_style = "bold"
         for key, value in [*self.extra.items(), *((k, self.card[k]) for k in FIELDS if k in self.card)]:
             if value is None or value == "" or key == "devices":
@@ -52,6 +52,6 @@ class ReproCard(Widget):
             if key in ("world_size", "backend", "per_rank_tokens_per_s") and int(self.card.get("world_size") or 1) == 1:
                 continue  # one process: nothing to say
             if key == "per_rank_tokens_per_s":
-                key = lt(self.lang, "per_rank")
+                key = t(self.lang, "per_rank")
             table.add_row(key, str(value))
         return table

@@ -8,7 +8,6 @@ a tooltip) costs nothing here. Colours come from the theme through component cla
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ContextManager
@@ -73,9 +72,6 @@ class LossChart(Widget, can_focus=True):
         self._strips: list[Strip] | None = None
         self._styles: tuple[PlotStyles, dict[str, Style]] | None = None
         self._key: tuple[Any, ...] = ()
-        self.draw_count = 0
-        """How many times the plot was actually drawn (tests and benchmarks read it)."""
-        self.last_draw_s = 0.0
 
     def redraw(self) -> None:
         """The data moved: draw again at the next repaint."""
@@ -85,11 +81,6 @@ class LossChart(Widget, can_focus=True):
     def set_log_scale(self, log: bool) -> None:
         self.log_scale = log
         self.redraw()
-
-    def set_title(self, title: str) -> None:
-        if title != self.title:
-            self.title = title
-            self.redraw()
 
     def set_empty_text(self, text: str) -> None:
         if text != self.empty_text:
@@ -127,7 +118,6 @@ class LossChart(Widget, can_focus=True):
         key = (width, height, self.log_scale)
         if self._strips is not None and key == self._key:
             return self._strips
-        start = time.perf_counter()
         styles, line_styles = self._plot_styles()
         lines = [PlotSeries(s.name, s.series, line_styles[s.component], points=s.points) for s in self.sources]
         title = self.title + ("  [log]" if self.log_scale else "")
@@ -136,8 +126,6 @@ class LossChart(Widget, can_focus=True):
                                    empty_text=self.empty_text, title=title)
         self._strips = [Strip(row, width) for row in rows]
         self._key = key
-        self.draw_count += 1
-        self.last_draw_s = time.perf_counter() - start
         return self._strips
 
     def text_lines(self) -> Iterator[str]:

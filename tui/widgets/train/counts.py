@@ -15,8 +15,7 @@ from textual.widget import Widget
 
 from llm_tutor.engine.train import calc
 from llm_tutor.engine.train.config import ConfigError, GPTConfig, MLPConfig
-from llm_tutor.tui.i18n import format_count
-from llm_tutor.tui.widgets.train.labels import lt
+from llm_tutor.tui.i18n import format_count, t
 
 
 def count_summary(model: str, config: Any) -> dict[str, Any]:
@@ -70,28 +69,28 @@ class ParamCounts(Widget):
     def render(self) -> Text | Table:
         lang = self.lang
         if self.error:
-            return Text(lt(lang, "config_error", message=self.error))
+            return Text(t(lang, "config_error", message=self.error))
         if not self.summary:
             return Text("")
         s = self.summary
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(overflow="fold")  # a long label wraps; the numbers never lose a digit
         table.add_column(justify="right", no_wrap=True, min_width=10)
-        table.add_row(Text(lt(lang, "total"), style="bold"), Text(format_count(lang, s["params"]), style="bold"))
+        table.add_row(Text(t(lang, "total"), style="bold"), Text(format_count(lang, s["params"]), style="bold"))
         table.add_row("", Text(calc.format_count(s["params"]), style="dim"))
         if self.model == "gpt":
-            tying = lt(lang, "tying_on") if self.config is not None and self.config.tie_weights else lt(lang, "tying_off")
+            tying = t(lang, "tying_on") if self.config is not None and self.config.tie_weights else t(lang, "tying_off")
             table.add_row(Text(tying, style="dim"), "")
-            table.add_row(f"  {lt(lang, 'tied')}", format_count(lang, s["params_tied"]))
-            table.add_row(f"  {lt(lang, 'untied')}", format_count(lang, s["params_untied"]))
+            table.add_row(f"  {t(lang, 'tied')}", format_count(lang, s["params_tied"]))
+            table.add_row(f"  {t(lang, 'untied')}", format_count(lang, s["params_untied"]))
         if self.running_params is not None and self.running_params != s["params"]:
-            table.add_row(Text(f"  {lt(lang, 'running_model')}", style="dim"), Text(format_count(lang, self.running_params), style="dim"))
-        table.add_row(Text(lt(lang, "memory"), style="bold"), "")
+            table.add_row(Text(f"  {t(lang, 'running_model')}", style="dim"), Text(format_count(lang, self.running_params), style="dim"))
+        table.add_row(Text(t(lang, "memory"), style="bold"), "")
         table.add_row("  float32", calc.format_bytes(s["bytes_float32"]))
         table.add_row("  bfloat16", calc.format_bytes(s["bytes_bfloat16"]))
         modules = s.get("modules") or {}
         if modules:
-            table.add_row(Text(lt(lang, "per_module"), style="bold"), "")
+            table.add_row(Text(t(lang, "per_module"), style="bold"), "")
             for name, n in modules.items():
                 label = f"  {name}"
                 if name == "blocks" and self.config is not None and getattr(self.config, "n_layers", 0):
@@ -99,9 +98,9 @@ class ParamCounts(Widget):
                 table.add_row(label, format_count(lang, n))
         per_block = s.get("per_block") or {}
         if per_block:
-            table.add_row(Text(lt(lang, "per_block"), style="bold"), "")
+            table.add_row(Text(t(lang, "per_block"), style="bold"), "")
             for name, n in per_block.items():
                 table.add_row(f"  {name}", format_count(lang, n))
         if self.model == "gpt" and s.get("head_dim"):
-            table.add_row(Text(lt(lang, "head_dim"), style="dim"), Text(str(s["head_dim"]), style="dim"))
+            table.add_row(Text(t(lang, "head_dim"), style="dim"), Text(str(s["head_dim"]), style="dim"))
         return table

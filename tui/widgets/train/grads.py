@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from llm_tutor.tui.widgets.train.labels import lt
+from llm_tutor.tui.i18n import t
 from llm_tutor.tui.widgets.train.plot import format_value
 
 
@@ -32,8 +32,8 @@ class GradNorms(Widget):
 
     def render(self) -> Text:
         if not self.norms:
-            return Text(lt(self.lang, "grads_empty"), style="dim")
-        text = Text(lt(self.lang, "grads_title") + "\n", style="bold")
+            return Text(t(self.lang, "grads_empty"), style="dim")
+        text = Text(t(self.lang, "grads_title") + "\n", style="bold")
         finite = [v for v in self.norms.values() if math.isfinite(v) and v > 0]
         lo = math.log10(min(finite)) if finite else 0.0
         hi = math.log10(max(finite)) if finite else 1.0

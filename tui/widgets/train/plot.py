@@ -3,9 +3,8 @@
 Each series is first reduced to min, max and last per braille column (`Series.downsample`, which
 reads a pyramid of block extremes), then rasterised into a grid of 2×4-dot braille cells: a
 column's min..max run is filled, so a spike inside a column is never lost, and consecutive
-columns are joined. The result is rows of Rich segments; no Textual, no plotext (plotext 6 needs
-~5 ms to build 300 points and ~4 ms more to parse its ANSI output, per frame: see
-benchmarks/lab_bench.py).
+columns are joined. The result is rows of Rich segments; no Textual, no plotext (why, measured:
+docs/training-lab.md, "Why not plotext").
 """
 
 from __future__ import annotations

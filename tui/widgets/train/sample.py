@@ -7,8 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from llm_tutor.tui.i18n import format_count
-from llm_tutor.tui.widgets.train.labels import lt
+from llm_tutor.tui.i18n import format_count, t
 
 
 class SamplePanel(Widget):
@@ -35,8 +34,8 @@ class SamplePanel(Widget):
 
     def render(self) -> Text:
         if self.step is None:
-            return Text(lt(self.lang, "sample_empty"), style="dim")
-        out = Text(lt(self.lang, "sample_title", step=format_count(self.lang, self.step), temperature=f"{self.temperature:g}") + "\n",
+            return Text(t(self.lang, "sample_empty"), style="dim")
+        out = Text(t(self.lang, "sample_title", step=format_count(self.lang, self.step), temperature=f"{self.temperature:g}") + "\n",
                    style="bold")
         room = max(1, self.size.height - 1) if self.size.height else 5
         lines = self.text.strip("\n").split("\n")

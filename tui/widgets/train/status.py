@@ -8,8 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from llm_tutor.engine.train import calc
-from llm_tutor.tui.i18n import format_count
-from llm_tutor.tui.widgets.train.labels import lt
+from llm_tutor.tui.i18n import format_count, t
 from llm_tutor.tui.widgets.train.plot import format_value
 
 STATE_MARKS = {"running": "▶", "paused": "‖", "finished": "✓", "stopped": "■", "failed": "✗", "dead": "✗", "starting": "…"}
@@ -77,45 +76,45 @@ class RunStatus(Widget):
     def render(self) -> Text:
         lang = self.lang
         width = max(self.content_size.width or 80, 10)
-        head = Text(f"{STATE_MARKS.get(self.state, '·')} {lt(lang, 'state_' + self.state)}", style="bold")
+        head = Text(f"{STATE_MARKS.get(self.state, '·')} {t(lang, 'state_' + self.state)}", style="bold")
         total = f"/{format_count(lang, self.total)}" if self.total else ""
-        parts: list[Text] = [head, Text(f"{lt(lang, 'step')} {format_count(lang, self.step)}{total}")]
+        parts: list[Text] = [head, Text(f"{t(lang, 'step')} {format_count(lang, self.step)}{total}")]
         if self.total:
             fraction = self.progress if self.progress is not None else self.step / self.total
             bar = Text(progress_bar(fraction, 16 if width >= 70 else 8), style="bold")
             bar.append(f" {fraction * 100:3.0f}%", style="not bold")
             parts.append(bar)
             if self.state == "running":
-                parts.append(Text(f"{lt(lang, 'eta')} {format_eta(self.eta_s)}"))
+                parts.append(Text(f"{t(lang, 'eta')} {format_eta(self.eta_s)}"))
         if self.steps_per_s is not None and self.state == "running":
-            parts.append(Text(f"{format_count(lang, self.steps_per_s, 1)} {lt(lang, 'steps_s')}"))
+            parts.append(Text(f"{format_count(lang, self.steps_per_s, 1)} {t(lang, 'steps_s')}"))
             if self.tokens_per_s:
-                parts.append(Text(f"{format_count(lang, self.tokens_per_s)} {lt(lang, 'tok_s')}"))
+                parts.append(Text(f"{format_count(lang, self.tokens_per_s)} {t(lang, 'tok_s')}"))
                 if self.world_size > 1:
-                    parts.append(Text(f"{format_count(lang, self.tokens_per_s / self.world_size)} {lt(lang, 'per_rank')}"))
+                    parts.append(Text(f"{format_count(lang, self.tokens_per_s / self.world_size)} {t(lang, 'per_rank')}"))
         figures: list[str] = []
         if self.loss is not None:  # the last step's loss: the legend's `train`
-            figures.append(f"{lt(lang, 'train')} {format_value(self.loss)}")
+            figures.append(f"{t(lang, 'train')} {format_value(self.loss)}")
         if self.val_loss is not None:
             value = format_value(self.val_loss)
             if self.val_step is not None and self.val_step != self.step:
-                figures.append(lt(lang, "val_at", value=value, step=format_count(lang, self.val_step)))
+                figures.append(t(lang, "val_at", value=value, step=format_count(lang, self.val_step)))
             else:
-                figures.append(f"{lt(lang, 'val')} {value}")
+                figures.append(f"{t(lang, 'val')} {value}")
         if self.accuracy is not None:
-            figures.append(f"{lt(lang, 'acc')} {self.accuracy:.3f}")
+            figures.append(f"{t(lang, 'acc')} {self.accuracy:.3f}")
         if self.lr is not None:
-            figures.append(f"{lt(lang, 'lr')} {self.lr:g}")
+            figures.append(f"{t(lang, 'lr')} {self.lr:g}")
         if self.batch_size is not None:
-            figures.append(f"{lt(lang, 'batch')} {self.batch_size}")
+            figures.append(f"{t(lang, 'batch')} {self.batch_size}")
         if self.drop_rate:
-            figures.append(f"{lt(lang, 'dropout')} {self.drop_rate:g}")
+            figures.append(f"{t(lang, 'dropout')} {self.drop_rate:g}")
         if self.params is not None:
-            figures.append(f"{calc.format_count(self.params)} {lt(lang, 'params')}")
+            figures.append(f"{calc.format_count(self.params)} {t(lang, 'params')}")
         if self.device:
             figures.append(self.device)
         if self.world_size > 1:
-            figures.append(lt(lang, "ranks", n=self.world_size))
+            figures.append(t(lang, "ranks", n=self.world_size))
         dim = "dim" if self.state != "running" else ""
         lines = _pack(parts, width) + _pack([Text(f, style=dim) for f in figures], width)
         return Text("\n").join(line for line in lines[: max(self.content_size.height, 1)])

@@ -2,61 +2,22 @@
 
 `track(step=i, loss=...)` in a cell sends `protocol.Metric` events; the lesson screen hands each
 one to `show_metric`, which mounts a `TrackPlot` under the cell on the first event of a run and
-feeds it after that. Every key of `values` becomes a curve. Redraws are capped (10 Hz, 2 Hz on a
-low-bandwidth link) however fast the cell calls `track()`.
+feeds it after that. Every key of `values` becomes a curve. Redraws are capped (`tui.rendering`:
+10 Hz, 2 Hz on a low-bandwidth link) however fast the cell calls `track()`.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual.widget import Widget
 
 from llm_tutor.engine.kernel import protocol
 from llm_tutor.engine.train.series import Series
+from llm_tutor.tui.rendering import Throttle
 from llm_tutor.tui.widgets.train.chart import ChartSource, LossChart
 
 COMPONENTS = ("loss-chart--train", "loss-chart--val", "loss-chart--lesson")
-
-
-MAX_HZ = 10.0
-"""Live training plots redraw at most this often: more frames cost the trainer's core and show nothing new."""
-
-
-def max_redraw_hz(app: Any) -> float:
-    """How often live plots may redraw: 10 Hz, or less where the app says so (2 Hz over SSH)."""
-    cap = getattr(app, "max_redraw_hz", None)
-    if callable(cap):
-        try:
-            return min(MAX_HZ, float(cap()))
-        except Exception:  # a cap that cannot answer must not stop the plots
-            pass
-    return 2.0 if getattr(app, "low_bandwidth", False) else MAX_HZ
-
-
-class Throttle:
-    """Runs `callback` at most `hz` times a second on a widget's timer, the last call always landing."""
-
-    def __init__(self, owner: Widget, callback: Any) -> None:
-        self.owner = owner
-        self.callback = callback
-        self.last = 0.0
-        self.timer: Any = None
-
-    def __call__(self) -> None:
-        if self.timer is not None:
-            return  # the pending call will see this change too
-        wait = self.last + 1.0 / max_redraw_hz(self.owner.app) - time.monotonic()
-        if wait <= 0:
-            self._fire()
-        else:
-            self.timer = self.owner.set_timer(wait, self._fire)
-
-    def _fire(self) -> None:
-        self.timer = None
-        self.last = time.monotonic()
-        self.callback()
 
 
 class TrackPlot(LossChart):
@@ -81,7 +42,7 @@ class TrackPlot(LossChart):
             self.sources.clear()
         for name, value in event.values.items():
             if not isinstance(value, (int, float)):
-                continue  # a value JSON could not carry (null for NaN): nothing to draw
+                continue  # not a number (None, a string): nothing to draw; NaN and inf arrive as floats and the series counts them
             series = self.by_name.get(name)
             if series is None:
                 series = self.by_name[name] = Series(name)
