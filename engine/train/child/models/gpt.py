@@ -21,20 +21,11 @@ from torch import nn
 from llm_tutor.engine.train.config import ConfigError, GPTConfig
 from llm_tutor.engine.train.child.task import Task
 
-DEFAULT_TEXT = Path(__file__).resolve().parents[1].parent / "lessons" / "data" / "shakespeare.txt"
-
-
 def default_text_path() -> Path:
-    """The bundled public-domain corpus (Shakespeare's sonnets and Macbeth)."""
-    try:
-        from importlib.resources import files
+    """The bundled public-domain corpus (Shakespeare's sonnets and Macbeth), shipped with `llm_tutor.lessons`."""
+    from importlib.resources import files
 
-        path = Path(str(files("llm_tutor.lessons") / "data" / "shakespeare.txt"))
-        if path.exists():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return DEFAULT_TEXT
+    return Path(str(files("llm_tutor.lessons") / "data" / "shakespeare.txt"))
 
 
 class CausalSelfAttention(nn.Module):
