@@ -1,32 +1,41 @@
 """Provides `TutorApp`, the Textual app, and `make_app()`, shared by the CLI and the tests.
 
 The app owns the kernel process (through the torch-free `KernelManager`): it starts it right after
-the first screen paints, so torch loads while the learner reads, and routes the kernel's events to
-the screens that asked for them.
+the first screen paints, so torch loads while the learner reads, and posts each kernel event on to
+the screens as a `KernelEvent`. It owns the learner's progress too (`LearnerProgress`, handed to the
+screens that read it); the screens tell it what the learner did with the messages it handles in
+`llm_tutor.tui.progress_handlers`.
 """
 
 from __future__ import annotations
 
 import gc
+import time
 import weakref
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from llm_tutor.engine.course.catalog import BrokenLesson, find_lesson, load_course
 from llm_tutor.engine.course.lesson import Lesson, LessonError
 from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
 from llm_tutor.tui.rendering import is_remote
-from llm_tutor.tui.messages import KernelEvent
-from llm_tutor.tui.progress_app import ProgressMixin
+from llm_tutor.tui import messages as msg
+from llm_tutor.tui.progress import LearnerProgress
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
 from llm_tutor.tui.widgets.status import KernelStatus
 
 
-class TutorApp(ProgressMixin, App[int]):
+SEVERITY: dict[str, SeverityLevel] = {"info": "information", "warning": "warning", "error": "error"}
+NOTICE_TIMEOUT = {"info": 6.0, "warning": 12.0, "error": 20.0}
+
+
+class TutorApp(App[int]):
     """The llm-tutor app: lesson list, lessons with live cells, a kernel process beside it."""
 
     CSS_PATH = "app.tcss"
@@ -63,6 +72,9 @@ class TutorApp(ProgressMixin, App[int]):
         self.autostart_kernel = autostart_kernel
         self.kernel_env = kernel_env
         translate_bindings(self, lang)
+        self.progress = LearnerProgress(data_dir, lambda: self.course, self.post_message)
+        """The learner's progress; the screens read it, the app writes it."""
+        self._last_active = 0.0
         self._kernel: Any = None
         self._client: Any = None
         self.course: list[Lesson | BrokenLesson] = []
@@ -79,7 +91,7 @@ class TutorApp(ProgressMixin, App[int]):
     def get_default_screen(self) -> Screen:
         """The lesson list is the app's base screen."""
         self.course = load_course(self.lessons_dir, self.lang)
-        return LessonListScreen(self.course, self.lang, self.lesson_statuses())
+        return LessonListScreen(self.course, self.lang, self.progress)
 
     def on_mount(self) -> None:
         if self.start_lesson:
@@ -90,6 +102,34 @@ class TutorApp(ProgressMixin, App[int]):
         if self.autostart_kernel:
             self.call_after_refresh(self.start_kernel)
         self.freeze_heap_soon()
+
+    time_tick: float = 30.0
+    """Time spent is counted in steps of this many seconds..."""
+    idle_after: float = 120.0
+    """...while the learner did something (a key, a move, an edit) in the last this many seconds."""
+
+    def start_progress(self) -> None:
+        """After the first paint: open the progress, show it in the list, reopen the last lesson.
+
+        The store (and its modules) load after the list is on screen, as the kernel does; a lesson
+        opened sooner (`llm-tutor LESSON`, or a very quick Enter) opens it on the spot instead.
+        """
+        session = self.progress.open()
+        self._last_active = time.monotonic()
+        self.set_interval(self.time_tick, self._count_time)
+        last = self.progress.last_lesson_id()
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonListScreen):
+                screen.post_message(msg.ProgressRefreshed(session.summary if session else None, cursor_key=last))
+        if not self.start_lesson and len(self.screen_stack) == 1 and last is not None:
+            self.resume_lesson(last)
+
+    def resume_lesson(self, lesson_id: str) -> None:
+        """Bare `llm-tutor`: reopen the lesson the learner had open last (its last cell is focused)."""
+        lesson = next((i for i in self.course if isinstance(i, Lesson) and i.id == lesson_id), None)
+        if lesson is not None:
+            self.open_lesson_key(lesson.id)
+            self.notify(t(self.lang, "resumed", lesson=lesson.title), timeout=5, markup=False)
 
     FREEZE_DELAY_S = 1.0
     FREEZE_RETRIES = 10
@@ -155,7 +195,7 @@ class TutorApp(ProgressMixin, App[int]):
         self.sync_status()
 
     def on_unmount(self) -> None:
-        self.close_progress()
+        self.progress.close()
         if self._kernel is not None:
             self._kernel.shutdown(timeout=1.0)
 
@@ -164,7 +204,8 @@ class TutorApp(ProgressMixin, App[int]):
     def open_lesson_key(self, key: str) -> None:
         """Open a lesson by id (or a broken lesson's row key, or a lesson file path)."""
         # the lesson screen's widgets (editor, Markdown) load on first use, not before the first paint
-        from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
+        from llm_tutor.tui.screens.lesson import LessonScreen
+        from llm_tutor.tui.screens.lesson_error import LessonErrorScreen
 
         if key.startswith("broken:"):
             path = key.removeprefix("broken:")
@@ -181,7 +222,7 @@ class TutorApp(ProgressMixin, App[int]):
             except KeyError:
                 self.notify(f"unknown lesson: {key}", severity="error")
                 return
-        self.push_screen(LessonScreen(lesson, self.lang))
+        self.push_screen(LessonScreen(lesson, self.lang, self.progress))
 
     def open_lab(self, model: str = "gpt", **options: Any) -> None:
         """Open the training lab (from the lesson list, the train-a-gpt lesson, or `llm-tutor train`)."""
@@ -201,7 +242,7 @@ class TutorApp(ProgressMixin, App[int]):
             self.pop_screen()
         base = self.screen_stack[0]
         if isinstance(base, LessonListScreen):
-            base.set_course(self.course, self.lang, self.lesson_statuses())
+            base.set_course(self.course, self.lang)
         self.sync_status(base)
         if current:
             self.open_lesson_key(current)
@@ -210,9 +251,11 @@ class TutorApp(ProgressMixin, App[int]):
 
     def _from_kernel_thread(self, event: Any) -> None:
         """Called on the kernel's reader thread: hand the event to the UI thread as a message."""
-        self.post_message(KernelEvent(event))
+        self.post_message(msg.KernelEvent(event))
 
-    def on_kernel_event(self, message: KernelEvent) -> None:
+    def on_kernel_event(self, message: msg.KernelEvent) -> None:
+        """Tell the learner if the kernel died, and post the event on to every screen (those that run
+        cells handle it)."""
         from llm_tutor.engine.kernel import protocol
         from llm_tutor.engine.kernel import KernelDied
 
@@ -223,9 +266,7 @@ class TutorApp(ProgressMixin, App[int]):
                 reason += f": {event.limit}"
             self.notify(t(self.lang, "kernel_died", reason=reason, key="K"), severity="error", timeout=10)
         for screen in self.screen_stack:
-            handler = getattr(screen, "handle_kernel_event", None)
-            if handler is not None:
-                handler(event)
+            screen.post_message(msg.KernelEvent(event))
         if isinstance(event, (protocol.Status, protocol.Ready, KernelDied)):
             self.sync_status()
 
@@ -264,6 +305,117 @@ class TutorApp(ProgressMixin, App[int]):
     def restart_kernel(self) -> None:
         self.kernel.restart()
         self.sync_status()
+
+    # -- what the learner did (messages from the screens) -------------------------------------
+
+    def on_draft_changed(self, message: msg.DraftChanged) -> None:
+        self._last_active = time.monotonic()
+        session = self.progress.open()
+        if session is not None:
+            session.save_draft(message.lesson, message.exercise_id, message.code)
+
+    def on_attempt_checked(self, message: msg.AttemptChecked) -> None:
+        session = self.progress.open()
+        if session is not None:
+            session.record_attempt(message.lesson, message.exercise_id, message.passed, message.code, message.draft)
+
+    def on_hint_shown(self, message: msg.HintShown) -> None:
+        session = self.progress.open()
+        if session is not None:
+            session.record_hint(message.lesson, message.exercise_id, message.shown)
+
+    def on_exercise_reset(self, message: msg.ExerciseReset) -> None:
+        session = self.progress.open()
+        if session is not None:
+            session.reset_exercise(message.lesson, message.exercise)
+
+    def on_predict_answered(self, message: msg.PredictAnswered) -> None:
+        session = self.progress.open()
+        if session is not None:
+            session.record_predict(message.lesson, message.predict_id, message.answer)
+
+    def on_position_changed(self, message: msg.PositionChanged) -> None:
+        session = self.progress.open()
+        if session is not None:
+            session.record_position(message.lesson, message.block_id)
+
+    def on_exercise_file_asked(self, message: msg.ExerciseFileAsked) -> None:
+        session = self.progress.open()
+        if session is not None:
+            session.check_file(message.lesson.id, message.exercise_id, message.lesson.lang)
+
+    def on_lesson_mounted(self, message: msg.LessonMounted) -> None:
+        """A lesson opened: files for its exercises, a prerequisite hint; its widgets out of the collector's way."""
+        self.freeze_heap_soon()
+        session = self.progress.open()
+        if session is None:
+            return
+        lesson = message.lesson
+        session.ensure_files(lesson)
+        session.record_position(lesson, None)
+        missing = [p for p in lesson.prerequisites if session.lesson_status(p) != "completed"]
+        titles = [i.title for p in missing for i in self.course if isinstance(i, Lesson) and i.id == p]
+        if titles:
+            self.notify(t(self.lang, "prereq_suggest", lessons=", ".join(titles)), timeout=8, markup=False)
+
+    def on_screen_mounted(self, message: msg.ScreenMounted) -> None:
+        self.freeze_heap_soon()  # the screen's widgets are long-lived: out of the collector's way
+
+    def on_lesson_list_resumed(self, message: msg.LessonListResumed) -> None:
+        """The lesson list is shown again: recount after the writes of the lesson just left."""
+        if self.progress.session is not None:
+            self.progress.session.mark_stale()
+            self.progress.session.refresh(self.course)
+
+    def on_key(self, event: events.Key) -> None:
+        self._last_active = time.monotonic()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._last_active = time.monotonic()
+
+    def _count_time(self) -> None:
+        """Add a tick to the open lesson (and the exercise the learner is on) unless they are away."""
+        from llm_tutor.tui.screens.lesson import LessonScreen
+
+        session = self.progress.session
+        if session is None or time.monotonic() - self._last_active > self.idle_after:
+            return
+        screen = next((s for s in reversed(self.screen_stack) if isinstance(s, LessonScreen)), None)
+        if screen is not None:
+            session.add_time(screen.lesson.id, self.time_tick, screen.focused_exercise_id())
+
+    # -- what came back from the progress ----------------------------------------------------
+
+    def on_store_noticed(self, message: msg.StoreNoticed) -> None:
+        self.notify(
+            message.message,
+            title=message.title,
+            severity=SEVERITY.get(message.level, "warning"),
+            timeout=NOTICE_TIMEOUT.get(message.level, 12.0),
+            markup=False,
+        )
+
+    def on_progress_refreshed(self, message: msg.ProgressRefreshed) -> None:
+        if self.progress.session is not None:
+            self.progress.session.summary = message.summary
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonListScreen):
+                screen.post_message(msg.ProgressRefreshed(message.summary))
+
+    def on_workspace_file_changed(self, message: msg.WorkspaceFileChanged) -> None:
+        """A file saved in the learner's own editor is the newest code: the lesson showing it checks it."""
+        from llm_tutor.tui.screens.lesson import LessonScreen
+
+        for screen in self.screen_stack:
+            if not isinstance(screen, LessonScreen):
+                continue
+            lesson = screen.lesson
+            if lesson.id == message.lesson_id and lesson.lang == message.lang:
+                if self.progress.session is not None:
+                    self.progress.session.file_shown(lesson, message.exercise_id, message.code)
+                screen.post_message(msg.WorkspaceFileChanged(
+                    message.lesson_id, message.exercise_id, message.code, message.path, message.forced, message.lang
+                ))
 
     # -- actions -----------------------------------------------------------------------------
 

@@ -37,9 +37,8 @@ def open_app(request: AppRequest) -> int:
         low_bandwidth=request.low_bandwidth,
     )
     _run_ending_on_hangup(app)
-    store = getattr(getattr(app, "progress", None), "store", None)
-    if store is not None and store.closing_line:  # the terminal is the person's again: say where progress went
-        print(store.closing_line, file=sys.stderr)
+    if app.progress.closing_line:  # the terminal is the person's again: say where progress went
+        print(app.progress.closing_line, file=sys.stderr)
     return app.return_code or 0
 
 

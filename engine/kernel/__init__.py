@@ -5,7 +5,7 @@ requests and returns their ids; `BlockingKernel` waits for replies (CLI, tests).
 side is `llm_tutor.engine.kernel.child` (entry: `child.runtime`), the only package here that imports torch.
 """
 
-from llm_tutor.engine.kernel.client import BlockingKernel, KernelClient, Reply, dispatch, new_id
+from llm_tutor.engine.kernel.client import BlockingKernel, KernelClient, Reply, new_id
 from llm_tutor.engine.kernel.manager import KernelDied, KernelManager, describe_exit
 
 __all__ = [
@@ -15,6 +15,5 @@ __all__ = [
     "KernelManager",
     "Reply",
     "describe_exit",
-    "dispatch",
     "new_id",
 ]

@@ -1,4 +1,4 @@
-"""Provides `KernelClient` (requests with ids, events dispatched by name) and `BlockingKernel` for headless use.
+"""Provides `KernelClient` (requests with ids) and `BlockingKernel` for headless use.
 
 The client is torch-free. `KernelClient` speaks the protocol on top of a `KernelManager`;
 `BlockingKernel` wraps both for the CLI (check, run, grade): one call per request, waiting for
@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import os
 import queue
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,19 +23,6 @@ _ids = itertools.count(1)
 def new_id(prefix: str = "r") -> str:
     """A request id unique within this process."""
     return f"{prefix}{os.getpid()}-{next(_ids)}"
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def dispatch(handler: Any, event: Any) -> None:
-    """Call ``handler.on_<event_type>(event)``, or ``handler.on_unhandled(event)``."""
-    method = getattr(handler, f"on_{_snake(type(event).__name__)}", None)
-    if method is None:
-        method = getattr(handler, "on_unhandled", None)
-    if method is not None:
-        method(event)
 
 
 class KernelClient:

@@ -6,8 +6,7 @@ graphs into these summaries first.
 
 On the wire each message is one line of JSON: ``{"type": "<name>", ...fields}``. Requests carry an
 ``id``; every event produced while serving a request carries that request's id as ``parent``, the
-way jupyter_client matches replies to requests. Receivers dispatch by ``type`` name
-(``on_<type>``), with an ``on_unhandled`` fallback.
+way jupyter_client matches replies to requests.
 """
 
 from __future__ import annotations

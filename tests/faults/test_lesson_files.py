@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from llm_tutor.engine.course.catalog import BrokenLesson, find_lesson, load_course
 from llm_tutor.engine.course.lesson import Lesson, LessonError, parse_file, parse_text
 from llm_tutor.tui.app import make_app
-from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
+from llm_tutor.tui.screens.lesson import LessonScreen
+from llm_tutor.tui.screens.lesson_error import LessonErrorScreen
 from tests.conftest import llm_tutor_cmd
 from tests.faults.conftest import write_lesson
 

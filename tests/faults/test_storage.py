@@ -54,7 +54,7 @@ def app_for(data: Path) -> TutorApp:
 
 
 async def sums_exercise(pilot: Any, app: TutorApp, exercise_id: str = "total") -> ExerciseView:
-    assert await wait_for(pilot, app.progress_ready)
+    assert await wait_for(pilot, lambda: app.progress.ready)
     app.open_lesson_key("sums")
     assert await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and bool(app.screen.query(".block")))
     view = app.screen.query_one(f"#exercise-{exercise_id}", ExerciseView)
@@ -64,7 +64,7 @@ async def sums_exercise(pilot: Any, app: TutorApp, exercise_id: str = "total") -
 
 
 def saved(app: TutorApp) -> bool:
-    return app.progress is not None and not app.progress.busy
+    return app.progress.session is not None and not app.progress.session.busy
 
 
 def hints_of(data: Path, exercise_id: str = "total") -> int:

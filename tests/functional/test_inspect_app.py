@@ -14,6 +14,7 @@ from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
 from llm_tutor.tui.app import TutorApp, make_app
+from llm_tutor.tui.messages import KernelEvent
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.inspect.grad import GradView
 from llm_tutor.tui.widgets.inspect.graph import GraphItem, GraphView
@@ -155,12 +156,14 @@ async def test_a_dead_kernel_empties_the_panel_and_other_namespaces_are_ignored(
         screen = app.screen
         assert isinstance(screen, LessonScreen)
         table = screen.query_one(VariablesPanel)
-        screen.handle_kernel_event(Variables("x1", "tr:other-lesson", inspect_data.variables().variables))
+        app.post_message(KernelEvent(Variables("x1", "tr:other-lesson", inspect_data.variables().variables)))
+        await pilot.pause()
         assert table.variables == []
-        screen.handle_kernel_event(inspect_data.variables())
+        app.post_message(KernelEvent(inspect_data.variables()))
+        await pilot.pause()
         assert [v.name for v in table.variables][:3] == ["x", "w", "b"]
         screen.query_one(InspectorPanel).show_result(inspect_data.neuron_graph())
-        screen.handle_kernel_event(KernelDied(-9, "killed"))
+        app.post_message(KernelEvent(KernelDied(-9, "killed")))
         await pilot.pause()
         panel = screen.query_one(InspectorPanel)
         assert table.variables == [] and panel.selected is None

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from llm_tutor.engine.grading.feedback import REVEAL_AFTER_ATTEMPTS
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.i18n import t
+from llm_tutor.tui.messages import KernelEvent
 from llm_tutor.tui.screens.lab import LabScreen
 from llm_tutor.tui.screens.lesson import LessonScreen
 from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
@@ -90,7 +91,8 @@ async def test_a_restarted_kernel_leaves_no_variables_behind() -> None:
         screen: Any = app.screen
         table = screen.query_one(VariablesPanel)
         panel = screen.query_one(InspectorPanel)
-        screen.handle_kernel_event(inspect_data.variables())
+        app.post_message(KernelEvent(inspect_data.variables()))  # as the kernel's reader thread posts it
+        await pilot.pause()
         panel.show_result(inspect_data.neuron_graph())
         assert table.variables
         await pilot.press("K")
@@ -255,7 +257,7 @@ async def test_resetting_a_solved_exercise_is_no_attempt_and_leaves_no_stale_ver
         await pilot.pause(1.5)  # the file watcher sees the reset file: it must not check it
         result = view.query_one(".exercise-result", Static)
         assert view.attempts == 1 and view.state == "idle" and not result.display
-        assert app.progress is not None and app.progress.exercise(screen.lesson, "ones").attempts == 1
+        assert app.progress.session is not None and app.progress.session.exercise(screen.lesson, "ones").attempts == 1
 
 
 async def test_j_and_k_move_through_the_lesson_list() -> None:

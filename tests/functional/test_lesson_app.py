@@ -10,8 +10,10 @@ from textual.widgets import Static
 
 from llm_tutor.engine.kernel import protocol
 from llm_tutor.tui.app import make_app
+from llm_tutor.tui.messages import KernelEvent
 from llm_tutor.tui.screens.help import HelpScreen
-from llm_tutor.tui.screens.lesson import LessonErrorScreen, LessonScreen
+from llm_tutor.tui.screens.lesson import LessonScreen
+from llm_tutor.tui.screens.lesson_error import LessonErrorScreen
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
 from llm_tutor.tui.widgets.lesson.cell import CellView
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
@@ -189,7 +191,8 @@ async def test_events_for_other_requests_are_ignored(fixtures: Path) -> None:
         await pilot.press("enter")
         screen = app.screen
         assert isinstance(screen, LessonScreen)
-        screen.handle_kernel_event(protocol.Stream("someone-else", "stdout", "not mine"))
+        app.post_message(KernelEvent(protocol.Stream("someone-else", "stdout", "not mine")))
+        await pilot.pause()
         cell = screen.query_one("#cell-make", CellView)
         assert cell.state == "idle" and cell.run_count == 0
 

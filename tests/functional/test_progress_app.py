@@ -50,7 +50,7 @@ def app_for(data: Path, *, kernel: bool = True, **kwargs: Any) -> TutorApp:
 
 async def progress_shown(pilot: Any, app: TutorApp) -> None:
     """The progress is read right after the first paint; wait for it."""
-    assert await wait_for(pilot, app.progress_ready)
+    assert await wait_for(pilot, lambda: app.progress.ready)
     await pilot.pause()
 
 
@@ -231,7 +231,7 @@ async def test_time_is_counted_while_the_learner_is_active(tmp_path: Path) -> No
     app.time_tick = 0.05
     async with app.run_test(size=SIZE) as pilot:
         await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
-        assert await wait_for(pilot, lambda: app.progress is not None and app.progress.summary is not None)
+        assert await wait_for(pilot, lambda: app.progress.session is not None and app.progress.session.summary is not None)
         await pilot.press("e", *"total")
 
         def counted() -> bool:
@@ -269,7 +269,7 @@ async def test_saving_the_file_in_another_editor_checks_it_in_the_app(tmp_path: 
         view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
         path = data / "workspace" / "sums" / "total.en.py"
         assert await wait_for(pilot, path.exists)
-        assert await wait_for(pilot, lambda: app.progress is not None and app.progress.watcher is not None)
+        assert await wait_for(pilot, lambda: app.progress.session is not None and app.progress.session.watcher is not None)
         path.write_text("total = sum(numbers)  # saved in vim\n")
         assert await wait_for(pilot, lambda: view.state == "passed")
         assert view.code == "total = sum(numbers)  # saved in vim"
@@ -282,10 +282,10 @@ async def test_saving_the_file_in_another_editor_checks_it_in_the_app(tmp_path: 
 async def test_the_f_key_checks_the_file_where_saves_are_not_watched(tmp_path: Path) -> None:
     data = tmp_path / "data"
     app = app_for(data)
-    app.watch_files = False
+    app.progress.watch = False
     async with app.run_test(size=SIZE) as pilot:
         view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "largest")
-        assert app.progress is not None and app.progress.watcher is None
+        assert app.progress.session is not None and app.progress.session.watcher is None
         path = data / "workspace" / "sums" / "largest.en.py"
         assert await wait_for(pilot, path.exists)
         path.write_text("largest = max(numbers)\n")
@@ -381,7 +381,7 @@ async def test_a_corrupt_database_is_moved_aside_and_the_app_opens_with_a_notice
         assert isinstance(app.screen, LessonListScreen)
         await progress_shown(pilot, app)
         assert await wait_for(pilot, lambda: notices.any("was damaged", "moved to", "fresh one"))
-        assert app.progress_saved()
+        assert app.progress.saved
         view = await exercise(pilot, await open_lesson(pilot, app, "sums"), "total")
         await pilot.press("e", "f7", *"total = 10", "escape")
     assert list(data.glob(f"{DB_NAME}.corrupt-*"))
@@ -465,7 +465,7 @@ async def test_a_fifo_at_an_exercise_path_gives_a_notice_and_the_app_goes_on(tmp
         assert await wait_for(pilot, lambda: notices.any("total.en.py is a FIFO (named pipe), not a file", "rm "))
         await exercise(pilot, screen, "total")
         await pilot.press("e", "f7", *"total = 4 + 6", "escape")
-        assert await wait_for(pilot, lambda: app.progress is not None and not app.progress.busy)
+        assert await wait_for(pilot, lambda: app.progress.session is not None and not app.progress.session.busy)
     with ProgressStore.open(data) as store:
         assert "total = 4 + 6" in (store.load_draft("sums", "total") or "")
 

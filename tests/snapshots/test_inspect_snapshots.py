@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 
 from llm_tutor.engine.kernel.protocol import InspectResult
 from llm_tutor.tui.app import make_app
+from llm_tutor.tui.messages import KernelEvent
 from llm_tutor.tui.widgets.inspect.graph import GraphView
 from llm_tutor.tui.widgets.inspect.inspector import InspectorPanel
 from tests.snapshots import inspect_data as data
@@ -159,17 +160,17 @@ class TestGraphPanel:
 
 class TestLessonLayout:
     @staticmethod
-    def _fill(pilot: Pilot[Any]) -> None:
-        inspector = pilot.app.screen.query_one(InspectorPanel)
-        pilot.app.screen.handle_kernel_event(data.variables())  # type: ignore[attr-defined]
-        inspector.show_result(data.neuron_graph())
+    async def _fill(pilot: Pilot[Any]) -> None:
+        pilot.app.post_message(KernelEvent(data.variables()))  # as the kernel's reader thread posts it
+        await pilot.pause()
+        pilot.app.screen.query_one(InspectorPanel).show_result(data.neuron_graph())
 
     def test_side_by_side_at_120x40(self, snap_compare: Any) -> None:
         """At 120x40 the lesson is on the left and the inspector on the right (about 48 columns): the
         variables table on top and, below a rule, the neuron graph of loss with values and gradients."""
 
         async def run_before(pilot: Pilot[Any]) -> None:
-            self._fill(pilot)
+            await self._fill(pilot)
             await pilot.pause()
 
         app = make_app("inspect-demo", lessons_dir=LESSONS, device="cpu", autostart_kernel=False)
@@ -181,7 +182,7 @@ class TestLessonLayout:
 
         async def run_before(pilot: Pilot[Any]) -> None:
             await pilot.press("v")
-            self._fill(pilot)
+            await self._fill(pilot)
             await pilot.pause()
 
         app = make_app("inspect-demo", lessons_dir=LESSONS, device="cpu", autostart_kernel=False)

@@ -32,7 +32,7 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def progress_read(pilot: Any) -> None:
     """The progress is read right after the first paint: wait for it."""
-    while not pilot.app.progress_ready():
+    while not pilot.app.progress.ready:
         await pilot.pause(0.02)
     await pilot.pause()
 

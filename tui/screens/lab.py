@@ -69,6 +69,7 @@ from llm_tutor.tui.widgets.train.messages import TrainerExited, TrainerUpdated
 from llm_tutor.tui.widgets.train.sample import SamplePanel
 from llm_tutor.tui.widgets.train.status import RunStatus
 from llm_tutor.tui.widgets.footer import KeyFooter
+from llm_tutor.tui.messages import KernelEvent, ScreenMounted
 
 
 class LabScreen(LabRun, LabKeys, LabView, Screen[None]):
@@ -209,8 +210,7 @@ class LabScreen(LabRun, LabKeys, LabView, Screen[None]):
         elif self.start_trainer:
             self.start_process(resume=self.resume, play=self.play_at_start)
         self._update_hint()
-        if hasattr(self.app, "freeze_heap_soon"):
-            self.app.freeze_heap_soon()  # the lab's widgets are long-lived: out of the collector's way
+        self.post_message(ScreenMounted())  # the lab's widgets are long-lived: out of the collector's way
 
     def on_unmount(self) -> None:
         self.stop_process(wait=False)
@@ -244,8 +244,9 @@ class LabScreen(LabRun, LabKeys, LabView, Screen[None]):
 
     # -- lesson metrics (routed by the app) ---------------------------------------------------------
 
-    def handle_kernel_event(self, event: Any) -> None:
+    def on_kernel_event(self, message: KernelEvent) -> None:
         """`track(loss=...)` in a lesson cell: shown as the chart's "lesson" curve."""
+        event = message.event
         if not isinstance(event, protocol.Metric) or not event.values:
             return
         value = event.values.get("loss", next(iter(event.values.values())))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -16,7 +16,11 @@ from textual.widgets import Markdown, Static
 from llm_tutor.engine.kernel import protocol
 from llm_tutor.engine.kernel import KernelDied
 from llm_tutor.engine.course.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
+from llm_tutor.tui import messages as msg
 from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
+from llm_tutor.tui.host import host
+from llm_tutor.tui.progress import LearnerProgress
+from llm_tutor.tui.screens.lesson_blocks import block_id, explanation, find_block, meant_exercise, scroll_to
 from llm_tutor.tui.screens.confirm import ConfirmScreen
 from llm_tutor.tui.widgets.inspect.inspector import INSPECT_BINDINGS, InspectorPanel
 from llm_tutor.tui.widgets.lesson.cell import CellView, code_view
@@ -44,8 +48,8 @@ class LessonScreen(Screen[None]):
         Binding("h", "hint", "Hint", show=False, id="lesson.hint"),
         Binding("s", "solution", "Show solution", show=False, id="lesson.solution"),
         Binding("x", "reset_exercise", "Reset exercise to starter (asks first)", show=False, id="lesson.reset"),
-        Binding("p", "app.copy_exercise_path", "Copy the exercise file's path", show=False, id="lesson.file_path"),
-        Binding("f", "app.check_exercise_file", "Check the exercise file", show=False, id="lesson.check_file"),
+        Binding("p", "copy_exercise_path", "Copy the exercise file's path", show=False, id="lesson.file_path"),
+        Binding("f", "check_exercise_file", "Check the exercise file", show=False, id="lesson.check_file"),
         Binding("v", "toggle_panel", "Panel", id="lesson.panel"),
         Binding("L", "switch_language", "Language", show=False, id="app.language"),
         Binding("escape", "back", "Lessons", id="lesson.back"),
@@ -54,10 +58,12 @@ class LessonScreen(Screen[None]):
         *INSPECT_BINDINGS,
     ]
 
-    def __init__(self, lesson: Lesson, lang: str) -> None:
+    def __init__(self, lesson: Lesson, lang: str, progress: LearnerProgress) -> None:
         super().__init__()
         self.lesson = lesson
         self.lang = lang
+        self.progress = progress
+        """Where the lesson reads how the learner left it (it tells the app what they do by messages)."""
         translate_bindings(self, lang)
         self.namespace = f"{lesson.lang}:{lesson.id}"
         self.pending: dict[str, Widget] = {}
@@ -79,10 +85,10 @@ class LessonScreen(Screen[None]):
         yield KeyFooter()
 
     def _segments(self) -> ComposeResult:
-        app: Any = self.app
+        answers = self.progress.predict_answers(self.lesson)
         previous: object = None
         for seg in self.lesson.segments:
-            explains, rest = _explanation(seg.text) if isinstance(seg, Prose) and isinstance(previous, Predict) else ("", "")
+            explains, rest = explanation(seg.text) if isinstance(seg, Prose) and isinstance(previous, Predict) else ("", "")
             if explains and isinstance(previous, Predict):
                 # the paragraph right after a question explains its answer: it waits for the answer
                 yield Static(t(self.lang, "explained_after"), classes="explains-note", id=f"explains-note-{previous.id}")
@@ -94,13 +100,13 @@ class LessonScreen(Screen[None]):
             elif isinstance(seg, Show):
                 yield Static(code_view(seg.code), classes="show-code")
             elif isinstance(seg, Predict):
-                yield PredictView(seg.id, seg.code, self.lang, fixed_answer=seg.answer, id=f"cell-{seg.id}", classes="block")
+                yield PredictView(seg.id, seg.code, self.lang, fixed_answer=seg.answer, earlier_answer=answers.get(seg.id, ""),
+                                  id=f"cell-{seg.id}", classes="block")
             elif isinstance(seg, Cell):
                 yield CellView(seg.id, seg.code, self.lang, raises=seg.raises, id=f"cell-{seg.id}", classes="block")
             elif isinstance(seg, Exercise):
-                draft = app.load_draft(self.lesson, seg.id) if hasattr(app, "load_draft") else None
-                saved = app.exercise_state(self.lesson, seg.id) if hasattr(app, "exercise_state") else {}
-                yield ExerciseView(seg, self.lang, draft=draft, id=f"exercise-{seg.id}", classes="block", **saved)
+                saved = self.progress.exercise(self.lesson, seg.id)
+                yield ExerciseView(seg, self.lang, id=f"exercise-{seg.id}", classes="block", **vars(saved))
             previous = seg
 
     def reveal_explanation(self, predict_id: str) -> None:
@@ -115,11 +121,19 @@ class LessonScreen(Screen[None]):
         blocks = self.blocks()
         if blocks:
             blocks[0].focus(scroll_visible=False)
-        self.app.sync_status(self)  # type: ignore[attr-defined]
-        if hasattr(self.app, "lesson_mounted"):
-            self.app.lesson_mounted(self)  # progress: last cell, exercise files
-        if hasattr(self.app, "freeze_heap_soon"):
-            self.app.freeze_heap_soon()  # the lesson's widgets are long-lived: out of the collector's way
+        host(self).sync_status(self)
+        self._restore()
+        self.post_message(msg.LessonMounted(self.lesson))
+
+    def _restore(self) -> None:
+        """As the learner left it: answered questions explained, the last block focused and in view."""
+        for predict_id in self.progress.predict_answers(self.lesson):
+            self.reveal_explanation(predict_id)  # answered in an earlier session
+        last = self.progress.last_cell(self.lesson)
+        target = find_block(self, last) if last else None
+        if target is not None:
+            target.focus(scroll_visible=False)
+            scroll_to(self, target)
 
     def on_resize(self, event: Any) -> None:
         self._apply_width(event.size.width)
@@ -136,6 +150,11 @@ class LessonScreen(Screen[None]):
 
     def blocks(self) -> list[Widget]:
         return list(self.query(".block").results(Widget))
+
+    def focused_exercise_id(self) -> str | None:
+        """The exercise the learner is on (time spent counts for it), if any."""
+        block = self.focused_block()
+        return block.exercise.id if isinstance(block, ExerciseView) else None
 
     def focused_block(self) -> Widget | None:
         node = self.focused
@@ -185,16 +204,22 @@ class LessonScreen(Screen[None]):
             if view not in self.run_queue and view.state not in ("running",):
                 view.queue()
                 self.run_queue.append(view)
+        self._queue_changed()
         if not any(isinstance(w, CellView) and w.state == "running" for w in self.pending.values()):
             self._run_next()
+
+    def _queue_changed(self) -> None:
+        """The inspector waits for the last queued cell before it asks the kernel again."""
+        for panel in self.query(InspectorPanel):
+            panel.cells_waiting = len(self.run_queue)
 
     def _run_next(self) -> None:
         if not self.run_queue:
             return
         view = self.run_queue.pop(0)
-        app: Any = self.app
+        self._queue_changed()
         try:
-            rid = app.client.execute(view.code, view.cell_id, self.namespace)
+            rid = host(self).client.execute(view.code, view.cell_id, self.namespace)
         except OSError:
             view.show_died(t(self.lang, "kernel_died", reason=t(self.lang, "dead"), key="K"))
             self._cancel_queue()
@@ -206,10 +231,11 @@ class LessonScreen(Screen[None]):
         for view in self.run_queue:
             view.state = "idle"
         self.run_queue.clear()
+        self._queue_changed()
 
     def action_interrupt(self) -> None:
         self._cancel_queue()
-        self.app.interrupt_kernel()  # type: ignore[attr-defined]
+        host(self).interrupt_kernel()
 
     def action_restart_kernel(self) -> None:
         self._cancel_queue()
@@ -218,10 +244,10 @@ class LessonScreen(Screen[None]):
                 widget.state = "interrupted"
         self.pending.clear()
         self.query_one(InspectorPanel).clear()  # the old namespace dies with the kernel
-        self.app.restart_kernel()  # type: ignore[attr-defined]
+        host(self).restart_kernel()
 
     def _ensure_kernel(self) -> None:
-        app: Any = self.app
+        app = host(self)
         if app.kernel.state in ("dead", "stopped"):
             app.restart_kernel()
 
@@ -238,10 +264,15 @@ class LessonScreen(Screen[None]):
     def action_hint(self) -> None:
         block = self.focused_block()
         if isinstance(block, ExerciseView):
-            shown = block.reveal_hint()
-            app: Any = self.app
-            if hasattr(app, "record_hint"):
-                app.record_hint(self.lesson, block.exercise.id, shown)
+            block.reveal_hint()
+
+    @on(ExerciseView.HintRevealed)
+    def _hint_revealed(self, message: ExerciseView.HintRevealed) -> None:
+        self.post_message(msg.HintShown(self.lesson, message.view.exercise.id, message.shown))
+
+    @on(PredictView.Revealed)
+    def _predict_revealed(self, message: PredictView.Revealed) -> None:
+        self.reveal_explanation(message.view.cell_id)
 
     def action_solution(self) -> None:
         block = self.focused_block()
@@ -259,11 +290,9 @@ class LessonScreen(Screen[None]):
             if not confirmed:
                 self.app.notify(t(self.lang, "reset_cancelled"))
                 return
-            app: Any = self.app
-            if hasattr(app, "reset_exercise"):
-                app.reset_exercise(self.lesson, block.exercise)
+            self.post_message(msg.ExerciseReset(self.lesson, block.exercise))
             block.reset_to_starter()
-            app.notify(t(self.lang, "starter_reset"))
+            self.app.notify(t(self.lang, "starter_reset"))
 
         dialog = ConfirmScreen(t(self.lang, "reset_title"), body, t(self.lang, "reset_keys"), yes_keys=("x", "y"))
         self.app.push_screen(dialog, done)
@@ -315,10 +344,9 @@ class LessonScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_open_lab(self) -> None:
-        self.app.open_lab("gpt")  # type: ignore[attr-defined]
+        host(self).open_lab("gpt")
 
-    def action_open_lab_here(self) -> None:
-        self.app.open_lab("gpt")  # type: ignore[attr-defined]
+    action_open_lab_here = action_open_lab
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """T opens the lab from any lesson; its footer entry shows in the lesson that trains a GPT."""
@@ -327,16 +355,15 @@ class LessonScreen(Screen[None]):
         return True
 
     def action_switch_language(self) -> None:
-        self.app.switch_language()  # type: ignore[attr-defined]
+        host(self).switch_language()
 
     # -- messages from widgets -----------------------------------------------------------------
 
     @on(PredictView.Answered)
     def _predict_answered(self, message: PredictView.Answered) -> None:
         self.run_cells([message.view])
-        app: Any = self.app
-        if message.answer and hasattr(app, "record_predict"):
-            app.record_predict(self.lesson, message.view.cell_id, message.answer)
+        if message.answer:
+            self.post_message(msg.PredictAnswered(self.lesson, message.view.cell_id, message.answer))
 
     @on(ExerciseView.CheckRequested)
     def _check_requested(self, message: ExerciseView.CheckRequested) -> None:
@@ -344,9 +371,7 @@ class LessonScreen(Screen[None]):
 
     @on(ExerciseView.Changed)
     def _exercise_changed(self, message: ExerciseView.Changed) -> None:
-        app: Any = self.app
-        if hasattr(app, "save_draft"):
-            app.save_draft(self.lesson, message.view.exercise.id, message.code)
+        self.post_message(msg.DraftChanged(self.lesson, message.view.exercise.id, message.code))
 
     def check_exercise(self, view: ExerciseView) -> None:
         """Run the learner's code and the checks; cells above that never ran are run first."""
@@ -359,15 +384,54 @@ class LessonScreen(Screen[None]):
                 above.append(block)
         if above:
             self.run_cells(above)
-        app: Any = self.app
         code = view.code
-        rid = app.client.check_exercise(code, view.exercise.checks, view.exercise.id, self.namespace)
+        rid = host(self).client.check_exercise(code, view.exercise.checks, view.exercise.id, self.namespace)
         self.pending[rid] = view
         view.start(rid, code)
 
-    # -- kernel events (routed by the app) -----------------------------------------------------
+    # -- files saved in another editor, focus (the learner's position) ------------------------------
 
-    def handle_kernel_event(self, event: Any) -> None:
+    def on_workspace_file_changed(self, message: msg.WorkspaceFileChanged) -> None:
+        """A file saved in the learner's own editor is the newest code: show it and check it."""
+        for view in self.query(f"#exercise-{message.exercise_id}").results(ExerciseView):
+            if view.code != message.code:
+                view.replace_code(message.code)
+            name = message.path.rsplit("/", 1)[-1]
+            self.app.notify(t(self.lang, "file_changed", name=name), timeout=3, markup=False)
+            self.check_exercise(view)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        found = block_id(event.widget)
+        if found is not None:
+            self.post_message(msg.PositionChanged(self.lesson, found))
+
+    def action_copy_exercise_path(self) -> None:
+        """Copy the exercise file's path to the clipboard (and show it)."""
+        view = meant_exercise(self)
+        if view is None or self.progress.session is None:
+            return
+        path, problem = self.progress.exercise_file(self.lesson, view.exercise.id)
+        if not path:
+            self.app.notify(t(self.lang, "workspace_unavailable", reason=problem), markup=False)
+            return
+        self.app.copy_to_clipboard(path)
+        self.app.notify(t(self.lang, "copied_path", path=path), timeout=10, markup=False)
+
+    def action_check_exercise_file(self) -> None:
+        """Load the exercise's file and check it (where the file watcher cannot see saves)."""
+        view = meant_exercise(self)
+        if view is None or self.progress.session is None:
+            return
+        path = self.progress.session.workspace_path(self.lesson.id, view.exercise.id, self.lesson.lang)
+        if path is None or not path.exists():
+            self.app.notify(t(self.lang, "no_file", path=str(path or "")), severity="warning", markup=False)
+            return
+        self.post_message(msg.ExerciseFileAsked(self.lesson, view.exercise.id))
+
+    # -- kernel events (posted on by the app) --------------------------------------------------
+
+    def on_kernel_event(self, message: msg.KernelEvent) -> None:
+        event = message.event
         panels = self.query(InspectorPanel)
         if not panels:
             return  # not composed yet (a lesson opened at start-up while the kernel reports): nothing ran here
@@ -376,9 +440,9 @@ class LessonScreen(Screen[None]):
         if isinstance(event, KernelDied):
             died = exit_reason(self.lang, "kernel", event.exitcode) + (f": {event.limit}" if event.limit else "")
             reason = t(self.lang, "kernel_died", reason=died, key="K")
-            for widget in self.pending.values():
-                if isinstance(widget, (CellView, ExerciseView)) and widget.state == "running":
-                    widget.show_died(reason)
+            for running in self.pending.values():
+                if isinstance(running, (CellView, ExerciseView)) and running.state == "running":
+                    running.show_died(reason)
             self.pending.clear()
             self._cancel_queue()
             return
@@ -397,10 +461,10 @@ class LessonScreen(Screen[None]):
         if isinstance(widget, ExerciseView):
             if isinstance(event, protocol.CheckResult):
                 widget.show_check_result(event)
-                app: Any = self.app
-                if hasattr(app, "record_attempt"):
-                    # the code that was checked, not what the editor holds by now (typing goes on meanwhile)
-                    app.record_attempt(self.lesson, widget.exercise.id, event.passed, widget.checked_code, widget.code)
+                # the code that was checked, not what the editor holds by now (typing goes on meanwhile)
+                self.post_message(msg.AttemptChecked(
+                    self.lesson, widget.exercise.id, event.passed, widget.checked_code, widget.code
+                ))
             elif isinstance(event, protocol.Done):
                 self.pending.pop(parent, None)
                 if event.status == "interrupted":
@@ -421,38 +485,9 @@ class LessonScreen(Screen[None]):
             widget.finish(event)
             expected_error = event.status == "error" and bool(widget.raises)
             if event.status == "ok" or expected_error:
-                app = self.app
-                if hasattr(app, "record_position"):
-                    app.record_position(self.lesson, widget.cell_id)
+                # where the learner is: the block they are on, rather than the cell that just ran
+                # (checking an exercise runs the cells above it, and the learner stays at the exercise)
+                self.post_message(msg.PositionChanged(self.lesson, block_id(self.focused_block()) or widget.cell_id))
                 self._run_next()
             else:
                 self._cancel_queue()
-
-
-def _explanation(text: str) -> tuple[str, str]:
-    """The first paragraph of the prose after a predict question (its explanation) and the rest; a
-    heading there starts a new topic, so nothing is held back then."""
-    stripped = text.lstrip("\n")
-    if not stripped or stripped.startswith(("#", "```", "|", "-", "*", ">")):
-        return "", text
-    first, _, rest = stripped.partition("\n\n")
-    return first, rest
-
-
-class LessonErrorScreen(Screen[None]):
-    """Shown in place of a lesson whose file does not parse: the error, file and line."""
-
-    BINDINGS = [Binding("escape,q", "back", "Lessons")]
-
-    def __init__(self, message: str, lang: str) -> None:
-        super().__init__()
-        self.message = message
-        self.lang = lang
-
-    def compose(self) -> ComposeResult:
-        yield Static(Text(t(self.lang, "lesson_error"), style="bold"), id="title")
-        yield Static(Text(self.message), id="lesson-error")
-        yield KeyFooter()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -14,6 +12,9 @@ from textual.widgets import DataTable, Static
 from llm_tutor.engine.course.catalog import BrokenLesson
 from llm_tutor.engine.course.lesson import Lesson
 from llm_tutor.tui.i18n import t, translate_bindings
+from llm_tutor.tui.messages import LessonListResumed, ProgressRefreshed
+from llm_tutor.tui.host import host
+from llm_tutor.tui.progress import LearnerProgress
 from llm_tutor.tui.widgets.status import KernelStatus
 from llm_tutor.tui.widgets.footer import KeyFooter
 
@@ -29,18 +30,19 @@ class LessonListScreen(Screen[None]):
         Binding("k", "move(-1)", "Previous lesson", show=False, id="list.previous"),
     ]
 
-    def __init__(self, items: list[Lesson | BrokenLesson], lang: str, statuses: dict[str, str] | None = None) -> None:
+    def __init__(self, items: list[Lesson | BrokenLesson], lang: str, progress: LearnerProgress) -> None:
         super().__init__()
         self.items = items
         self.lang = lang
         translate_bindings(self, lang)
-        self.statuses = statuses or {}
+        self.progress = progress
+        """Where the list reads each lesson's status (blank until the progress is read)."""
         self._columns_lang: str | None = None
         """The language of the table's column labels (rebuilt only when it changes)."""
 
-    def set_course(self, items: list[Lesson | BrokenLesson], lang: str, statuses: dict[str, str] | None = None) -> None:
+    def set_course(self, items: list[Lesson | BrokenLesson], lang: str) -> None:
         """Show another course or language in place (the list is the app's base screen)."""
-        self.items, self.lang, self.statuses = items, lang, statuses or {}
+        self.items, self.lang = items, lang
         translate_bindings(self, lang)
         self.refresh_bindings()
         self.query_one("#title", Static).update(self._title())
@@ -60,18 +62,18 @@ class LessonListScreen(Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        app: Any = self.app
-        last = app.last_lesson_id() if hasattr(app, "last_lesson_id") else None
-        self.fill(cursor_key=last)
+        self.fill(cursor_key=self.progress.last_lesson_id())
         self.query_one(DataTable).focus()
-        self.app.sync_status(self)  # type: ignore[attr-defined]
+        host(self).sync_status(self)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        """Back from a lesson: the app recounts the progress and calls `fill()` again."""
-        app: Any = self.app
-        app.sync_status(self)
-        if hasattr(app, "refresh_progress"):
-            app.refresh_progress()
+        """Back from a lesson: the app recounts the progress and posts `ProgressRefreshed` here."""
+        host(self).sync_status(self)
+        self.post_message(LessonListResumed())
+
+    def on_progress_refreshed(self, message: ProgressRefreshed) -> None:
+        """The progress was read or recounted: show it (the cursor moves to the last lesson at start)."""
+        self.fill(cursor_key=message.cursor_key)
 
     def fill(self, cursor_key: str | None = None) -> None:
         """(Re)build the table; the cursor stays on its lesson (or moves to `cursor_key`)."""
@@ -86,16 +88,16 @@ class LessonListScreen(Screen[None]):
             table.add_column(t(self.lang, "lesson"), key="title")
             table.add_column(t(self.lang, "exercises"), key="exercises")
             table.add_column(t(self.lang, "status"), key="status")
-        app: Any = self.app
-        ready = app.progress_ready() if hasattr(app, "progress_ready") else True
+        ready = self.progress.ready
+        statuses = self.progress.statuses()
         solved_total = ex_total = done = lessons = 0
         for item in self.items:
             if isinstance(item, BrokenLesson):
                 table.add_row("!", Text(item.title), "", Text(t(self.lang, "error"), style="bold"), key=f"broken:{item.path}")
                 continue
-            status = self.statuses.get(item.id, "not_started")
+            status = statuses.get(item.id, "not_started")
             n = len(item.exercises)
-            solved = self.app.solved_count(item) if hasattr(self.app, "solved_count") else 0  # type: ignore[attr-defined]
+            solved = self.progress.solved(item.id)
             solved_total += solved
             ex_total += n
             lessons += 1
@@ -111,7 +113,7 @@ class LessonListScreen(Screen[None]):
         text.append(t(self.lang, "overall_progress", solved=solved_total, total=ex_total, done=done, lessons=lessons))
         if not ready:
             text = Text("")
-        if hasattr(app, "progress_saved") and not app.progress_saved():
+        if not self.progress.saved:
             text.append("  ·  " + t(self.lang, "not_saving"), style="bold")
         overall.update(text)
         keys = [str(k.value) for k in table.rows]
@@ -129,7 +131,7 @@ class LessonListScreen(Screen[None]):
             self._open(str(key.value))
 
     def _open(self, key: str) -> None:
-        self.app.open_lesson_key(key)  # type: ignore[attr-defined]
+        host(self).open_lesson_key(key)
 
     def action_move(self, step: int) -> None:
         """j and k move through the lessons as they move through a lesson's cells."""
@@ -137,10 +139,10 @@ class LessonListScreen(Screen[None]):
         table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
     def action_open_lab(self) -> None:
-        self.app.open_lab()  # type: ignore[attr-defined]
+        host(self).open_lab()
 
     def action_switch_language(self) -> None:
-        self.app.switch_language()  # type: ignore[attr-defined]
+        host(self).switch_language()
 
 
 def _bar(solved: int, total: int, width: int = 6) -> Text:

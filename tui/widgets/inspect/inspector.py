@@ -83,6 +83,8 @@ class InspectorPanel(Vertical, can_focus=True):
         self._refresh_timer: Timer | None = None
         self.stale = False
         """Cells ran while the panel was hidden: ask again when it shows."""
+        self.cells_waiting = 0
+        """Cells queued to run after the one running (the screen keeps it): while any wait, the panel waits too."""
         self._status = ""
 
     def compose(self) -> ComposeResult:
@@ -227,7 +229,7 @@ class InspectorPanel(Vertical, can_focus=True):
         if not self.display:
             self.stale = True
             return
-        if getattr(self.screen, "run_queue", None):  # "run all": one request at the end, not one per cell
+        if self.cells_waiting:  # "run all": one request at the end, not one per cell
             self.refresh_soon()
             return
         self.request()

@@ -100,11 +100,7 @@ class CodeEditor(TextArea):
         self.post_message(ExerciseView.CheckRequested(self._exercise_view()))
 
     def action_hint(self) -> None:
-        screen_hint = getattr(self.screen, "action_hint", None)
-        if screen_hint is not None:
-            screen_hint()  # the screen also records it
-        else:
-            self._exercise_view().reveal_hint()
+        self._exercise_view().reveal_hint()  # its `HintRevealed` tells the screen
 
     def action_leave(self) -> None:
         self._exercise_view().focus()
@@ -115,6 +111,14 @@ class CodeEditor(TextArea):
 
 class ExerciseView(Vertical, can_focus=True):
     """An exercise in the lesson: edit the starter, check it in the kernel, reveal hints one by one."""
+
+    class HintRevealed(Message):
+        """A hint was asked for; `shown` of the exercise's hints are visible now (the screen records it)."""
+
+        def __init__(self, view: ExerciseView, shown: int) -> None:
+            super().__init__()
+            self.view = view
+            self.shown = shown
 
     class CheckRequested(Message):
         """The learner asked to check their code: the screen sends it to the kernel."""
@@ -241,6 +245,7 @@ class ExerciseView(Vertical, can_focus=True):
         hints = self.query_one(".exercise-hints", Static)
         # below the open editor the newest hint is off screen: bring it into view
         self.call_after_refresh(lambda: hints.is_attached and hints.scroll_visible(animate=False))
+        self.post_message(ExerciseView.HintRevealed(self, self.hints_shown))
         return self.hints_shown
 
     def _show_hints(self) -> None:

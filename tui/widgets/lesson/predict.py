@@ -30,9 +30,20 @@ class PredictView(CellView):
             self.view = view
             self.answer = answer
 
-    def __init__(self, cell_id: str, code: str, lang: str = "en", fixed_answer: str = "", **kwargs: object) -> None:
+    class Revealed(Message):
+        """The output is shown (a right answer, or the learner asked for it): the screen shows the prose
+        that explains it."""
+
+        def __init__(self, view: PredictView) -> None:
+            super().__init__()
+            self.view = view
+
+    def __init__(self, cell_id: str, code: str, lang: str = "en", fixed_answer: str = "", earlier_answer: str = "",
+                 **kwargs: object) -> None:
         super().__init__(cell_id, code, lang, **kwargs)  # type: ignore[arg-type]
         self.fixed_answer = fixed_answer
+        self.earlier_answer = earlier_answer
+        """The learner's answer in an earlier session: the answer box starts with it."""
         self.answer = ""
         self.correct: bool | None = None
         self.revealed = False
@@ -42,7 +53,8 @@ class PredictView(CellView):
     def compose(self) -> ComposeResult:
         yield Static(self._header_text(), classes="cell-header")
         yield Static(code_view(self.code), classes="cell-code")
-        yield Input(placeholder=t(self.lang, "predict_prompt"), classes="predict-input", select_on_focus=False)
+        yield Input(self.earlier_answer, placeholder=t(self.lang, "predict_prompt"), classes="predict-input",
+                    select_on_focus=False)
         yield OutputView(self.lang, classes="cell-output")
         yield Static("", classes="cell-result")
         yield Static("", classes="cell-error")
@@ -113,6 +125,4 @@ class PredictView(CellView):
         widget.update(output_view(result))
         widget.display = True
         self.focus()  # answered: the lesson's keys act again (r runs the next cell, not the box)
-        reveal = getattr(self.screen, "reveal_explanation", None)
-        if reveal is not None:
-            reveal(self.cell_id)
+        self.post_message(PredictView.Revealed(self))

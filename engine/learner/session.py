@@ -1,47 +1,44 @@
-"""Provides `ProgressBridge`: the app's link to the progress store, drafts and exercise files.
+"""Provides `LearnerSession`: one app's link to the progress store, drafts and exercise files.
 
 The UI thread never waits on the database. Every write (drafts, attempts, hints, position, exercise
-files) goes, in order, through one writer thread; the UI keeps its own copy of the open lesson's
-exercise state, so reopening a lesson while writes are still queued shows the newest code, not the
-database's older copy. Results that come back (store notices, a fresh summary, a file saved in the
-learner's own editor) are posted to the app as messages from `llm_tutor.tui.messages`.
+files) goes, in order, through one writer thread; the session keeps its own copy of the open
+lesson's exercise state, so reopening a lesson while writes are still queued shows the newest code,
+not the database's older copy. What comes back is handed to `report` as plain data, from any
+thread: a `StoreNotice` (the store's, or a problem of ours), a fresh `CourseProgress`, or a
+`FileSaved` (an exercise file saved in the learner's own editor). The UI turns them into messages.
 
 Each language has its own draft and exercise file (its own starter), keyed by the lesson's `lang`;
 status, attempts and hints are shared by the languages.
-
-Which code wins when the app's editor and the workspace file both changed: the newest. The app
-writes its editor's text to the file shortly after each change (with the draft), and a file saved
-by another editor replaces the app's text (as one undoable edit) and is checked at once.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Union
 
 from llm_tutor.engine.course.catalog import BrokenLesson
-from llm_tutor.engine.learner.drafts import DraftSaver
 from llm_tutor.engine.course.lesson import Exercise, Lesson
+from llm_tutor.engine.learner.drafts import DraftSaver
+from llm_tutor.engine.learner.filesync import FileSaved, FileSync, editor_text
 from llm_tutor.engine.learner.records import CourseProgress, Position, StoreNotice
+from llm_tutor.engine.learner.status import NOT_STARTED, SOLVED, status_after_attempt
 from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.engine.learner.watch import Watcher
-from llm_tutor.engine.learner.workspace import Workspace, WorkspaceError, latest_code
-from llm_tutor.tui.messages import ProgressRefreshed, StoreNoticed, WorkspaceFileChanged
+from llm_tutor.engine.learner.workspace import Workspace, latest_code
+from llm_tutor.engine.learner.writer import Writer
 
-_Task = Callable[[], None]
-_FileStamp = tuple[str, int]
-"""(code without the header, mtime in ns) of a workspace file, as last written or handled."""
+Report = Union[StoreNotice, CourseProgress, FileSaved]
+"""What the session hands back to the UI."""
 
 
 @dataclass
 class ExerciseState:
     """What the app knows about one exercise: enough to rebuild its view after a restart."""
 
-    status: str = "not_started"
+    status: str = NOT_STARTED
     attempts: int = 0
     hints: int = 0
     code: str | None = None
@@ -49,7 +46,7 @@ class ExerciseState:
 
     @property
     def solved(self) -> bool:
-        return self.status == "solved"
+        return self.status == SOLVED
 
 
 @dataclass
@@ -63,21 +60,21 @@ class _LessonCache:
 
 
 class _QueuedDrafts:
-    """The `DraftSaver`'s sink: hands each debounced draft to the bridge's writer thread."""
+    """The `DraftSaver`'s sink: hands each debounced draft to the session's writer thread."""
 
-    def __init__(self, bridge: ProgressBridge) -> None:
-        self.bridge = bridge
+    def __init__(self, session: LearnerSession) -> None:
+        self.session = session
 
     def save_draft(self, lesson_id: str, exercise_id: str, code: str, lang: str = "en") -> None:
-        self.bridge._submit(lambda: self.bridge._write_draft(lesson_id, exercise_id, code, lang))
+        self.session._submit(lambda: self.session._write_draft(lesson_id, exercise_id, code, lang))
 
 
-class ProgressBridge:
+class LearnerSession:
     """Progress, drafts and workspace files for one app.
 
     Args:
         data_dir: `--data-dir` (None: `LLM_TUTOR_DATA_DIR` or the platform's folder).
-        post: how results reach the UI (the app's `post_message`; safe from any thread).
+        report: how results reach the UI (safe to call from any thread; see `Report`).
         lock_timeout: how long a write waits for another process's lock before it is queued.
         draft_delay: quiet time after typing before the draft is saved.
         draft_max_delay: the longest typing goes unsaved (what a `kill -9` can lose).
@@ -87,7 +84,7 @@ class ProgressBridge:
     def __init__(
         self,
         data_dir: str | Path | None,
-        post: Callable[[Any], object],
+        report: Callable[[Report], object],
         *,
         lock_timeout: float = 5.0,
         draft_delay: float = 0.5,
@@ -95,28 +92,24 @@ class ProgressBridge:
         watch: bool = True,
     ) -> None:
         self.data_dir = data_dir
-        self.post = post
+        self.report = report
         self.lock_timeout = lock_timeout
         self.watch = watch
         self.store: ProgressStore | None = None
         self.workspace: Workspace | None = None
         self.workspace_problem = ""
         """Why exercise files cannot be written ('' when they can)."""
+        self.files: FileSync | None = None
         self.watcher: Watcher | None = None
         self.summary: CourseProgress | None = None
         """The newest course summary (the lesson list reads it)."""
         self._draft_delay = draft_delay
         self._draft_max_delay = draft_max_delay
         self.saver: DraftSaver | None = None
-        self._queue: queue.Queue[_Task | None] = queue.Queue()
-        self._outstanding = 0
-        self._count_lock = threading.Lock()
-        self._writer: threading.Thread | None = None
+        self._writer = Writer(lambda exc: self._report("error", f"progress not saved: {type(exc).__name__}: {exc}"))
+        self._submit = self._writer.submit
         self._lessons: dict[tuple[str, str], _LessonCache] = {}
         """UI thread only: the exercise state of lessons opened in this session, by (lang, lesson id)."""
-        self._exercises: dict[tuple[str, str, str], Exercise] = {}
-        self._known: dict[tuple[str, str, str], _FileStamp] = {}
-        """Writer thread only: each workspace file as we last wrote or handled it."""
         self._position: tuple[str, str | None] | None = None
         self._written_position: tuple[str, str | None] | None = None
         self._reported: set[str] = set()
@@ -125,15 +118,16 @@ class ProgressBridge:
 
     def open(self, course: Sequence[Lesson | BrokenLesson] = ()) -> None:
         """Open the store (on the UI thread, once, at start) and start the writer and watcher threads."""
-        self.store = ProgressStore.open(self.data_dir, lock_timeout=self.lock_timeout, on_notice=self._on_notice)
+        self.store = ProgressStore.open(self.data_dir, lock_timeout=self.lock_timeout, on_notice=self.report)
         try:
             self.workspace = Workspace.open(self.data_dir)
         except Exception as exc:  # noqa: BLE001 - no workspace is a notice, not a crash
             self.workspace_problem = str(exc)
         if not self.store.persistent:
             self.workspace_problem = "the data directory cannot be written"
+        if self.workspace is not None:
+            self.files = FileSync(self.workspace, self.store, self.report, self._warn, writable=not self.workspace_problem)
         self.summary = self.store.summary(_lessons(course))
-        self._writer = threading.Thread(target=self._run_writer, name="llm-tutor-progress", daemon=True)
         self._writer.start()
         self.saver = DraftSaver(_QueuedDrafts(self), delay=self._draft_delay, max_delay=self._draft_max_delay)
         if self.watch and self.workspace is not None and not self.workspace_problem:
@@ -152,9 +146,7 @@ class ProgressBridge:
             self.watcher.stop()
         if self.saver is not None:
             self.saver.close()
-        if self._writer is not None:
-            self._queue.put(None)
-            self._writer.join(timeout=60)
+        self._writer.stop()
         if self.store is not None:
             self.store.close()
 
@@ -162,43 +154,19 @@ class ProgressBridge:
     def persistent(self) -> bool:
         return self.store is not None and self.store.persistent
 
-    # -- the writer thread -----------------------------------------------------------------------
-
-    def _submit(self, task: _Task) -> None:
-        """Run `task` on the writer thread, after every task submitted before it (any thread)."""
-        with self._count_lock:
-            self._outstanding += 1
-        self._queue.put(task)
-
     @property
     def busy(self) -> bool:
         """Whether writes are waiting: the database may not show them yet."""
-        with self._count_lock:
-            if self._outstanding:
-                return True
-        return bool(self.saver is not None and self.saver.dirty)
-
-    def _run_writer(self) -> None:
-        while True:
-            task = self._queue.get()
-            if task is None:
-                return
-            try:
-                task()
-            except Exception as exc:  # noqa: BLE001 - the store reports its own faults; this is a bug
-                self._report("error", f"progress not saved: {type(exc).__name__}: {exc}")
-            finally:
-                with self._count_lock:
-                    self._outstanding -= 1
-
-    def _on_notice(self, notice: StoreNotice) -> None:
-        self.post(StoreNoticed(notice.level, notice.message))
+        return self._writer.busy or bool(self.saver is not None and self.saver.dirty)
 
     def _report(self, level: str, message: str) -> None:
         """Tell the learner once about a problem of ours (not the store's)."""
         if message not in self._reported:
             self._reported.add(message)
-            self.post(StoreNoticed(level, message))
+            self.report(StoreNotice(level, message))
+
+    def _warn(self, message: str) -> None:
+        self._report("warning", message)
 
     # -- reads for the UI (UI thread) ------------------------------------------------------------
 
@@ -210,7 +178,8 @@ class ProgressBridge:
             self._lessons[(lesson.lang, lesson.id)] = cache
         for ex in lesson.exercises:
             cache.exercises.setdefault(ex.id, ExerciseState())
-            self._exercises[(lesson.id, ex.id, lesson.lang)] = ex
+            if self.files is not None:
+                self.files.exercises[(lesson.id, ex.id, lesson.lang)] = ex
         return cache.exercises
 
     def _read_lesson(self, lesson: Lesson) -> _LessonCache:
@@ -228,7 +197,7 @@ class ProgressBridge:
                 code = self.store.load_draft(lesson.id, ex.id, lesson.lang)
                 found = (code, "draft") if code is not None else None
             if found is not None:
-                state.code = _editor_text(found[0]) if found[1] == "file" else found[0]
+                state.code = editor_text(found[0]) if found[1] == "file" else found[0]
             cache.exercises[ex.id] = state
         return cache
 
@@ -252,7 +221,7 @@ class ProgressBridge:
         for lp in self.summary.lessons if self.summary else []:
             if lp.lesson_id == lesson_id:
                 return lp.status
-        return "not_started"
+        return NOT_STARTED
 
     def solved(self, lesson_id: str) -> int:
         for lp in self.summary.lessons if self.summary else []:
@@ -267,6 +236,10 @@ class ProgressBridge:
             return self.workspace.path(lesson_id, exercise_id, lang)
         except ValueError:
             return None
+
+    def predict_answers(self, lesson: Lesson) -> dict[str, str]:
+        self.lesson_state(lesson)
+        return dict(self._lessons[(lesson.lang, lesson.id)].predicts)
 
     # -- writes from the UI (cheap: they only queue) ---------------------------------------------
 
@@ -288,11 +261,10 @@ class ProgressBridge:
         draft = code if draft is None else draft
         state = self.exercise(lesson, exercise_id)
         state.attempts += 1
-        state.status = "solved" if passed or state.solved else "attempted"
+        state.status = status_after_attempt(state.status, passed)  # the one solved rule (engine.learner.status)
         state.code = draft
         self.flush_drafts()
-        store = self.store
-        if store is not None:
+        if self.store is not None:
             self._submit(lambda: self._record_attempt(lesson.id, exercise_id, passed, code, draft, lesson.lang))
         return state
 
@@ -301,7 +273,8 @@ class ProgressBridge:
         self.store.record_attempt(lesson_id, exercise_id, passed, code, lang=lang)
         if draft != code:
             self.store.save_draft(lesson_id, exercise_id, draft, lang=lang)
-        self._write_file(lesson_id, exercise_id, draft, lang)
+        if self.files is not None:
+            self.files.write(lesson_id, exercise_id, draft, lang)
 
     def record_hint(self, lesson: Lesson, exercise_id: str, shown: int) -> None:
         state = self.exercise(lesson, exercise_id)
@@ -350,128 +323,59 @@ class ProgressBridge:
         if store is not None:
             self._submit(lambda: store.record_predict(lesson.id, predict_id, answer))
 
-    def predict_answers(self, lesson: Lesson) -> dict[str, str]:
-        self.lesson_state(lesson)
-        return dict(self._lessons[(lesson.lang, lesson.id)].predicts)
-
     def reset_exercise(self, lesson: Lesson, exercise: Exercise) -> None:
         """The learner put the starter back: the file is kept as ``.bak``; progress stays."""
         self.exercise(lesson, exercise.id).code = exercise.starter
-        if self.workspace is not None and not self.workspace_problem:
-            self._submit(lambda: self._reset_file(lesson.id, exercise, lesson.lang))
+        files = self.files
+        if files is not None and not self.workspace_problem:
+            self._submit(lambda: files.reset(lesson.id, exercise, lesson.lang))
 
-    def _reset_file(self, lesson_id: str, exercise: Exercise, lang: str) -> None:
-        assert self.workspace is not None
-        try:
-            path = self.workspace.reset(lesson_id, exercise, lang)
-            # the stamp as the watcher will read it back (header off), so the reset is not taken for an edit
-            text = self.workspace.read(lesson_id, exercise.id, lang)
-            self._known[(lesson_id, exercise.id, lang)] = (exercise.starter if text is None else text, path.stat().st_mtime_ns)
-        except (WorkspaceError, OSError) as exc:
-            self._report("warning", str(exc))
+    def file_shown(self, lesson: Lesson, exercise_id: str, code: str) -> None:
+        """A `FileSaved` is in the app's editor now: it is the exercise's newest code."""
+        self.exercise(lesson, exercise_id).code = code
 
     def refresh(self, course: Sequence[Lesson | BrokenLesson]) -> None:
-        """Compute the course summary after every queued write and post `ProgressRefreshed`."""
+        """Compute the course summary after every queued write and report it."""
         self.flush_drafts()
         lessons = _lessons(course)
         store = self.store
-        if store is None:
-            return
-
-        def summarise() -> None:
-            self.post(ProgressRefreshed(store.summary(lessons)))
-
-        self._submit(summarise)
+        if store is not None:
+            self._submit(lambda: self.report(store.summary(lessons)))
 
     # -- the workspace ---------------------------------------------------------------------------
 
     def ensure_files(self, lesson: Lesson) -> None:
         """Make sure each exercise of the lesson has its file, holding the learner's newest code."""
-        if self.workspace is None or self.workspace_problem:
+        files = self.files
+        if files is None or self.workspace_problem:
             return
         states = self.lesson_state(lesson)
         for ex in lesson.exercises:
             code = states[ex.id].code
-            self._submit(lambda ex=ex, code=code: self._ensure_file(lesson.id, ex, code, lesson.lang))
-
-    def _ensure_file(self, lesson_id: str, exercise: Exercise, code: str | None, lang: str) -> None:
-        assert self.workspace is not None
-        key = (lesson_id, exercise.id, lang)
-        try:
-            path = self.workspace.ensure(lesson_id, exercise, code=code, lang=lang)
-            text = self.workspace.read(lesson_id, exercise.id, lang)
-            if text is not None:
-                self._known.setdefault(key, (text, path.stat().st_mtime_ns))
-        except (WorkspaceError, OSError) as exc:
-            self._report("warning", f"exercise files cannot be written: {exc}")
-        if code is not None:
-            self._write_file(lesson_id, exercise.id, code, lang)
+            self._submit(lambda ex=ex, code=code: files.ensure(lesson.id, ex, code, lesson.lang))
 
     def _write_draft(self, lesson_id: str, exercise_id: str, code: str, lang: str) -> None:
         if self.store is not None:
             self.store.save_draft(lesson_id, exercise_id, code, lang=lang)
-        self._write_file(lesson_id, exercise_id, code, lang)
-
-    def _write_file(self, lesson_id: str, exercise_id: str, code: str, lang: str) -> None:
-        """Put the app's code in the workspace file of its language, unless the file already holds it."""
-        key = (lesson_id, exercise_id, lang)
-        exercise = self._exercises.get(key)
-        if self.workspace is None or self.workspace_problem or exercise is None:
-            return
-        try:
-            current = self.workspace.read(lesson_id, exercise_id, lang)
-            if current is not None and current.rstrip("\n") == code.rstrip("\n"):
-                return
-            if current is not None and key in self._known:
-                stamp = (current, self.workspace.path(lesson_id, exercise_id, lang).stat().st_mtime_ns)
-                if stamp != self._known[key]:
-                    # Saved in another editor since we last looked, and the watcher has not told
-                    # us yet: that save is newer than this draft, so keep it; its report follows.
-                    return
-            path = self.workspace.write(lesson_id, exercise, code, lang)
-            self._known[key] = (self.workspace.read(lesson_id, exercise_id, lang) or code, path.stat().st_mtime_ns)
-        except (WorkspaceError, OSError) as exc:
-            self._report("warning", f"exercise file not written: {exc}")
+        if self.files is not None:
+            self.files.write(lesson_id, exercise_id, code, lang)
 
     def _on_files_changed(self, paths: set[Path]) -> None:
         """On the watcher's thread: hand each exercise file to the writer thread to compare."""
-        if self.workspace is None:
+        files = self.files
+        if files is None:
             return
         for path in paths:
-            found = self.workspace.exercise_of(path)
+            found = files.workspace.exercise_of(path)
             if found is not None:
-                self._submit(lambda found=found: self._read_file(*found, forced=False))
+                self._submit(lambda found=found: files.read(*found, forced=False))
 
     def check_file(self, lesson_id: str, exercise_id: str, lang: str = "en") -> None:
         """The learner asked (`f`) to load and check the workspace file."""
-        self._submit(lambda: self._read_file(lesson_id, exercise_id, lang, forced=True))
-
-    def _read_file(self, lesson_id: str, exercise_id: str, lang: str, forced: bool) -> None:
-        if self.workspace is None:
-            return
-        key = (lesson_id, exercise_id, lang)
-        try:
-            code = self.workspace.read(lesson_id, exercise_id, lang)
-            stat = self.workspace.path(lesson_id, exercise_id, lang).stat()
-        except (WorkspaceError, OSError, ValueError):
-            return
-        if code is None:
-            return
-        stamp = (code, stat.st_mtime_ns)
-        if not forced and self._known.get(key) == stamp:
-            return  # our own write, or a change already handled
-        self._known[key] = stamp
-        shown = _editor_text(code)
-        if self.store is not None:
-            self.store.save_draft(lesson_id, exercise_id, shown, lang=lang)
-        path = str(self.workspace.path(lesson_id, exercise_id, lang))
-        self.post(WorkspaceFileChanged(lesson_id, exercise_id, shown, path, forced, lang))
+        files = self.files
+        if files is not None:
+            self._submit(lambda: files.read(lesson_id, exercise_id, lang, forced=True))
 
 
 def _lessons(course: Sequence[Lesson | BrokenLesson]) -> list[Lesson]:
     return [item for item in course if isinstance(item, Lesson)]
-
-
-def _editor_text(file_code: str) -> str:
-    """A file's code as the app's editor shows it: without the newline editors end files with."""
-    return file_code[:-1] if file_code.endswith("\n") else file_code
