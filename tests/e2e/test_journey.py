@@ -163,10 +163,19 @@ class Learner:
         self.session.keys("-l", text)
 
     def help(self) -> None:
+        def help_open() -> bool:  # the keys table's header row: "key ┃ action"
+            return any(self.t("help_key") in line and self.t("help_action") in line and "┃" in line
+                       for line in self.session.screen().splitlines())
+
         self.keys("?")
         self.see(self.t("help_title"), modal=True)
+        assert help_open(), self.session.screen()
         self.keys("Escape")
-        time.sleep(0.2)
+        # the next key goes once the help has closed: sent sooner, a busy app reads Escape and it as one alt+key
+        deadline = time.monotonic() + 30
+        while help_open():
+            assert time.monotonic() < deadline, f"the help did not close on Escape ({self.lang}, {self.size})"
+            time.sleep(0.1)
 
     def quit(self) -> None:
         self.keys("q")
