@@ -21,9 +21,10 @@ FIXTURES = ROOT / "tests" / "fixtures" / "lessons"
 
 @pytest.fixture(autouse=True)
 def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Never write to the real user data directory; never inherit a language or device choice."""
+    """Never write to the real user data or cache directory; never inherit a language or device choice."""
     data = tmp_path_factory.mktemp("data")
     monkeypatch.setenv("LLM_TUTOR_DATA_DIR", str(data))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))  # the course's parse cache too
     monkeypatch.delenv("LLM_TUTOR_LANG", raising=False)
     monkeypatch.delenv("LLM_TUTOR_DEVICE", raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")
