@@ -198,8 +198,11 @@ def test_the_disk_full_while_the_app_saves_says_so_and_loses_nothing(tmp_path: P
     finally:
         app.kill()
     assert b"Traceback" not in bytes(app.output)
-    assert (data / PENDING_NAME).is_file()
-    assert hints_of(data) == 1, "the hint written at the next start"
+    # The write that failed may succeed when it is retried at exit (the log was checkpointed meanwhile);
+    # if it still cannot, it is kept in the side file and the last line says where.
+    if (data / PENDING_NAME).is_file():
+        assert f"kept in {data / PENDING_NAME}".encode() in bytes(app.output).replace(b"\r\n", b"")
+    assert hints_of(data) == 1, "the hint saved at exit, or written from the side file at the next start"
 
 
 @pytest.fixture
