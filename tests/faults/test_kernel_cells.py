@@ -36,6 +36,15 @@ def kernel() -> Iterator[BlockingKernel]:
     k.shutdown()
 
 
+@pytest.fixture
+def own_kernel() -> Iterator[BlockingKernel]:
+    """A kernel for one test that leaves it broken for others (file descriptors 1 and 2 closed)."""
+    k = BlockingKernel(device="cpu", memory_limit_mb=MEMORY_MB, interrupt_grace=1.0)
+    k.start()
+    yield k
+    k.shutdown()
+
+
 def value(reply) -> str:  # type: ignore[no-untyped-def]
     assert reply.result is not None, (reply.status, reply.error, reply.died)
     return reply.result.text
@@ -121,7 +130,8 @@ def test_writing_to_stdouts_file_descriptor_reaches_the_cell_and_is_capped(kerne
     assert value(kernel.execute("'after the flood'")) == "'after the flood'"
 
 
-def test_replacing_or_closing_the_output_streams_does_not_silence_later_cells(kernel: BlockingKernel) -> None:
+def test_replacing_or_closing_the_output_streams_does_not_silence_later_cells(own_kernel: BlockingKernel) -> None:
+    kernel = own_kernel
     kernel.execute("import io, sys\nsys.stdout = io.StringIO()\nsys.stderr = None\nprint('swallowed')")
     assert kernel.execute("print('visible again')").stdout == "visible again\n"
     # closing the raw descriptors: later cells still print, and finish without waiting for lost markers
