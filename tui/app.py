@@ -410,12 +410,11 @@ class TutorApp(App[int]):
             if not isinstance(screen, LessonScreen):
                 continue
             lesson = screen.lesson
-            if lesson.id == message.lesson_id and lesson.lang == message.lang:
+            saved = message.saved
+            if lesson.id == saved.lesson_id and lesson.lang == saved.lang:
                 if self.progress.session is not None:
-                    self.progress.session.file_shown(lesson, message.exercise_id, message.code)
-                screen.post_message(msg.WorkspaceFileChanged(
-                    message.lesson_id, message.exercise_id, message.code, message.path, message.forced, message.lang
-                ))
+                    self.progress.session.file_shown(lesson, saved.exercise_id, saved.code)
+                screen.post_message(msg.WorkspaceFileChanged(saved))
 
     # -- actions -----------------------------------------------------------------------------
 

@@ -14,11 +14,14 @@ Two directions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from llm_tutor.engine.course.lesson import Exercise, Lesson
+
+if TYPE_CHECKING:  # the store's modules load after the first paint
+    from llm_tutor.engine.learner.filesync import FileSaved
 
 # -- from threads, through the app, to screens ------------------------------------------------------
 
@@ -54,14 +57,8 @@ class ProgressRefreshed(Message, bubble=False):
 class WorkspaceFileChanged(Message, bubble=False):
     """An exercise's file in the workspace was saved outside the app (or `f` asked to check it)."""
 
-    lesson_id: str
-    exercise_id: str
-    code: str
-    path: str
-    forced: bool = False
-    """True when the learner asked for it (`f`), not the watcher."""
-    lang: str = "en"
-    """The language whose file it is (each language has its own)."""
+    saved: FileSaved
+    """Which file, its code as the editor shows it, and whether the learner asked (`f`)."""
 
 
 # -- from screens to the app ------------------------------------------------------------------------

@@ -96,9 +96,7 @@ class LearnerProgress:
         if isinstance(report, StoreNotice):
             self.post(StoreNoticed(report.level, report.message))
         elif isinstance(report, FileSaved):
-            self.post(WorkspaceFileChanged(
-                report.lesson_id, report.exercise_id, report.code, report.path, report.forced, report.lang
-            ))
+            self.post(WorkspaceFileChanged(report))
         else:
             self.post(ProgressRefreshed(report))
 

@@ -393,10 +393,11 @@ class LessonScreen(Screen[None]):
 
     def on_workspace_file_changed(self, message: msg.WorkspaceFileChanged) -> None:
         """A file saved in the learner's own editor is the newest code: show it and check it."""
-        for view in self.query(f"#exercise-{message.exercise_id}").results(ExerciseView):
-            if view.code != message.code:
-                view.replace_code(message.code)
-            name = message.path.rsplit("/", 1)[-1]
+        saved = message.saved
+        for view in self.query(f"#exercise-{saved.exercise_id}").results(ExerciseView):
+            if view.code != saved.code:
+                view.replace_code(saved.code)
+            name = saved.path.rsplit("/", 1)[-1]
             self.app.notify(t(self.lang, "file_changed", name=name), timeout=3, markup=False)
             self.check_exercise(view)
 
