@@ -184,6 +184,11 @@ class TutorApp(App[int]):
         return self._kernel
 
     @property
+    def kernel_if_made(self) -> Any:
+        """The `KernelManager`, or None before the first use (for ending it without making one)."""
+        return self._kernel
+
+    @property
     def client(self) -> Any:
         """The `KernelClient` that sends requests to the kernel."""
         if self._client is None:
@@ -235,8 +240,9 @@ class TutorApp(App[int]):
         """Switch between English and Turkish, reopening the same lesson if one is open."""
         self.lang = "tr" if self.lang == "en" else "en"
         translate_bindings(self, self.lang)
-        lesson = getattr(self.screen, "lesson", None)
-        current = lesson.id if isinstance(lesson, Lesson) else None
+        from llm_tutor.tui.screens.lesson import LessonScreen
+
+        current = self.screen.lesson.id if isinstance(self.screen, LessonScreen) else None
         self.course = load_course(self.lessons_dir, self.lang)
         while len(self.screen_stack) > 1:
             self.pop_screen()

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from llm_tutor.engine.cli.app import AppRequest
 from llm_tutor.engine.cli.main import main as run_command_line
+
+if TYPE_CHECKING:
+    from llm_tutor.tui.app import TutorApp
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +50,7 @@ HANGUP_GRACE_S = 10.0
 """After SIGHUP or SIGTERM, how long the app may take to save (a locked database waits 5 s) before it is ended."""
 
 
-def _run_ending_on_hangup(app: object) -> None:
+def _run_ending_on_hangup(app: TutorApp) -> None:
     """Run the app; SIGHUP (the terminal or SSH link went away) and SIGTERM end it the normal way.
 
     Without this the default action ends the process at once: the kernel still dies with it, but what
@@ -60,10 +64,10 @@ def _run_ending_on_hangup(app: object) -> None:
     loop = asyncio.new_event_loop()
 
     def hang_up() -> None:
-        kernel = getattr(app, "_kernel", None)
+        kernel = app.kernel_if_made
         if kernel is not None:
             kernel.kill()  # first: the learner is gone, and what their cell started must not outlive them
-        app.exit(return_code=129)  # type: ignore[attr-defined]
+        app.exit(return_code=129)
 
     def on_signal(signum: int, frame: object) -> None:
         # A plain signal handler, not loop.add_signal_handler: it runs even while the event loop is
@@ -73,7 +77,8 @@ def _run_ending_on_hangup(app: object) -> None:
         timer.start()
         # the kernel's group at once, too: if the loop stays blocked until the timer fires, the
         # kernel would still die with the app, but what its cells started would not
-        pid = getattr(getattr(app, "_kernel", None), "pid", None)
+        kernel = app.kernel_if_made
+        pid = kernel.pid if kernel is not None else None
         if pid:
             try:
                 os.killpg(pid, signal.SIGKILL)

@@ -104,6 +104,23 @@ async def test_autograd_lesson_graph_and_gradients() -> None:
             assert "gradient" in picture and grad in picture, picture
 
 
+async def test_a_gradient_check_opens_the_hidden_panel_on_a_narrow_terminal() -> None:
+    """At 80 columns the panel is hidden; a cell that makes a gradient check tells the screen (a message), which
+    shows the panel on it."""
+    app = make_app("inspect-demo", lessons_dir=LESSONS, device="cpu")
+    async with app.run_test(size=(80, 30)) as pilot:
+        assert await wait_for(pilot, lambda: app.kernel.state == "idle", timeout=60)
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        panel = screen.query_one(InspectorPanel)
+        assert not panel.display
+        await run_cells(pilot, app, "neuron", "backward")
+        assert not panel.display, "an ordinary cell leaves the panel hidden"
+        await run_cells(pilot, app, "check")
+        assert await wait_for(pilot, lambda: panel.display and panel.view == "triangulate", timeout=10)
+        assert panel.selected == "check"
+
+
 async def test_views_follow_cells_slices_step_and_a_lesson_check_opens() -> None:
     """w chosen before backward() shows no gradient; after it, the same view shows one. `]` steps a rank-3
     tensor's slice. A cell that keeps triangulate(...) in a variable opens the gradient check."""

@@ -70,7 +70,6 @@ TEXT: dict[str, str] = {
     "inspect_module": "module",
     "inspect_triangulate": "gradient check",
     "inspect_value": "value",
-    "inspect_ready": "{name}: gradient check ready. Press v to see it.",
     "insp_value": "value",
     "insp_gradient": "gradient",
     "insp_beside": "d: value beside gradient",

@@ -70,7 +70,6 @@ TEXT: dict[str, str] = {
     "inspect_module": "modül",
     "inspect_triangulate": "gradyan kontrolü",
     "inspect_value": "değer",
-    "inspect_ready": "{name}: gradyan kontrolü hazır. Görmek için v tuşuna basın.",
     "insp_value": "değer",
     "insp_gradient": "gradyan",
     "insp_beside": "d: değerin yanında gradyan",

@@ -165,22 +165,22 @@ class LabScreen(LabRun, LabKeys, LabView, Screen[None]):
                     with VerticalScroll(can_focus=False):  # Tab goes from the tabs straight to the first setting
                         yield ConfigForm(
                             ModelChoice(self.model), ["model"], choices={"model": list(MODELS)},
-                            labels={"model": t(lang, "model_choice")}, id="form-choice",
+                            labels={"model": t(lang, "model_choice")}, id="form-choice", lang=lang,
                         )
                         yield ConfigForm(self._live_template(), live_keys(self.model), title=t(lang, "live_section"),
-                                         id="form-live")
+                                         id="form-live", lang=lang)
                         yield ConfigForm(
                             self.train_config, list(RESET_KEYS), title=t(lang, "reset_section"),
-                            choices={"optimizer": list(OPTIMIZERS), "device": self.devices}, id="form-reset",
+                            choices={"optimizer": list(OPTIMIZERS), "device": self.devices}, id="form-reset", lang=lang,
                         )
                         if self.model == "gpt":
                             yield ConfigForm(ScaleSetting(self.processes), ["processes"],
-                                             labels={"processes": t(lang, "processes")}, id="form-scale")
+                                             labels={"processes": t(lang, "processes")}, id="form-scale", lang=lang)
                 with TabPane(t(lang, "tab_model"), id="tab-model"):
                     with VerticalScroll(can_focus=False):
                         yield ConfigForm(
                             self.model_config, list(MODEL_KEYS[self.model]), title=t(lang, "model_section"),
-                            choices={"dataset": list(DATASETS), "activation": list(ACTIVATIONS)}, id="form-model",
+                            choices={"dataset": list(DATASETS), "activation": list(ACTIVATIONS)}, id="form-model", lang=lang,
                         )
                         yield ParamCounts(lang, id="lab-counts")
                 with TabPane(t(lang, "tab_grads"), id="tab-grads"):

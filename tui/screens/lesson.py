@@ -307,6 +307,10 @@ class LessonScreen(Screen[None]):
         else:
             self.reveal_panel().focus_variables()
 
+    @on(InspectorPanel.GradientCheckMade)
+    def _gradient_check_made(self) -> None:
+        self.reveal_panel()  # a gradient check the lesson just ran: the panel opens on it
+
     def reveal_panel(self) -> InspectorPanel:
         """Show the inspector (in the lesson's place when narrow) and return it."""
         panel = self.query_one(InspectorPanel)

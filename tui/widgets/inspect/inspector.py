@@ -66,6 +66,13 @@ class InspectorPanel(Vertical, can_focus=True):
     class Leave(Message):
         """Escape in the panel: the learner wants the lesson back."""
 
+    class GradientCheckMade(Message):
+        """A cell just made a gradient check while the panel is hidden: the screen may show the panel."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
     def __init__(self, lang: str = "en", namespace: str = "main", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lang = lang
@@ -290,11 +297,8 @@ class InspectorPanel(Vertical, can_focus=True):
         fresh = [v for v in event.variables if v.type_name == TRIANGULATION_TYPE and before.get(v.name) != v]
         if fresh:
             self.select(fresh[-1].name, "triangulate")
-            reveal = getattr(self.screen, "reveal_panel", None)
-            if not self.display and reveal is not None:
-                reveal()  # a gradient check the lesson just ran: the panel opens on it
-            elif not self.display:
-                self.app.notify(t(self.lang, "inspect_ready", name=fresh[-1].name))
+            if not self.display:
+                self.post_message(self.GradientCheckMade(fresh[-1].name))
             return
         if self.selected is None:
             return

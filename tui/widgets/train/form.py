@@ -53,9 +53,11 @@ class ConfigForm(Vertical):
         title: str = "",
         choices: dict[str, list[str]] | None = None,
         labels: dict[str, str] | None = None,
+        lang: str = "en",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.lang = lang
         self.template = template
         self.keys = list(keys)
         self.title = title
@@ -95,9 +97,8 @@ class ConfigForm(Vertical):
 
         from llm_tutor.tui.i18n import translate_bindings
 
-        lang = getattr(self.screen, "lang", "en")
         for overlay in self.query(SelectOverlay):
-            translate_bindings(overlay, lang)
+            translate_bindings(overlay, self.lang)
 
     # -- reading and writing -----------------------------------------------------------------------
 
