@@ -18,6 +18,7 @@ from typing import Any
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
@@ -28,7 +29,7 @@ from llm_tutor.tui.rendering import is_remote
 from llm_tutor.tui import messages as msg
 from llm_tutor.tui.progress import LearnerProgress
 from llm_tutor.tui.screens.lesson_list import LessonListScreen
-from llm_tutor.tui.widgets.status import KernelStatus
+from llm_tutor.tui.widgets.status import KernelInfo
 
 
 SEVERITY: dict[str, SeverityLevel] = {"info": "information", "warning": "warning", "error": "error"}
@@ -46,6 +47,9 @@ class TutorApp(App[int]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit2"),
     ]
+
+    kernel_info: reactive[KernelInfo] = reactive(KernelInfo())
+    """The kernel as the status bars show it (`sync_status` sets it; each `KernelStatus` watches it)."""
 
     def __init__(
         self,
@@ -76,6 +80,7 @@ class TutorApp(App[int]):
         """The learner's progress; the screens read it, the app writes it."""
         self._last_active = 0.0
         self._kernel: Any = None
+        self.set_reactive(TutorApp.kernel_info, KernelInfo("starting" if autostart_kernel else "stopped"))
         self._client: Any = None
         self.course: list[Lesson | BrokenLesson] = []
         self.start_lab: dict[str, Any] | None = None
@@ -249,7 +254,6 @@ class TutorApp(App[int]):
         base = self.screen_stack[0]
         if isinstance(base, LessonListScreen):
             base.set_course(self.course, self.lang)
-        self.sync_status(base)
         if current:
             self.open_lesson_key(current)
 
@@ -276,22 +280,17 @@ class TutorApp(App[int]):
         if isinstance(event, (protocol.Status, protocol.Ready, KernelDied)):
             self.sync_status()
 
-    def sync_status(self, screen: Screen | None = None) -> None:
-        """Show the kernel's state and device on the current screen's status bar."""
-        if screen is None and not self.screen_stack:
-            return  # the app is closing (or not yet shown): no status bar to update
-        target = screen or self.screen
-        for status in target.query(KernelStatus):
-            if self._kernel is None:
-                status.state = "starting" if self.autostart_kernel else "stopped"
-                continue
-            status.state = self._kernel.state
-            ready = self._kernel.ready
-            if ready is not None:
-                status.device = ready.device
-                status.detail = f"torch {ready.torch_version}"
-            else:
-                status.device = self.device if self.device != "auto" else ""
+    def sync_status(self) -> None:
+        """Publish the kernel's state and device in `kernel_info` (every status bar watches it)."""
+        kernel = self._kernel
+        if kernel is None:
+            self.kernel_info = KernelInfo("starting" if self.autostart_kernel else "stopped")
+            return
+        ready = kernel.ready
+        if ready is not None:
+            self.kernel_info = KernelInfo(kernel.state, ready.device, f"torch {ready.torch_version}")
+        else:
+            self.kernel_info = KernelInfo(kernel.state, self.device if self.device != "auto" else "")
 
     INTERRUPT_NOTICE_S = 3.0
     """After an interrupt, how long a cell may take to stop before the learner is told it did not."""

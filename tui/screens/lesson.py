@@ -121,7 +121,6 @@ class LessonScreen(Screen[None]):
         blocks = self.blocks()
         if blocks:
             blocks[0].focus(scroll_visible=False)
-        host(self).sync_status(self)
         self._restore()
         self.post_message(msg.LessonMounted(self.lesson))
 

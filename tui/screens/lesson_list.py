@@ -64,11 +64,9 @@ class LessonListScreen(Screen[None]):
     def on_mount(self) -> None:
         self.fill(cursor_key=self.progress.last_lesson_id())
         self.query_one(DataTable).focus()
-        host(self).sync_status(self)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Back from a lesson: the app recounts the progress and posts `ProgressRefreshed` here."""
-        host(self).sync_status(self)
         self.post_message(LessonListResumed())
 
     def on_progress_refreshed(self, message: ProgressRefreshed) -> None:
