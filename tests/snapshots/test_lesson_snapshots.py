@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llm_tutor.tui.app import make_app
+from tests.snapshots.settle import progress_shown
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lessons"
 SIZE = (100, 30)
@@ -14,29 +15,17 @@ def app_for(folder: Path, **kwargs: object):
     return make_app(lessons_dir=folder, device="cpu", autostart_kernel=False, **kwargs)
 
 
-async def list_settled(pilot) -> None:  # type: ignore[no-untyped-def]
-    """The progress is read right after the first paint and the table filled again; its column widths
-    follow the new rows a refresh later: wait for the fill, then for the refreshes."""
-    for _ in range(250):
-        if pilot.app.progress.ready:
-            break
-        await pilot.pause(0.02)
-    assert pilot.app.progress.ready
-    for _ in range(3):
-        await pilot.pause()
-
-
 class TestLessonList:
     def test_lesson_list(self, snap_compare) -> None:
         """The lesson list: title bar, one row 'A first tensor' with an empty bar and 0/1 exercises and no status yet,
         the overall line '0/1 exercises solved · 0/1 lessons completed', the kernel status line ('kernel: stopped')
         and the footer keys."""
-        assert snap_compare(app_for(FIXTURES / "good"), terminal_size=SIZE, run_before=list_settled)
+        assert snap_compare(app_for(FIXTURES / "good"), terminal_size=SIZE, run_before=progress_shown)
 
     def test_lesson_list_with_a_broken_lesson(self, snap_compare, monkeypatch) -> None:
         """A good lesson row, then a broken file's row marked '!' with status 'error'."""
         monkeypatch.chdir(FIXTURES)
-        assert snap_compare(app_for(Path("mixed")), terminal_size=SIZE, run_before=list_settled)
+        assert snap_compare(app_for(Path("mixed")), terminal_size=SIZE, run_before=progress_shown)
 
 
 class TestLessonView:

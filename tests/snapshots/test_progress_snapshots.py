@@ -13,6 +13,7 @@ import pytest
 
 from llm_tutor.engine.learner.store import ProgressStore
 from llm_tutor.tui.app import make_app
+from tests.snapshots.settle import progress_shown
 
 COURSE = Path(__file__).resolve().parents[1] / "fixtures" / "lessons" / "progress"
 
@@ -30,13 +31,6 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-async def progress_read(pilot: Any) -> None:
-    """The progress is read right after the first paint: wait for it."""
-    while not pilot.app.progress.ready:
-        await pilot.pause(0.02)
-    await pilot.pause()
-
-
 class TestLessonListProgress:
     """The first screen with the learner's progress."""
 
@@ -45,7 +39,7 @@ class TestLessonListProgress:
         Reading only "✓ completed" with no exercise count; the line under the table reads
         "Overall: 1/3 exercises solved · 1/3 lessons completed"; the cursor is on the first row."""
         app = make_app(lessons_dir=COURSE, data_dir=data, autostart_kernel=False)
-        assert snap_compare(app, terminal_size=(100, 20), run_before=progress_read)
+        assert snap_compare(app, terminal_size=(100, 20), run_before=progress_shown)
 
 
 class TestExerciseProgress:
@@ -58,4 +52,4 @@ class TestExerciseProgress:
         with ProgressStore.open(data) as store:
             store.set_position("sums", "total")
         app = make_app(lessons_dir=COURSE, data_dir=data, autostart_kernel=False, lesson="sums")
-        assert snap_compare(app, terminal_size=(100, 30), run_before=progress_read)
+        assert snap_compare(app, terminal_size=(100, 30), run_before=progress_shown)
