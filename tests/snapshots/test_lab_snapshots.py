@@ -80,12 +80,12 @@ def feeding(events: list[Any], *keys: str, after: list[Any] | None = None) -> An
     async def run_before(pilot: Any) -> None:
         screen = pilot.app.screen
         for event in events:
-            screen._trainer_event(event)
+            screen.trainer_event(event)  # as the reader thread hands them over
         await pilot.pause()
         for message in after or []:
             screen.post_message(message)
             await pilot.pause()
-        screen._draw()
+        screen.frame(force=True)
         for key in keys:
             await pilot.press(key)
         await pilot.pause()

@@ -122,7 +122,7 @@ class LabScreen(LabRun, LabKeys, LabView, Screen[None]):
         self.processes = processes if model == "gpt" else 1
         """Processes the next (re)started gpt run trains on; the running one's count is in its card."""
         self.monitor = RunMonitor()
-        self.process = TrainerProcess(self._trainer_event, self._trainer_exit, threads=threads or lab_threads())
+        self.process = TrainerProcess(self.trainer_event, self.trainer_exited, threads=threads or lab_threads())
         self.lesson_series = Series("lesson")
         self.devices = ["auto", "cpu", "cuda", "mps"]
         self._throttle = Throttle(self, self._draw)
@@ -227,7 +227,7 @@ class LabScreen(LabRun, LabKeys, LabView, Screen[None]):
         if changed & {"state", "fault", "started"}:
             self._show_state()  # at once: a key's effect must show without waiting for a frame
         self._dirty |= changed
-        self._frame()
+        self.frame()
 
     @on(TrainerExited)
     def _exited(self, message: TrainerExited) -> None:
@@ -257,7 +257,7 @@ class LabScreen(LabRun, LabKeys, LabView, Screen[None]):
             self.lesson_series.clear()
         self.lesson_series.append(event.step, value)
         self._dirty.add("lesson")
-        self._frame()
+        self.frame()
 
     # -- the learner's edits ----------------------------------------------------------------------------
 

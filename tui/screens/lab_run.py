@@ -30,7 +30,7 @@ class LabRun:
         self.process.start(
             self.model, config, train, resume=resume, text=self.text_path, play=play, processes=self.processes
         )
-        self._frame(force=True)
+        self.frame(force=True)
 
     def stop_process(self, wait: bool = True) -> None:
         """Stop the trainer (between two steps); without `wait` the UI does not wait for it to exit."""
@@ -39,12 +39,12 @@ class LabRun:
             return
         threading.Thread(target=self.process.stop, name="llm-tutor-lab-stop", daemon=True).start()
 
-    def _trainer_event(self, event: Any) -> None:
+    def trainer_event(self, event: Any) -> None:
         """Reader thread: fold the event into the monitor, then nudge the UI (coalesced)."""
         self.monitor.apply(event)
         self.post_message(TrainerUpdated(self.monitor.version))
 
-    def _trainer_exit(self, code: int | None, reason: str) -> None:
+    def trainer_exited(self, code: int | None, reason: str) -> None:
         """Reader thread: the trainer ended; say why in the learner's language (the engine's English reason
         is kept for the log)."""
         last = [line for line in self.process.stderr_tail().splitlines() if line.strip()]

@@ -1,7 +1,7 @@
 """Provides `LabView`, the part of `LabScreen` that draws a run: what changed, at most at the redraw cap.
 
 The reader thread folds the trainer's events into the screen's `RunMonitor` and posts one
-coalescing `TrainerUpdated`; the screen marks what changed (`_dirty`) and `_frame` draws it through
+coalescing `TrainerUpdated`; the screen marks what changed (`_dirty`) and `frame` draws it through
 the one redraw `Throttle` (`tui.rendering`: 10 Hz, 2 Hz over a slow link). State changes and faults
 show at once (`_show_state`); a (re)started run fills every widget with its real configuration
 (`_sync_started`); settings that wait for a reset are named in the hint line.
@@ -36,7 +36,7 @@ class LabView:
             text.append(f" · {format_count(self.lang, started.params)} {t(self.lang, 'params')}")
         return text
 
-    def _frame(self, force: bool = False) -> None:
+    def frame(self, force: bool = False) -> None:
         """Draw what changed now, or when the redraw cap allows (`tui.rendering.Throttle`: one timer at most)."""
         self._throttle(force)
 
