@@ -17,7 +17,7 @@ from llm_tutor.tui.widgets.lesson.cell import MAX_OUTPUT_LINES, CellView, Output
 from llm_tutor.tui.widgets.status import KernelStatus
 from llm_tutor.tui.widgets.train.track_plot import TrackPlot
 from tests.faults.conftest import alive, cells, descendants, eventually, write_lesson
-from tests.functional.conftest import wait_for
+from tests.functional.conftest import toasts, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ async def test_cells_that_end_the_kernel_are_reported_and_the_next_run_starts_a_
     ))
     app = make_app(lessons_dir=folder, device="cpu")
     app.INTERRUPT_NOTICE_S = 0.5
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         screen = await open_lesson(pilot, app)
         kids = await run(pilot, screen, "kids")
         assert text_of(kids, ".cell-result") == "6"
@@ -83,7 +83,7 @@ async def test_cells_that_end_the_kernel_are_reported_and_the_next_run_starts_a_
         assert segv.state == "dead"
         assert "segmentation fault" in text_of(segv, ".cell-error")
         assert screen.query_one(KernelStatus).state == "dead"
-        assert any("segmentation fault" in str(n.message) for n in app._notifications)
+        assert await wait_for(pilot, lambda: any("segmentation fault" in text for text in toasts(app)))
 
         # running the next cell starts a new kernel by itself, and nothing of the old one is left
         after = await run(pilot, screen, "after", timeout=120)
@@ -97,7 +97,7 @@ async def test_cells_that_end_the_kernel_are_reported_and_the_next_run_starts_a_
         await pilot.press("r")
         assert await wait_for(pilot, lambda: stubborn.state == "running" and "deaf" in text_of(stubborn, "output"))
         await pilot.press("i")
-        assert await wait_for(pilot, lambda: any("did not stop" in str(n.message) for n in app._notifications), 20)
+        assert await wait_for(pilot, lambda: any("did not stop" in text for text in toasts(app)), 20)
         await pilot.press("K")
         assert await wait_for(pilot, lambda: app.kernel.state == "idle", timeout=120)
         assert stubborn.state == "interrupted"

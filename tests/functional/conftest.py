@@ -37,3 +37,8 @@ def screen_text(app: Any) -> list[str]:
             line = line.ljust(round(x / 12.2)) + text.replace("\xa0", " ")
         lines.append(line.rstrip())
     return lines
+
+
+def toasts(app: Any) -> list[str]:
+    """The notifications on screen, as the learner reads them (run the app with `notifications=True`)."""
+    return [str(toast.render()) for toast in app.screen.query("Toast")]

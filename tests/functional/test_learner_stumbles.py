@@ -10,6 +10,7 @@ import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
 from llm_tutor.engine.grading.feedback import REVEAL_AFTER_ATTEMPTS
+from llm_tutor.engine.train.config import MODELS
 from llm_tutor.tui.app import make_app
 from llm_tutor.tui.i18n import t
 from llm_tutor.tui.messages import KernelEvent
@@ -40,7 +41,7 @@ async def test_switching_the_model_in_the_lab_form_keeps_the_app_running() -> No
             await pilot.pause()
             await pilot.press("enter")  # open the list, move to the model, choose it: as a person does
             await pilot.pause()
-            options = [str(value) for _, value in select._options]
+            options = list(MODELS)  # the form lists the models in this order
             current = options.index(str(select.value))
             step = "down" if options.index(model) > current else "up"
             await pilot.press(*[step] * abs(options.index(model) - current), "enter")

@@ -19,7 +19,7 @@ from llm_tutor.tui.widgets.lesson.cell import CellView
 from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
 from llm_tutor.tui.widgets.lesson.predict import PredictView
 from llm_tutor.tui.widgets.status import KernelStatus
-from tests.functional.conftest import wait_for
+from tests.functional.conftest import toasts, wait_for
 
 
 def lesson_file(tmp_path: Path, body: str) -> Path:
@@ -97,11 +97,11 @@ async def run_the_dying_cell(pilot: Any, app: Any) -> CellView:
 
 async def test_killed_kernel_is_reported_and_restart_works(tmp_path: Path) -> None:
     app = make_app(lessons_dir=lesson_file(tmp_path, DYING), device="cpu")
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         die = await run_the_dying_cell(pilot, app)
         assert "status 7" in str(die.query_one(".cell-error").render())
         assert app.screen.query_one(KernelStatus).state == "dead"
-        assert any("restart" in str(n.message).lower() for n in app._notifications)
+        assert await wait_for(pilot, lambda: any("restart" in text.lower() for text in toasts(app)))
         await pilot.press("K")
         assert await wait_for(pilot, lambda: app.kernel.state == "idle")
         ok = app.screen.query_one("#cell-ok", CellView)
@@ -113,11 +113,11 @@ async def test_killed_kernel_is_reported_and_restart_works(tmp_path: Path) -> No
 
 async def test_a_dead_kernel_is_reported_in_the_learners_language(tmp_path: Path) -> None:
     app = make_app(lessons_dir=lesson_file(tmp_path, DYING), device="cpu", lang="tr")
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         die = await run_the_dying_cell(pilot, app)
         error = str(die.query_one(".cell-error").render())
         assert "Çekirdek durdu: çekirdek 7 çıkış koduyla kapandı" in error and "exited" not in error
-        assert any("7 çıkış koduyla" in str(n.message) for n in app._notifications)
+        assert await wait_for(pilot, lambda: any("7 çıkış koduyla" in text for text in toasts(app)))
 
 
 async def test_predict_question_compares_the_answer(fixtures: Path) -> None:
