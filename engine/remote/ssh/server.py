@@ -182,7 +182,7 @@ async def stop_lab(lab: Lab) -> None:
     for session in list(lab.sessions):
         session.farewell("llm-tutor: the lab server is stopping; your progress is saved.")
         session.end("server stopping")
-    pending = [s._ending for s in list(lab.sessions) if s._ending is not None]
+    pending = [s.end_task for s in list(lab.sessions) if s.end_task is not None]
     if pending:
         await asyncio.wait(pending, timeout=10)
     if lab.pool_started is not None:

@@ -246,6 +246,11 @@ class TutorSession:
         """Whether the session is ending (its app is being ended, or has been)."""
         return self._ending is not None
 
+    @property
+    def end_task(self) -> asyncio.Future[None] | None:
+        """The task that ends the session, to wait on (None until `end` is called)."""
+        return self._ending
+
     def end(self, reason: str) -> None:
         """End the session's app and everything it started (kernel included); safe to call twice."""
         if self._ending is not None:
