@@ -95,8 +95,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.model not in MODELS:
         raise UsageError(f"unknown model {args.model!r}: expected one of {', '.join(MODELS)}")
-    if not getattr(args, "headless", False):
-        raise UsageError("the training lab screen opens from the TUI; add --headless to train here and print metrics")
     try:
         scale = launch.from_args(args)
     except launch.ScaleError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,21 @@ def test_the_apps_options_go_before_or_after_the_lesson(terminal: None) -> None:
 def test_a_command_runs_without_the_app(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lessons", "--json"], open_app=lambda request: pytest.fail("the app was opened")) == 0
     assert any(row["id"] == "tensors" for row in json.loads(capsys.readouterr().out))
+
+
+def test_the_apps_options_before_a_command_reach_it(fixtures: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`llm-tutor --lang tr lessons` is `llm-tutor lessons --lang tr`; the command's own option wins."""
+
+    def titles(argv: list[str]) -> dict[str, str]:
+        assert main(argv) == 0
+        return {row["id"]: row["title"] for row in json.loads(capsys.readouterr().out)}
+
+    english, turkish = titles(["lessons", "--json", "--lang", "en"]), titles(["lessons", "--json", "--lang", "tr"])
+    assert english["tensors"] != turkish["tensors"]
+    assert titles(["--lang", "tr", "lessons", "--json"]) == turkish
+    assert titles(["--lang", "tr", "lessons", "--json", "--lang", "en"]) == english
+    own = titles(["--lessons", str(fixtures / "good"), "lessons", "--json"])
+    assert own and "tensors" not in own
 
 
 @pytest.mark.parametrize(

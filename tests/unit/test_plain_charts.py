@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from llm_tutor.engine.cli import train as train_command
+from llm_tutor.engine.cli.main import build_parser
 from llm_tutor.engine.learner.paths import DB_NAME
 from llm_tutor.engine.learner.schema import migrate
 from llm_tutor.engine.learner.store import ProgressStore
@@ -54,10 +55,8 @@ def on_a_tty(argv: list[str], env: dict[str, str | None]) -> str:
 
 def train_text(*argv: str) -> str:
     """`train ... --headless` in-process, stdout a pipe (not a terminal)."""
-    parser = __import__("argparse").ArgumentParser(prog="llm-tutor")
-    train_command.register(parser.add_subparsers())
     out = io.StringIO()
-    args = parser.parse_args(["train", *argv, "--headless", "--report-interval", "1e9"])
+    args = build_parser(["train"]).parse_args(["train", *argv, "--headless", "--report-interval", "1e9"])
     assert train_command.run(args, out=out) == 0
     return out.getvalue()
 

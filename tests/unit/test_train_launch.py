@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 
 from llm_tutor.engine.cli import train as train_command
+from llm_tutor.engine.cli.main import build_parser
 from llm_tutor.engine.train import launch
 from llm_tutor.engine.train.child import ranks
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="llm-tutor")
-    train_command.register(parser.add_subparsers())
-    return parser.parse_args(["train", *argv])
+    return build_parser(["train"]).parse_args(["train", *argv])
 
 
 @pytest.mark.parametrize(
