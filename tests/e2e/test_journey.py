@@ -98,7 +98,7 @@ class Learner:
 
     def start(self) -> Tmux:
         env = {"LLM_TUTOR_DATA_DIR": str(self.tmp_path / "data"), "TERM": "xterm-256color", "LLM_TUTOR_LANG": self.lang,
-               "LLM_TUTOR_LAB_THREADS": "1"}
+               "LLM_TUTOR_LAB_THREADS": "1", "TEXTUAL_LOG": str(self.tmp_path / "textual.log")}
         command = [*llm_tutor_cmd(), "--lessons", str(self.root), "--device", "cpu"]
         return Tmux(command, width=self.size[0], height=self.size[1], env=env)
 
@@ -115,7 +115,22 @@ class Learner:
             if text in " ".join(screen.split()) or text in screen:
                 return self.settled(screen, modal)
             time.sleep(0.1)
-        raise AssertionError(f"{text!r} did not appear within {timeout} s ({self.lang}, {self.size}):\n{screen}")
+        raise AssertionError(f"{text!r} did not appear within {timeout} s ({self.lang}, {self.size}):\n{screen}"
+                             f"\n{self.trail()}")
+
+    def trail(self, last: int = 40) -> str:
+        """The app's last keys and focus changes, from Textual's own log (`TEXTUAL_LOG`): where each key went."""
+        try:
+            lines = (self.tmp_path / "textual.log").read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            return f"(no Textual log: {exc})"
+        kept: list[str] = []
+        for line in lines:
+            if line.startswith("Key(") and kept and kept[-1].split(">>>")[0] == line.split(">>>")[0]:
+                continue  # the same key bubbling up: its first receiver is the focused widget
+            if line.startswith("Key(") or line.endswith(" was focused") or line.startswith(("Screen", "Notify(")):
+                kept.append(line[:200])
+        return "the app's last keys (→ the widget that had focus) and focus changes:\n" + "\n".join(kept[-last:])
 
     def settled(self, screen: str, modal: bool) -> str:
         """The full check, once the screen just drawn has its footer (a new screen paints in a few frames)."""
@@ -206,7 +221,7 @@ class Learner:
             if f"{self.t('kernel')}:" in screen and f"{self.t('overall')}:" not in screen:
                 return self.settled(screen, modal=False)
             time.sleep(0.1)
-        raise AssertionError(f"no lesson opened:\n{self.session.screen()}")
+        raise AssertionError(f"no lesson opened:\n{self.session.screen()}\n{self.trail()}")
 
     def back_to_list(self) -> None:
         """Escape until the list shows (a lesson without cells starts in its side panel: Escape leaves that first)."""
