@@ -160,17 +160,21 @@ class Learner:
             assert not found, f"English on a Turkish screen: {found}\n{screen}"
 
     def keys(self, *keys: str) -> None:
-        """Send keys; an Escape goes alone, with a pause after it (Escape and a key at once read as alt+key)."""
+        """Send keys. An Escape goes alone, and the next key waits until the screen shows the Escape was read
+        (up to 5 s): Escape and a key read at once are one alt+key."""
         batch: list[str] = []
         for key in keys:
-            if key == "Escape":
-                if batch:
-                    self.session.keys(*batch)
-                    batch = []
-                self.session.keys("Escape")
-                time.sleep(0.3)
-            else:
+            if key != "Escape":
                 batch.append(key)
+                continue
+            if batch:
+                self.session.keys(*batch)
+                batch = []
+            before = self.session.screen()
+            self.session.keys("Escape")
+            deadline = time.monotonic() + 5
+            while self.session.screen() == before and time.monotonic() < deadline:
+                time.sleep(0.05)
         if batch:
             self.session.keys(*batch)
 
@@ -186,11 +190,15 @@ class Learner:
         self.see(self.t("help_title"), modal=True)
         assert help_open(), self.session.screen()
         self.keys("Escape")
-        # the next key goes once the help has closed: sent sooner, a busy app reads Escape and it as one alt+key
         deadline = time.monotonic() + 30
         while help_open():
             assert time.monotonic() < deadline, f"the help did not close on Escape ({self.lang}, {self.size})"
             time.sleep(0.1)
+
+    def leave_editor(self) -> None:
+        """Escape out of an exercise's editor, until the footer shows the lesson's keys again (? for help)."""
+        self.keys("Escape")
+        self.see(f"? {self.t('help')}")
 
     def quit(self) -> None:
         self.keys("q")
@@ -275,14 +283,16 @@ class Learner:
         """Run all (and interrupt the loop), answer the question, fail, take every hint, solve and reset the
         exercise, inspect a variable, its gradient and graph, and restart the kernel."""
         self.keys("Enter")
-        self.see(WORDS[self.lang]["title"])
+        # the lesson, not the list: the list shows the lesson's title and the kernel's state too
+        assert WORDS[self.lang]["title"] in self.in_lesson()
         self.see(f"{self.t('kernel')}: {self.t('idle')}", timeout=120)
         self.keys("a")
-        self.see(self.t("running"), timeout=60)
+        self.see(f"spin ● {self.t('running')}", timeout=60)  # the loop, not the first cell (it runs for a moment)
         self.keys("i")
         self.see("spin  ■", timeout=30)
-        self.keys("j")  # the question
-        self.type("(3, 3)")  # typed on the question, it goes into the answer box
+        # j to the question and the answer typed on it, in one write: the answer goes into the question's box
+        # (typed ahead of the move, it went to the cell j left)
+        self.type("j(3, 3)")
         self.see(f"^q {self.t('quit')}")  # the box has the keys now
         self.keys("Enter")
         self.see(self.t("predict_retry").split(":")[0], timeout=30)
@@ -296,7 +306,9 @@ class Learner:
         self.keys("j", "j", "e")  # the loop, the exercise, into its editor
         self.see(self.t("leave_editor"))
         self.type("x = torch.ones(2, 3) * 2")
-        self.keys("Enter", "Escape", "c")
+        self.keys("Enter")
+        self.leave_editor()
+        self.keys("c")
         self.see(self.t("diag_factor", factor=2), timeout=60)
         self.keys("h", "h")
         self.see(self.t("hint_n", n=2, total=2))
@@ -304,7 +316,8 @@ class Learner:
         self.see(self.t("leave_editor"))
         self.keys("Up", "Home", "C-k")
         self.type("x = torch.ones(2, 3)")
-        self.keys("Escape", "c")
+        self.leave_editor()
+        self.keys("c")
         self.see(self.t("passed"), timeout=60)
         self.keys("x")
         self.see(self.t("reset_title"), modal=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.widgets import DataTable, Input, Select, Static
 
 from llm_tutor.engine.grading.feedback import REVEAL_AFTER_ATTEMPTS
@@ -310,3 +311,39 @@ async def test_a_gradient_check_opens_the_panel_on_it_and_the_autograd_lesson_ru
         assert not panel.display  # narrow: the panel waits behind the lesson
         screen.run_cells([c for c in screen.query(CellView) if type(c) is CellView])
         assert await wait_for(pilot, lambda: panel.display and panel.view == "triangulate", timeout=90)
+
+
+def arrive_at_once(app: Any, text: str) -> None:
+    """Keys read in one go, as from a fast typist or a batch of them over SSH: every one is on the app's
+    queue before the first is handled (the terminal driver posts them to the app just so)."""
+    names = {"(": "left_parenthesis", ")": "right_parenthesis", ",": "comma", " ": "space", "=": "equals_sign"}
+    for char in text:
+        app.post_message(events.Key(names.get(char, char), char))
+
+
+async def test_keys_typed_right_after_a_move_go_to_the_block_moved_to(fixtures: Path) -> None:
+    """`j` and an answer read at once: the answer went to the cell that had focus before `j` and was lost. `e`
+    and code read at once: the code ran as the lesson's keys instead (`x` asked to reset, `c` checked)."""
+    app = make_app(lessons_dir=fixtures / "good", device="cpu", autostart_kernel=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        screen: Any = app.screen
+        assert isinstance(screen, LessonScreen)
+        make = screen.query_one("#cell-make", CellView)
+        make.focus()
+        await pilot.pause()
+        predict = screen.query_one(PredictView)
+        box = predict.query_one(Input)
+        arrive_at_once(app, "j(3, 3)")
+        assert await wait_for(pilot, lambda: box.value == "(3, 3)", timeout=5), repr(box.value)
+        assert box.has_focus
+
+        exercise = screen.query_one(ExerciseView)
+        exercise.focus()
+        await pilot.pause()
+        editor = exercise.query_one(CodeEditor)
+        editor_before = editor.text
+        arrive_at_once(app, "ex = 1")
+        assert await wait_for(pilot, lambda: "x = 1" in editor.text, timeout=5), repr(editor.text)
+        assert editor.has_focus and isinstance(app.screen, LessonScreen)  # no reset dialog
+        assert editor.text.replace("x = 1", "", 1) == editor_before

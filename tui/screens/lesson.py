@@ -7,24 +7,24 @@ from typing import Any
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
-from llm_tutor.engine.kernel import protocol
-from llm_tutor.engine.kernel import KernelDied
 from llm_tutor.engine.course.lesson import Cell, Exercise, Lesson, Predict, Prose, Show
 from llm_tutor.tui import messages as msg
-from llm_tutor.tui.i18n import exit_reason, t, translate_bindings
+from llm_tutor.tui.i18n import t, translate_bindings
 from llm_tutor.tui.host import host
 from llm_tutor.tui.progress import LearnerProgress
 from llm_tutor.tui.screens.lesson_blocks import block_id, explanation, find_block, meant_exercise, scroll_to
 from llm_tutor.tui.screens.confirm import ConfirmScreen
+from llm_tutor.tui.screens.lesson_run import LessonRun
 from llm_tutor.tui.widgets.inspect.inspector import INSPECT_BINDINGS, InspectorPanel
 from llm_tutor.tui.widgets.lesson.cell import CellView, code_view
-from llm_tutor.tui.widgets.lesson.exercise import CodeEditor, ExerciseView
+from llm_tutor.tui.widgets.lesson.exercise import ExerciseView
 from llm_tutor.tui.widgets.lesson.predict import PredictView
 from llm_tutor.tui.widgets.status import KernelStatus
 from llm_tutor.tui.widgets.footer import KeyFooter
@@ -33,17 +33,20 @@ WIDE = 110
 """At this width and above the side panel shows beside the lesson; below, `v` shows it in the lesson's place."""
 
 
-class LessonScreen(Screen[None]):
+class LessonScreen(LessonRun, Screen[None]):
     """One lesson: Markdown prose with cells, predict questions and exercises in place."""
 
+    # The keys that move the focus act as soon as they are read (priority), on a block: keys typed right after
+    # them go where they moved it. As ordinary bindings they ran only once the key had bubbled up to the app,
+    # and a key read with them ("j(3, 3)" typed fast, or a batch over SSH) went to the block they left.
     BINDINGS = [
-        Binding("r,enter", "run_cell", "Run", id="lesson.run"),
+        Binding("r,enter", "run_cell", "Run", id="lesson.run", priority=True),
         Binding("a", "run_all", "Run all", id="lesson.run_all"),
         Binding("i", "interrupt", "Interrupt", id="lesson.interrupt"),
         Binding("K", "restart_kernel", "Restart kernel", id="lesson.restart"),
-        Binding("j,down", "next_block", "Next cell", show=False, id="lesson.next"),
-        Binding("k,up", "previous_block", "Previous cell", show=False, id="lesson.previous"),
-        Binding("e", "edit", "Edit exercise", show=False, id="lesson.edit"),
+        Binding("j,down", "next_block", "Next cell", show=False, id="lesson.next", priority=True),
+        Binding("k,up", "previous_block", "Previous cell", show=False, id="lesson.previous", priority=True),
+        Binding("e", "edit", "Edit exercise", show=False, id="lesson.edit", priority=True),
         Binding("c", "check", "Check exercise", show=False, id="lesson.check"),
         Binding("h", "hint", "Hint", show=False, id="lesson.hint"),
         Binding("s", "solution", "Show solution", show=False, id="lesson.solution"),
@@ -165,10 +168,19 @@ class LessonScreen(Screen[None]):
 
     # -- actions -----------------------------------------------------------------------------
 
+    def _on_a_block(self) -> None:
+        """The priority keys act on a block (or where nothing is focused yet): inside an answer box, an editor or
+        the panel they are that widget's keys (typed, moving its cursor), so the action is skipped."""
+        focused = self.focused
+        if not (focused is None or isinstance(focused, (CellView, ExerciseView)) or focused.id == "content"):
+            raise SkipAction()
+
     def action_next_block(self) -> None:
+        self._on_a_block()
         self._move(1)
 
     def action_previous_block(self) -> None:
+        self._on_a_block()
         self._move(-1)
 
     def _move(self, step: int) -> None:
@@ -183,9 +195,10 @@ class LessonScreen(Screen[None]):
         blocks[index].scroll_visible(top=False)
 
     def action_run_cell(self) -> None:
+        self._on_a_block()
         block = self.focused_block()
         if isinstance(block, PredictView):
-            block.query_one("Input").focus()
+            self.set_focus(block.query_one("Input"))  # now: the answer typed right after goes into the box
         elif isinstance(block, CellView):
             self.run_cells([block])
             self._move(1)
@@ -196,61 +209,8 @@ class LessonScreen(Screen[None]):
         views = [b for b in self.blocks() if isinstance(b, CellView) and not isinstance(b, PredictView)]
         self.run_cells(views)
 
-    def run_cells(self, views: list[CellView]) -> None:
-        """Queue cells and send them one at a time; an error or interrupt stops the rest."""
-        self._ensure_kernel()
-        for view in views:
-            if view not in self.run_queue and view.state not in ("running",):
-                view.queue()
-                self.run_queue.append(view)
-        self._queue_changed()
-        if not any(isinstance(w, CellView) and w.state == "running" for w in self.pending.values()):
-            self._run_next()
-
-    def _queue_changed(self) -> None:
-        """The inspector waits for the last queued cell before it asks the kernel again."""
-        for panel in self.query(InspectorPanel):
-            panel.cells_waiting = len(self.run_queue)
-
-    def _run_next(self) -> None:
-        if not self.run_queue:
-            return
-        view = self.run_queue.pop(0)
-        self._queue_changed()
-        try:
-            rid = host(self).client.execute(view.code, view.cell_id, self.namespace)
-        except OSError:
-            view.show_died(t(self.lang, "kernel_died", reason=t(self.lang, "dead"), key="K"))
-            self._cancel_queue()
-            return
-        self.pending[rid] = view
-        view.start(rid)
-
-    def _cancel_queue(self) -> None:
-        for view in self.run_queue:
-            view.state = "idle"
-        self.run_queue.clear()
-        self._queue_changed()
-
-    def action_interrupt(self) -> None:
-        self._cancel_queue()
-        host(self).interrupt_kernel()
-
-    def action_restart_kernel(self) -> None:
-        self._cancel_queue()
-        for rid, widget in list(self.pending.items()):
-            if isinstance(widget, CellView) and widget.state == "running":
-                widget.state = "interrupted"
-        self.pending.clear()
-        self.query_one(InspectorPanel).clear()  # the old namespace dies with the kernel
-        host(self).restart_kernel()
-
-    def _ensure_kernel(self) -> None:
-        app = host(self)
-        if app.kernel.state in ("dead", "stopped"):
-            app.restart_kernel()
-
     def action_edit(self) -> None:
+        self._on_a_block()
         block = self.focused_block()
         if isinstance(block, ExerciseView):
             block.edit()
@@ -376,22 +336,6 @@ class LessonScreen(Screen[None]):
     def _exercise_changed(self, message: ExerciseView.Changed) -> None:
         self.post_message(msg.DraftChanged(self.lesson, message.view.exercise.id, message.code))
 
-    def check_exercise(self, view: ExerciseView) -> None:
-        """Run the learner's code and the checks; cells above that never ran are run first."""
-        self._ensure_kernel()
-        above = []
-        for block in self.blocks():
-            if block is view:
-                break
-            if isinstance(block, CellView) and not isinstance(block, PredictView) and block.run_count == 0:
-                above.append(block)
-        if above:
-            self.run_cells(above)
-        code = view.code
-        rid = host(self).client.check_exercise(code, view.exercise.checks, view.exercise.id, self.namespace)
-        self.pending[rid] = view
-        view.start(rid, code)
-
     # -- files saved in another editor, focus (the learner's position) ------------------------------
 
     def on_workspace_file_changed(self, message: msg.WorkspaceFileChanged) -> None:
@@ -431,67 +375,3 @@ class LessonScreen(Screen[None]):
             self.app.notify(t(self.lang, "no_file", path=str(path or "")), severity="warning", markup=False)
             return
         self.post_message(msg.ExerciseFileAsked(self.lesson, view.exercise.id))
-
-    # -- kernel events (posted on by the app) --------------------------------------------------
-
-    def on_kernel_event(self, message: msg.KernelEvent) -> None:
-        event = message.event
-        panels = self.query(InspectorPanel)
-        if not panels:
-            return  # not composed yet (a lesson opened at start-up while the kernel reports): nothing ran here
-        if panels.first().handle_kernel_event(event) or isinstance(event, protocol.Variables):
-            return
-        if isinstance(event, KernelDied):
-            died = exit_reason(self.lang, "kernel", event.exitcode) + (f": {event.limit}" if event.limit else "")
-            reason = t(self.lang, "kernel_died", reason=died, key="K")
-            for running in self.pending.values():
-                if isinstance(running, (CellView, ExerciseView)) and running.state == "running":
-                    running.show_died(reason)
-            self.pending.clear()
-            self._cancel_queue()
-            return
-        parent = getattr(event, "parent", "")
-        widget = self.pending.get(parent)
-        if isinstance(event, protocol.Metric):  # track() in a cell: a live plot under it
-            from llm_tutor.tui.widgets.train.track_plot import show_metric
-
-            show_metric(self, widget, event)
-            return
-        if widget is None:
-            late = self.finished.get(parent)
-            if isinstance(event, protocol.Stream) and isinstance(late, CellView) and late.request_id == parent:
-                late.show_stream(event)  # printed by a thread the cell left running
-            return
-        if isinstance(widget, ExerciseView):
-            if isinstance(event, protocol.CheckResult):
-                widget.show_check_result(event)
-                # the code that was checked, not what the editor holds by now (typing goes on meanwhile)
-                self.post_message(msg.AttemptChecked(
-                    self.lesson, widget.exercise.id, event.passed, widget.checked_code, widget.code
-                ))
-            elif isinstance(event, protocol.Done):
-                self.pending.pop(parent, None)
-                if event.status == "interrupted":
-                    widget.show_died(t(self.lang, "interrupted"))
-            return
-        assert isinstance(widget, CellView)
-        if isinstance(event, protocol.Stream):
-            widget.show_stream(event)
-        elif isinstance(event, protocol.Result):
-            widget.show_result(event)
-        elif isinstance(event, protocol.Error):
-            widget.show_error(event)
-        elif isinstance(event, protocol.Done):
-            self.pending.pop(parent, None)
-            self.finished[parent] = widget
-            if len(self.finished) > 64:
-                self.finished.pop(next(iter(self.finished)))
-            widget.finish(event)
-            expected_error = event.status == "error" and bool(widget.raises)
-            if event.status == "ok" or expected_error:
-                # where the learner is: the block they are on, rather than the cell that just ran
-                # (checking an exercise runs the cells above it, and the learner stays at the exercise)
-                self.post_message(msg.PositionChanged(self.lesson, block_id(self.focused_block()) or widget.cell_id))
-                self._run_next()
-            else:
-                self._cancel_queue()

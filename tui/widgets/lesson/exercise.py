@@ -167,7 +167,7 @@ class ExerciseView(Vertical, can_focus=True):
     def edit(self) -> None:
         """Enter the editor (Tab then indents; Escape comes back here)."""
         self.editing = True
-        self.query_one(CodeEditor).focus()
+        self.screen.set_focus(self.query_one(CodeEditor))  # now: keys typed right after go into the editor
 
     @property
     def code(self) -> str:
