@@ -36,6 +36,10 @@ WIDE = 110
 class LessonScreen(LessonRun, Screen[None]):
     """One lesson: Markdown prose with cells, predict questions and exercises in place."""
 
+    AUTO_FOCUS = ""
+    """The first focus is set on mount: Textual's own would focus the scroll area first (after compose), and
+    focusing it, then leaving it, restyled every widget of the lesson twice."""
+
     # The keys that move the focus act as soon as they are read (priority), on a block: keys typed right after
     # them go where they moved it. As ordinary bindings they ran only once the key had bubbled up to the app,
     # and a key read with them ("j(3, 3)" typed fast, or a batch over SSH) went to the block they left.
@@ -123,7 +127,9 @@ class LessonScreen(LessonRun, Screen[None]):
         self._apply_width(self.size.width or self.app.size.width)
         blocks = self.blocks()
         if blocks:
-            blocks[0].focus(scroll_visible=False)
+            self.set_focus(blocks[0], scroll_visible=False)  # the lesson's title stays in view
+        else:
+            self.focus_next()  # the scroll area, or the panel
         self._restore()
         self.post_message(msg.LessonMounted(self.lesson))
 
@@ -134,7 +140,7 @@ class LessonScreen(LessonRun, Screen[None]):
         last = self.progress.last_cell(self.lesson)
         target = find_block(self, last) if last else None
         if target is not None:
-            target.focus(scroll_visible=False)
+            self.set_focus(target, scroll_visible=False)
             scroll_to(self, target)
 
     def on_resize(self, event: Any) -> None:
@@ -192,7 +198,7 @@ class LessonScreen(LessonRun, Screen[None]):
         index = max(0, min(len(blocks) - 1, index))
         # at once, not after the next refresh: keys typed ahead ("r r") act on the cell moved to
         self.set_focus(blocks[index], scroll_visible=False)
-        blocks[index].scroll_visible(top=False)
+        blocks[index].scroll_visible(top=False, animate=False)  # a jump, as j in an editor: no frames to draw between
 
     def action_run_cell(self) -> None:
         self._on_a_block()
