@@ -40,16 +40,20 @@ class LessonScreen(LessonRun, Screen[None]):
     """The first focus is set on mount: Textual's own would focus the scroll area first (after compose), and
     focusing it, then leaving it, restyled every widget of the lesson twice."""
 
-    # The keys that move the focus act as soon as they are read (priority), on a block: keys typed right after
-    # them go where they moved it. As ordinary bindings they ran only once the key had bubbled up to the app,
-    # and a key read with them ("j(3, 3)" typed fast, or a batch over SSH) went to the block they left.
+    # The keys that move the focus (j, k, r and Enter, e) act as soon as they are read (priority), on a block:
+    # keys typed right after them go where they moved it. As ordinary bindings they ran only once the key had
+    # bubbled up to the app, and a key read with them ("j(3, 3)" typed fast, or a batch over SSH) went to the
+    # block they left.
     BINDINGS = [
         Binding("r,enter", "run_cell", "Run", id="lesson.run", priority=True),
         Binding("a", "run_all", "Run all", id="lesson.run_all"),
         Binding("i", "interrupt", "Interrupt", id="lesson.interrupt"),
         Binding("K", "restart_kernel", "Restart kernel", id="lesson.restart"),
-        Binding("j,down", "next_block", "Next cell", show=False, id="lesson.next", priority=True),
-        Binding("k,up", "previous_block", "Previous cell", show=False, id="lesson.previous", priority=True),
+        Binding("j", "next_block", "Next cell", show=False, id="lesson.next", priority=True),
+        Binding("k", "previous_block", "Previous cell", show=False, id="lesson.previous", priority=True),
+        # the arrows stay ordinary: on a block the lesson's scroll area takes them first and scrolls, as before
+        Binding("down", "next_block", "Next cell", show=False, id="lesson.next"),
+        Binding("up", "previous_block", "Previous cell", show=False, id="lesson.previous"),
         Binding("e", "edit", "Edit exercise", show=False, id="lesson.edit", priority=True),
         Binding("c", "check", "Check exercise", show=False, id="lesson.check"),
         Binding("h", "hint", "Hint", show=False, id="lesson.hint"),
