@@ -19,13 +19,6 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 FIXTURES = ROOT / "tests" / "fixtures" / "lessons"
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `long` go first, in their random order (pytest-randomly shuffled before this): with two
-    workers, a long test dealt out last keeps one worker busy while the other has nothing left to do."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
-
-
 @pytest.fixture(autouse=True)
 def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Never write to the real user data or cache directory; never inherit a language or device choice."""

@@ -16,7 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.long
 def test_quick_suite_writes_the_records_the_readme_table_is_made_from(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(

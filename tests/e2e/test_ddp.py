@@ -102,7 +102,6 @@ def test_two_ranks_follow_one_process_and_their_checkpoint_resumes_on_one(tmp_pa
     close(reference_losses(8, resume=checkpoint), reference_losses(8), range(6, 9))
 
 
-@pytest.mark.long
 def test_two_launchers_meet_at_a_c10d_rendezvous_on_localhost(tmp_path: Path) -> None:
     endpoint = f"127.0.0.1:{free_port()}"
     nodes = [

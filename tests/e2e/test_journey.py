@@ -348,7 +348,6 @@ class Learner:
         self.back_to_list()
 
 
-@pytest.mark.long
 @pytest.mark.parametrize(("lang", "size"), [("en", (80, 24)), ("tr", (120, 40))])
 def test_the_whole_path(tmp_path: Path, lang: str, size: tuple[int, int]) -> None:
     learner = Learner(tmp_path, lang, size)
@@ -367,7 +366,6 @@ def test_the_whole_path(tmp_path: Path, lang: str, size: tuple[int, int]) -> Non
         learner.session.close()
 
 
-@pytest.mark.long
 @pytest.mark.parametrize(("lang", "size"), [("en", (120, 40)), ("tr", (80, 24))])
 def test_every_screen(tmp_path: Path, lang: str, size: tuple[int, int]) -> None:
     learner = Learner(tmp_path, lang, size)

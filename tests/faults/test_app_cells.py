@@ -105,7 +105,6 @@ async def test_cells_that_end_the_kernel_are_reported_and_the_next_run_starts_a_
         assert last.state == "ok"
 
 
-@pytest.mark.long
 async def test_cells_that_misbehave_leave_the_kernel_and_the_ui_working(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_TUTOR_KERNEL_MEMORY_MB", "1024")
     folder = tmp_path / "lessons"

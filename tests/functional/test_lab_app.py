@@ -62,7 +62,6 @@ async def type_into(pilot: Any, screen: LabScreen, key: str, text: str) -> None:
     await pilot.press(*text, "enter")
 
 
-@pytest.mark.long
 async def test_play_pause_step_and_stop_update_the_loss_panel() -> None:
     app = lab_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -279,7 +278,6 @@ TINY_GPT = {"emb_dim": 32, "n_layers": 1, "n_heads": 2, "context_length": 32, "b
             "eval_interval_s": 0, "sample_interval_s": 0}
 
 
-@pytest.mark.long
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the ranks through /proc")
 async def test_the_lab_drives_a_two_process_run_and_reports_a_killed_rank() -> None:

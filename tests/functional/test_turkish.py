@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 
 from llm_tutor.engine.grading import hints
@@ -43,7 +42,6 @@ async def help_screen(pilot: Pilot[Any], where: str) -> None:
     await pilot.press("escape")
 
 
-@pytest.mark.long
 async def test_every_screen_in_turkish_shows_no_english_ui_words() -> None:
     """The list, a lesson with its outputs, a failed check, hints, the inspector's views, the help screens and
     the lab of every model with its four tabs: all in Turkish (lesson code and PyTorch's own names aside)."""

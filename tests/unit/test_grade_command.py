@@ -42,7 +42,6 @@ def test_a_wrong_answer_lists_every_failed_expectation_and_counts_the_attempt(tm
         assert store.load_draft("example", "ones") == "x = torch.zeros(2, 2, dtype=torch.int64)\n"
 
 
-@pytest.mark.long
 def test_a_wrong_value_is_named_and_its_expected_value_waits_for_the_third_attempt(tmp_path: Path) -> None:
     answer = tmp_path / "answer.py"
     answer.write_text("x = -torch.ones(2, 3)\n")
